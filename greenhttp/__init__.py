@@ -1,0 +1,54 @@
+"""greenhttp: HTTP/1.1 servers, clients and proxies on gevent, one greenlet per connection.
+
+The public surface is what ``__all__`` lists; everything in ``_name`` modules is private.
+"""
+
+from ._body import Body
+from ._errors import (
+    AppLoadError,
+    BadRequest,
+    BodyTooLarge,
+    ClientDisconnected,
+    ConnectError,
+    ConnectionLost,
+    ConnectTimeout,
+    DeadlineExceeded,
+    DecodeError,
+    ExpectationFailed,
+    GreenHTTPError,
+    HeadersTooLarge,
+    HTTPStatusError,
+    IncompleteBody,
+    InvalidURL,
+    LocalProtocolError,
+    NotImplementedCoding,
+    PoolTimeout,
+    ProtocolError,
+    ProxyError,
+    ReadTimeout,
+    RequestLineTooLong,
+    ResponseProtocolError,
+    TimeoutError,
+    TooManyRedirects,
+    VersionNotSupported,
+    WriteTimeout,
+)
+from ._headers import Headers
+from ._server import Server, serve
+from ._settings import ServerConfig
+from ._stream import Stream, StreamClosed
+from ._version import __version__
+from ._wsgi import FileWrapper
+
+__all__ = [
+    "__version__",
+    # serving
+    "Server", "serve", "ServerConfig", "Body", "Stream", "StreamClosed", "FileWrapper", "Headers",
+    # errors
+    "GreenHTTPError", "ProtocolError", "BadRequest", "RequestLineTooLong", "HeadersTooLarge",
+    "BodyTooLarge", "ExpectationFailed", "NotImplementedCoding", "VersionNotSupported",
+    "ResponseProtocolError", "IncompleteBody", "LocalProtocolError", "ConnectionLost",
+    "ClientDisconnected", "ConnectError", "TimeoutError", "ConnectTimeout", "ReadTimeout",
+    "WriteTimeout", "PoolTimeout", "DeadlineExceeded", "InvalidURL", "TooManyRedirects",
+    "ProxyError", "HTTPStatusError", "DecodeError", "AppLoadError",
+]

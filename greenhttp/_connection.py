@@ -1,0 +1,429 @@
+"""One greenlet per connection: the server's I/O loop around :class:`ServerProtocol`.
+
+How a request flows (docs/architecture.md has the picture):
+
+1. ``_read_head`` reads until the protocol yields a :class:`RequestHead`. Before the
+   first byte the keep-alive timeout applies; once a head has begun it must be
+   complete within ``head_timeout`` (slowloris), whatever the client trickles.
+2. The app is called at once with a :class:`Body` whose ``pull`` is
+   ``_pull_body``: reading the body is what reads the socket, so an app that reads
+   slowly holds at most one ``recv`` worth of bytes in memory. The first pull
+   sends ``100 Continue`` when the client asked for it.
+3. Responses go through ``start``/``write``/``finish``. The head waits for the
+   first body bytes so head and a small body leave in one send. Output of
+   complete responses is held back while more pipelined requests are already
+   parsed, so sixteen pipelined GETs cost one send, not sixteen.
+4. Whatever body the app left unread is drained up to ``drain_limit``, else the
+   connection closes; unread body bytes are never parsed as the next request.
+"""
+
+from __future__ import annotations
+
+import os
+import socket as _stdlib_socket
+import time
+from typing import TYPE_CHECKING, Any, Optional
+
+from gevent import socket as gsocket
+from gevent.socket import wait_write
+
+from ._body import Body
+from ._date import http_date
+from ._errors import (
+    ClientDisconnected,
+    LocalProtocolError,
+    ProtocolError,
+    ReadTimeout,
+)
+from ._headers import Headers
+from ._log import access_line, access_logger, error_logger
+from ._protocol import (
+    CONTINUE_RESPONSE,
+    NEED_DATA,
+    Data,
+    EndOfMessage,
+    RequestHead,
+    ResponseFraming,
+    ServerProtocol,
+    error_response,
+    simple_response,
+)
+
+if TYPE_CHECKING:
+    from ._server import Server
+
+# 64 KiB per recv: large enough for a 1 MiB upload in 16 reads, small enough that
+# the per-connection bound on buffered body bytes stays small.
+RECV_SIZE = 65536
+# Complete responses are held back for pipelining up to this many bytes.
+OUTPUT_HOLD = 65536
+
+_timeout_errors = (gsocket.timeout, TimeoutError)
+LINGER_SECONDS = 2.0
+LINGER_BYTES = 4 * 1024 * 1024
+
+
+class HTTPConnection:
+    """Serves one client connection until it closes, errs, or the server stops."""
+
+    def __init__(self, server: "Server", sock: gsocket.socket, address: Any) -> None:
+        self.server = server
+        self.config = server.config
+        self.sock = sock
+        if isinstance(address, tuple) and len(address) >= 2:
+            self.remote_addr, self.remote_port = str(address[0]), int(address[1])
+        else:
+            self.remote_addr, self.remote_port = str(address or ""), 0
+        self.client = f"{self.remote_addr}:{self.remote_port}"
+        self.protocol = ServerProtocol(server.limits)
+        #: True while waiting for the first byte of a request: safe to close at shutdown.
+        self.idle = True
+        self.closing = False
+        self.requests_served = 0
+        self.detached = False
+        self._linger = False
+        self._out: list[bytes] = []
+        self._out_size = 0
+        # Per-request state, reset by _handle.
+        self._request: RequestHead | None = None
+        self._body: Body | None = None
+        self._framing: ResponseFraming | None = None
+        self._head: bytes | None = None
+        self._continue_pending = False
+        self._status = 0
+        self._body_sent = 0
+
+    # -- the loop --------------------------------------------------------------
+
+    def run(self) -> None:
+        try:
+            self._serve()
+        except ClientDisconnected as exc:
+            error_logger.info("%s: client disconnected: %s", self.client, exc)
+        except OSError as exc:
+            error_logger.info("%s: connection error: %s", self.client, exc)
+        finally:
+            if not self.detached:
+                self._close_socket()
+
+    def _serve(self) -> None:
+        protocol = self.protocol
+        while True:
+            event = protocol.next_event()
+            if event is NEED_DATA:
+                self.flush()
+                if self.closing:
+                    return
+                event = self._read_head()
+                if event is None:
+                    return
+            self.idle = False
+            if not isinstance(event, RequestHead):
+                # Leftover body events here would mean a bug in draining; never guess.
+                error_logger.error("%s: unexpected %r between requests", self.client, event)
+                return
+            if not self._handle(event) or self.closing or self.detached:
+                if not self.detached:
+                    self.flush()
+                return
+            protocol.start_next_cycle()
+            self.idle = True
+
+    def _read_head(self) -> RequestHead | None:
+        protocol = self.protocol
+        sock = self.sock
+        config = self.config
+        started: float | None = None
+        while True:
+            if protocol.in_head:
+                if started is None:
+                    started = time.monotonic()
+                timeout = config.head_timeout - (time.monotonic() - started)
+                if timeout <= 0:
+                    error_logger.info("%s: request head not complete in %ss, closing",
+                                      self.client, config.head_timeout)
+                    return None
+            elif self.requests_served:
+                timeout = config.keepalive_timeout
+            else:
+                timeout = config.head_timeout
+            sock.settimeout(timeout)
+            try:
+                data = sock.recv(RECV_SIZE)
+            except _timeout_errors:
+                if protocol.in_head:
+                    error_logger.info("%s: request head not complete in %ss, closing",
+                                      self.client, config.head_timeout)
+                return None
+            except OSError:
+                return None
+            if not data:
+                return None
+            try:
+                protocol.receive_data(data)
+            except ProtocolError as exc:
+                self._reject(exc)
+                return None
+            event = protocol.next_event()
+            if event is not NEED_DATA:
+                return event  # type: ignore[return-value]
+
+    def _reject(self, exc: ProtocolError) -> None:
+        error_logger.info("%s: bad request (%d): %s", self.client, exc.status_hint, exc)
+        self._linger = True
+        self._send(error_response(exc, http_date(), self.config.server_header))
+
+    # -- one request -------------------------------------------------------------
+
+    def _handle(self, request: RequestHead) -> bool:
+        """Run the app for one request. Returns whether the connection may be reused."""
+        self._request = request
+        self._framing = None
+        self._head = None
+        self._status = 0
+        self._body_sent = 0
+        self.requests_served += 1
+        started = time.perf_counter()
+        if request.has_body:
+            body = Body(self._pull_body, request.content_length)
+            self._continue_pending = request.expect_continue
+        else:
+            body = Body.empty()
+            self._continue_pending = False
+            event = self.protocol.next_event()
+            if not isinstance(event, EndOfMessage):
+                # llhttp emits message-complete together with a bodiless head.
+                raise AssertionError(f"expected end of message, got {event!r}")
+        self._body = body
+        self.sock.settimeout(self.config.body_timeout)
+        keep_alive = request.keep_alive and not request.upgrade
+        try:
+            keep_alive = self.server.handler(self, request, body) and keep_alive
+        except ProtocolError as exc:
+            # A malformed body (bad chunk, too large) surfaced while the app read it.
+            keep_alive = False
+            if not self.head_on_wire:
+                self._head = None
+                self._reject(exc)
+                self._status = exc.status_hint
+            else:
+                error_logger.info("%s: bad request body after response started: %s", self.client, exc)
+        if self.detached:
+            return False
+        framing = self._framing
+        if framing is None or not framing.keep_alive:
+            keep_alive = False
+        if keep_alive and not body.complete:
+            keep_alive = self._drain(body)
+        if not body.complete:
+            self._linger = True
+        if self.server.access_log:
+            access_logger.info(access_line(self.client, request.method, request.target,
+                                           request.http_version, self._status, self._body_sent,
+                                           time.perf_counter() - started))
+        self._request = None
+        self._body = None
+        return keep_alive
+
+    def _drain(self, body: Body) -> bool:
+        if self._continue_pending:
+            # The client is waiting for 100 Continue before sending the body, or will
+            # send it after its own timeout: either way the stream is ambiguous.
+            return False
+        try:
+            return body.discard(self.config.drain_limit)
+        except (ProtocolError, ClientDisconnected, ReadTimeout):
+            return False
+
+    def _pull_body(self) -> Optional[bytes]:
+        protocol = self.protocol
+        while True:
+            event = protocol.next_event()
+            if event is NEED_DATA:
+                if self._continue_pending:
+                    self._continue_pending = False
+                    if self._head is None and self._framing is None:
+                        self._send(CONTINUE_RESPONSE)
+                self.flush()
+                try:
+                    data = self.sock.recv(RECV_SIZE)
+                except _timeout_errors:
+                    raise ReadTimeout(
+                        f"no request body data for {self.config.body_timeout}s") from None
+                except OSError as exc:
+                    raise ClientDisconnected(f"connection lost while reading the body: {exc}") from exc
+                if not data:
+                    protocol.receive_eof()  # raises IncompleteBody: the message was cut short
+                    raise ClientDisconnected("client closed the connection mid-body")
+                protocol.receive_data(data)
+                continue
+            if type(event) is Data:
+                return event.data  # type: ignore[union-attr]
+            if type(event) is EndOfMessage:
+                if event.trailers and self._body is not None:  # type: ignore[union-attr]
+                    self._body.trailers = Headers.from_raw(event.trailers)  # type: ignore[union-attr]
+                return None
+            raise AssertionError(f"unexpected {event!r} inside a request body")
+
+    # -- responding ------------------------------------------------------------------
+
+    @property
+    def response_started(self) -> bool:
+        return self._head is not None or self._framing is not None
+
+    @property
+    def head_on_wire(self) -> bool:
+        """True once response bytes were queued or sent: too late for a different status."""
+        return self._framing is not None and self._head is None
+
+    def start_response(self, status: int, reason: str, headers: list[tuple[str, str]]) -> None:
+        """Fix the response head. It goes out with the first body bytes, or at ``finish``."""
+        request = self._request
+        assert request is not None
+        keep_alive = request.keep_alive and not self.closing
+        head, framing = self.protocol.response_head(
+            request, status, reason, headers, http_date(), self.config.server_header, keep_alive)
+        self._head = head
+        self._framing = framing
+        self._status = status
+
+    def write(self, data: bytes, flush: bool = True) -> None:
+        framing = self._framing
+        assert framing is not None, "write() before start_response()"
+        framed = framing.frame(data)
+        if framing.no_body:
+            framed = b""
+        else:
+            self._body_sent += len(data)
+        head = self._head
+        if head is not None:
+            self._head = None
+            self._continue_pending = False
+            framed = head + framed if framed else head
+        if framed:
+            self._queue(framed)
+        if flush:
+            self.flush()
+
+    def finish(self) -> None:
+        """End the response body (flushing is left to the loop, for pipelining)."""
+        framing = self._framing
+        assert framing is not None
+        head = self._head
+        end = framing.end()
+        if head is not None:
+            self._head = None
+            self._continue_pending = False
+            end = head + end
+        if end:
+            self._queue(end)
+        if not self.protocol.has_buffered_events() or self._out_size > OUTPUT_HOLD:
+            self.flush()
+
+    def sendfile(self, file: Any, offset: int, count: int) -> None:
+        """Send ``count`` bytes of ``file`` with sendfile(2), falling back to read/send."""
+        framing = self._framing
+        assert framing is not None
+        if self._head is not None:
+            self._queue(self._head)
+            self._head = None
+        self.flush()
+        if framing.no_body:
+            return
+        framing.sent += count
+        self._body_sent += count
+        try:
+            fileno = file.fileno()
+        except (AttributeError, OSError, ValueError):
+            fileno = None
+        out_fd = self.sock.fileno()
+        while count > 0 and fileno is not None:
+            try:
+                sent = os.sendfile(out_fd, fileno, offset, count)
+            except BlockingIOError:
+                wait_write(out_fd, timeout=self.config.body_timeout)
+                continue
+            except OSError as exc:
+                raise ClientDisconnected(f"connection lost during sendfile: {exc}") from exc
+            if sent == 0:
+                break  # file shorter than promised; finish() will notice
+            offset += sent
+            count -= sent
+        if count > 0:
+            file.seek(offset)
+            while count > 0:
+                data = file.read(min(count, RECV_SIZE))
+                if not data:
+                    framing.sent -= count
+                    break
+                self._send(data)
+                count -= len(data)
+
+    def send_simple(self, status: int, body: bytes, close: bool = True) -> None:
+        """Answer with a complete small response of the server's own (500, 502...)."""
+        self._status = status
+        self._framing = ResponseFraming(True, False, None, not close)
+        self._head = None
+        self._send(simple_response(status, body, http_date(), self.config.server_header, close))
+
+    def _queue(self, data: bytes) -> None:
+        self._out.append(data)
+        self._out_size += len(data)
+
+    def flush(self) -> None:
+        out = self._out
+        if not out:
+            return
+        data = out[0] if len(out) == 1 else b"".join(out)
+        out.clear()
+        self._out_size = 0
+        self._send(data)
+
+    def _send(self, data: bytes) -> None:
+        try:
+            self.sock.sendall(data)
+        except _timeout_errors:
+            raise ClientDisconnected("client stopped reading the response") from None
+        except OSError as exc:
+            raise ClientDisconnected(f"connection lost while sending: {exc}") from exc
+
+    # -- shutdown and takeover -----------------------------------------------------------
+
+    def detach(self) -> tuple[gsocket.socket, bytes]:
+        """Hand the raw socket and any unparsed bytes to the caller (CONNECT tunnels).
+
+        The connection loop stops; the caller owns and must close the socket.
+        """
+        self.flush()
+        self.detached = True
+        return self.sock, self.protocol.trailing_data
+
+    def _close_socket(self) -> None:
+        sock = self.sock
+        try:
+            sock.shutdown(_stdlib_socket.SHUT_WR)
+            if self._linger:
+                self._linger_read()
+        except OSError:
+            pass
+        finally:
+            sock.close()
+
+    def _linger_read(self) -> None:
+        # Closing with unread input makes the kernel send RST, which can destroy the
+        # error response we just sent before the client reads it. Like nginx's
+        # lingering_close, read and drop for a bounded time and amount first.
+        deadline = time.monotonic() + LINGER_SECONDS
+        dropped = 0
+        while dropped < LINGER_BYTES:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return
+            self.sock.settimeout(remaining)
+            try:
+                data = self.sock.recv(RECV_SIZE)
+            except (OSError, *_timeout_errors):
+                return
+            if not data:
+                return
+            dropped += len(data)

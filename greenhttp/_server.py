@@ -1,0 +1,177 @@
+"""``Server``: binds, accepts, and runs one :class:`HTTPConnection` greenlet per client."""
+
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import gevent
+from gevent import socket as gsocket
+from gevent.event import Event
+from gevent.server import StreamServer
+
+from ._body import Body
+from ._connection import HTTPConnection
+from ._log import error_logger
+from ._protocol import Limits, RequestHead
+from ._settings import ServerConfig
+from ._wsgi import WSGIApp, WSGIHandler
+
+Handler = Callable[[HTTPConnection, RequestHead, Body], bool]
+
+
+class Server:
+    """An HTTP/1.1 server for a WSGI app.
+
+    ``Server(app, port=0).start()`` listens on a free port; ``server.url`` says
+    where. ``serve_forever()`` blocks until ``stop()``. Settings are those of
+    :class:`ServerConfig` (see docs/cli.md), given as keyword arguments.
+    """
+
+    def __init__(self, app: WSGIApp, config: ServerConfig | None = None, *,
+                 listener: gsocket.socket | None = None, handler: Handler | None = None,
+                 **settings: Any) -> None:
+        if config is None:
+            config = ServerConfig(**settings)
+        elif settings:
+            raise TypeError("pass either config= or individual settings, not both")
+        self.app = app
+        self.config = config
+        self.limits = Limits(config.max_request_line, config.max_header_size,
+                             config.max_header_count, config.max_head_size, config.max_body_size)
+        self.access_log = config.access_log
+        self.connections: set[HTTPConnection] = set()
+        self.requests_total = 0
+        self._listener = listener
+        self._custom_handler = handler
+        self.handler: Handler = handler or (lambda *a: False)
+        self._stream_server: StreamServer | None = None
+        self._stopped = Event()
+        self.closing = False
+
+    # -- lifecycle ----------------------------------------------------------------
+
+    def listen(self) -> gsocket.socket:
+        """Bind and listen (idempotent). Raises ``OSError`` if the address is taken."""
+        if self._listener is None:
+            family = gsocket.AF_INET6 if ":" in self.config.bind else gsocket.AF_INET
+            sock = gsocket.socket(family, gsocket.SOCK_STREAM)
+            sock.setsockopt(gsocket.SOL_SOCKET, gsocket.SO_REUSEADDR, 1)
+            try:
+                sock.bind((self.config.bind, self.config.port))
+                sock.listen(self.config.backlog)
+            except OSError:
+                sock.close()
+                raise
+            self._listener = sock
+        return self._listener
+
+    def start(self) -> "Server":
+        listener = self.listen()
+        host, port = listener.getsockname()[:2]
+        if self._custom_handler is None:
+            self.handler = WSGIHandler(self.app, str(host), int(port))
+        self._stream_server = StreamServer(listener, self._handle_connection)
+        self._stream_server.start()
+        return self
+
+    @property
+    def address(self) -> tuple[str, int]:
+        if self._listener is None:
+            raise RuntimeError("server is not listening yet")
+        host, port = self._listener.getsockname()[:2]
+        return str(host), int(port)
+
+    @property
+    def url(self) -> str:
+        host, port = self.address
+        if ":" in host:
+            host = f"[{host}]"
+        return f"http://{host}:{port}"
+
+    def serve_forever(self) -> None:
+        if self._stream_server is None:
+            self.start()
+        self._stopped.wait()
+
+    def stop(self, timeout: float | None = None) -> None:
+        """Stop accepting, close idle connections, let busy ones finish, then close them.
+
+        Busy connections get ``timeout`` seconds (default: the graceful_timeout setting)
+        to finish their current response; they close afterwards instead of
+        waiting for another request.
+        """
+        if self.closing:
+            self._stopped.wait()
+            return
+        self.closing = True
+        grace = self.config.graceful_timeout if timeout is None else timeout
+        if self._stream_server is not None:
+            self._stream_server.close()
+        for conn in list(self.connections):
+            conn.closing = True
+            if conn.idle:
+                self._kill(conn)
+        with gevent.Timeout(grace, False):
+            while self.connections:
+                gevent.sleep(0.05)
+                for conn in list(self.connections):
+                    if conn.idle:
+                        self._kill(conn)
+        for conn in list(self.connections):
+            error_logger.warning("%s: still busy after %ss grace, closing", conn.client, grace)
+            self._kill(conn)
+        self._stopped.set()
+
+    @staticmethod
+    def _kill(conn: HTTPConnection) -> None:
+        greenlet = getattr(conn, "greenlet", None)
+        if greenlet is not None:
+            greenlet.kill(block=False)
+
+    def __enter__(self) -> "Server":
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop(timeout=1.0)
+
+    # -- connections ------------------------------------------------------------------
+
+    def _handle_connection(self, sock: gsocket.socket, address: Any) -> None:
+        try:
+            sock.setsockopt(gsocket.IPPROTO_TCP, gsocket.TCP_NODELAY, 1)
+        except OSError:
+            pass  # not TCP (a Unix socket): nothing to tune
+        conn = HTTPConnection(self, sock, address)
+        conn.greenlet = gevent.getcurrent()  # type: ignore[attr-defined]
+        if self.closing:
+            conn.closing = True
+        self.connections.add(conn)
+        try:
+            conn.run()
+        finally:
+            self.connections.discard(conn)
+            self.requests_total += conn.requests_served
+
+    def stats(self) -> dict[str, int]:
+        busy = sum(1 for conn in self.connections if not conn.idle)
+        return {
+            "connections": len(self.connections),
+            "busy": busy,
+            "idle": len(self.connections) - busy,
+            "requests": self.requests_total + sum(c.requests_served for c in self.connections),
+        }
+
+
+def serve(app: WSGIApp, host: str = "127.0.0.1", port: int = 8080, **settings: Any) -> None:
+    """Serve ``app`` until interrupted: the two-line way to run greenhttp from code."""
+    server = Server(app, bind=host, port=port, **settings)
+    server.start()
+    print(server.url, flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        server.stop()
+
+
+__all__ = ["Server", "serve"]
+

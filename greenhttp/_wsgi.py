@@ -1,0 +1,255 @@
+"""PEP 3333 on top of the connection loop.
+
+The environ carries every required key, plus ``greenhttp.body`` (the request
+:class:`Body`), ``greenhttp.connection`` and ``greenhttp.server``. ``wsgi.input``
+is a view over that same Body, so a WSGI app and a Body-aware app read the one
+stream and nothing is buffered twice.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sys
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
+from urllib.parse import unquote_to_bytes
+
+from ._body import Body, WSGIInput
+from ._errors import ClientDisconnected, LocalProtocolError, ProtocolError
+from ._log import error_logger
+from ._protocol import RequestHead, parse_target, validate_fields
+from ._stream import Stream
+
+if TYPE_CHECKING:
+    from ._connection import HTTPConnection
+
+WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
+
+_STATUS = re.compile(r"^([1-9][0-9]{2}) ([^\x00-\x08\x0a-\x1f\x7f]*)$")
+
+
+class FileWrapper:
+    """``wsgi.file_wrapper``: lets the server use sendfile(2) for real files."""
+
+    def __init__(self, filelike: Any, blksize: int = 65536) -> None:
+        self.filelike = filelike
+        self.blksize = blksize
+        if hasattr(filelike, "close"):
+            self.close = filelike.close
+
+    def __iter__(self) -> Any:
+        read = self.filelike.read
+        while data := read(self.blksize):
+            yield data
+
+
+# HTTP_* keys for header names seen so far; header names repeat across requests.
+_environ_keys: dict[bytes, Optional[str]] = {}
+
+
+def _environ_key(name: bytes) -> Optional[str]:
+    key = _environ_keys.get(name)
+    if key is None and name not in _environ_keys:
+        text = name.decode("latin-1")
+        if "_" in text:
+            # "X_Forwarded_For" and "X-Forwarded-For" both become HTTP_X_FORWARDED_FOR;
+            # dropping underscore names (as nginx and gunicorn do) prevents spoofing.
+            key = None
+        else:
+            key = "HTTP_" + text.upper().replace("-", "_")
+            if key in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
+                key = key[5:]
+        if len(_environ_keys) < 4096:
+            _environ_keys[name] = key
+    return key
+
+
+class _ResponseState:
+    __slots__ = ("status", "headers", "head_sent")
+
+    def __init__(self) -> None:
+        self.status: Optional[str] = None
+        self.headers: list[tuple[str, str]] = []
+        self.head_sent = False
+
+
+class WSGIHandler:
+    """Calls a WSGI app for each request of a connection."""
+
+    def __init__(self, app: WSGIApp, server_name: str, server_port: int,
+                 url_scheme: str = "http", extra_environ: dict[str, Any] | None = None) -> None:
+        self.app = app
+        self.base_environ: dict[str, Any] = {
+            "SCRIPT_NAME": "",
+            "SERVER_NAME": server_name,
+            "SERVER_PORT": str(server_port),
+            "wsgi.version": (1, 0),
+            "wsgi.url_scheme": url_scheme,
+            "wsgi.errors": sys.stderr,
+            "wsgi.multithread": False,
+            "wsgi.multiprocess": False,
+            "wsgi.run_once": False,
+            "wsgi.input_terminated": True,
+            "wsgi.file_wrapper": FileWrapper,
+        }
+        if extra_environ:
+            self.base_environ.update(extra_environ)
+
+    def environ(self, conn: "HTTPConnection", request: RequestHead, body: Body) -> dict[str, Any]:
+        environ = self.base_environ.copy()
+        target = request.target
+        path, query = parse_target(target)
+        environ["REQUEST_METHOD"] = request.method
+        environ["PATH_INFO"] = (unquote_to_bytes(path) if b"%" in path else path).decode("latin-1")
+        environ["QUERY_STRING"] = query.decode("latin-1")
+        environ["RAW_URI"] = environ["REQUEST_URI"] = target.decode("latin-1")
+        environ["SERVER_PROTOCOL"] = "HTTP/" + request.http_version
+        environ["REMOTE_ADDR"] = conn.remote_addr
+        environ["REMOTE_PORT"] = str(conn.remote_port)
+        environ["wsgi.input"] = WSGIInput(body)
+        environ["greenhttp.body"] = body
+        environ["greenhttp.connection"] = conn
+        environ["greenhttp.server"] = conn.server
+        for name, value in request.headers:
+            key = _environ_key(name)
+            if key is None:
+                continue
+            text = value.decode("latin-1")
+            if key in environ:
+                # RFC 9110 §5.3: repeated fields combine with commas; Cookie with "; " (RFC 6265).
+                environ[key] += ("; " if key == "HTTP_COOKIE" else ",") + text
+            else:
+                environ[key] = text
+        if request.content_length is None and "CONTENT_LENGTH" in environ:
+            del environ["CONTENT_LENGTH"]
+        return environ
+
+    def __call__(self, conn: "HTTPConnection", request: RequestHead, body: Body) -> bool:
+        environ = self.environ(conn, request, body)
+        state = _ResponseState()
+
+        def write(data: bytes) -> None:
+            if state.status is None:
+                raise AssertionError("write() before start_response()")
+            if not isinstance(data, (bytes, bytearray, memoryview)):
+                raise TypeError(f"WSGI body chunks must be bytes, not {type(data).__name__}")
+            if not state.head_sent:
+                self._send_head(conn, state)
+            conn.write(bytes(data))
+
+        def start_response(status: str, headers: list[tuple[str, str]],
+                           exc_info: Any = None) -> Callable[[bytes], None]:
+            if exc_info:
+                try:
+                    if state.head_sent:
+                        raise exc_info[1].with_traceback(exc_info[2])
+                finally:
+                    exc_info = None
+            elif state.status is not None:
+                raise AssertionError("start_response() called twice without exc_info")
+            if not isinstance(status, str) or not _STATUS.match(status):
+                raise LocalProtocolError(f"invalid WSGI status {status!r}")
+            if not isinstance(headers, list):
+                raise LocalProtocolError("WSGI response headers must be a list of (name, value) tuples")
+            validate_fields(headers)
+            state.status = status
+            state.headers = headers
+            return write
+
+        result: Any = None
+        try:
+            try:
+                result = self.app(environ, start_response)
+                self._send_result(conn, state, result)
+            except (ClientDisconnected, ProtocolError):
+                raise
+            except Exception:
+                if conn.detached:
+                    return False
+                if conn.head_on_wire:
+                    error_logger.exception("%s: error in app after the response started; closing",
+                                           conn.client)
+                    return False
+                error_logger.exception("%s: error in app for %s %r", conn.client, request.method,
+                                       request.target)
+                conn.send_simple(500, b"500 Internal Server Error\n", close=True)
+                return False
+        finally:
+            if result is not None:
+                if isinstance(result, Stream) and not result.closed:
+                    result.abandon()
+                close = getattr(result, "close", None)
+                if close is not None:
+                    try:
+                        close()
+                    except Exception:
+                        error_logger.exception("%s: error in the app iterable's close()", conn.client)
+        return True
+
+    def _send_head(self, conn: "HTTPConnection", state: _ResponseState,
+                   content_length: int | None = None) -> None:
+        status = state.status
+        assert status is not None
+        headers = state.headers
+        if content_length is not None:
+            headers = headers + [("Content-Length", str(content_length))]
+        conn.start_response(int(status[:3]), status[4:], headers)
+        state.head_sent = True
+
+    def _send_result(self, conn: "HTTPConnection", state: _ResponseState, result: Any) -> None:
+        if conn.detached:
+            return
+        if isinstance(result, (list, tuple)):
+            # The whole body is in memory: add Content-Length so the client needs no
+            # chunking, and send head and body together.
+            if state.status is None:
+                raise AssertionError("app returned without calling start_response()")
+            if not state.head_sent:
+                if not any(name.lower() == "content-length" for name, _ in state.headers):
+                    self._send_head(conn, state, sum(len(chunk) for chunk in result))
+                else:
+                    self._send_head(conn, state)
+            for chunk in result:
+                if chunk:
+                    conn.write(chunk, flush=False)
+            conn.finish()
+            return
+        if isinstance(result, FileWrapper) and self._sendfile(conn, state, result):
+            return
+        for chunk in result:
+            if not chunk:
+                continue
+            if not state.head_sent:
+                if state.status is None:
+                    raise AssertionError("app yielded body before calling start_response()")
+                self._send_head(conn, state)
+            conn.write(chunk)
+        if state.status is None:
+            raise AssertionError("app returned without calling start_response()")
+        if not state.head_sent:
+            self._send_head(conn, state, 0 if not _has_length(state.headers) else None)
+        conn.finish()
+
+    def _sendfile(self, conn: "HTTPConnection", state: _ResponseState, wrapper: FileWrapper) -> bool:
+        file = wrapper.filelike
+        try:
+            fileno = file.fileno()
+            offset = file.tell()
+            size = os.fstat(fileno).st_size - offset
+        except (AttributeError, OSError, ValueError):
+            return False
+        if state.status is None or state.head_sent or size < 0:
+            return False
+        declared = next((v for k, v in state.headers if k.lower() == "content-length"), None)
+        if declared is None:
+            self._send_head(conn, state, size)
+        else:
+            self._send_head(conn, state)
+            size = min(size, int(declared))
+        conn.sendfile(file, offset, size)
+        conn.finish()
+        return True
+
+
+def _has_length(headers: list[tuple[str, str]]) -> bool:
+    return any(name.lower() == "content-length" for name, _ in headers)
