@@ -1,0 +1,99 @@
+"""Shared fixtures. The test process is monkey-patched first, as `greenhttp APP` is, so the
+in-process server and blocking test clients (stdlib sockets, http.client, requests)
+interleave on one hub over real loopback sockets."""
+
+from gevent import monkey
+
+monkey.patch_all()
+
+import contextlib  # noqa: E402
+import socket  # noqa: E402
+import time  # noqa: E402
+from typing import Any, Callable, Iterator  # noqa: E402
+
+import pytest  # noqa: E402
+
+import greenhttp  # noqa: E402
+
+
+@contextlib.contextmanager
+def running(app: Callable, **settings: Any) -> Iterator[greenhttp.Server]:
+    """A greenhttp Server for ``app`` on an ephemeral loopback port, stopped afterwards."""
+    settings.setdefault("port", 0)
+    settings.setdefault("access_log", False)
+    server = greenhttp.Server(app, **settings)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop(timeout=1.0)
+
+
+@pytest.fixture
+def serve() -> Callable[..., Any]:
+    """``with serve(app, **settings) as server:`` (server.url, server.address)."""
+    return running
+
+
+def read_response(sock: socket.socket, timeout: float = 5.0) -> bytes:
+    """Read from ``sock`` until the peer closes (or ``timeout``)."""
+    sock.settimeout(timeout)
+    chunks = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            data = sock.recv(65536)
+        except socket.timeout:
+            break
+        except ConnectionResetError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    return b"".join(chunks)
+
+
+def raw_exchange(address: tuple[str, int], data: bytes, timeout: float = 5.0) -> bytes:
+    """Send raw bytes on a new connection, return everything until the server closes."""
+    with socket.create_connection(address, timeout=timeout) as sock:
+        sock.sendall(data)
+        return read_response(sock, timeout)
+
+
+def read_one_response(sock: socket.socket, timeout: float = 5.0) -> tuple[bytes, dict[str, str], bytes]:
+    """Read exactly one Content-Length or chunked response; returns (status line, headers, body)."""
+    sock.settimeout(timeout)
+    buf = b""
+    while b"\r\n\r\n" not in buf:
+        data = sock.recv(65536)
+        if not data:
+            raise ConnectionError(f"closed before a full head: {buf!r}")
+        buf += data
+    head, _, rest = buf.partition(b"\r\n\r\n")
+    lines = head.split(b"\r\n")
+    headers = {}
+    for line in lines[1:]:
+        name, _, value = line.partition(b":")
+        headers[name.decode().strip().lower()] = value.decode().strip()
+    if "content-length" in headers:
+        length = int(headers["content-length"])
+        while len(rest) < length:
+            data = sock.recv(65536)
+            if not data:
+                raise ConnectionError("closed mid-body")
+            rest += data
+        return lines[0], headers, rest[:length]
+    if headers.get("transfer-encoding") == "chunked":
+        body = b""
+        while True:
+            while b"\r\n" not in rest:
+                rest += sock.recv(65536)
+            size_line, _, rest = rest.partition(b"\r\n")
+            size = int(size_line.split(b";")[0], 16)
+            while len(rest) < size + 2:
+                rest += sock.recv(65536)
+            body += rest[:size]
+            rest = rest[size + 2:]
+            if size == 0:
+                return lines[0], headers, body
+    return lines[0], headers, rest
