@@ -253,8 +253,9 @@ class HTTPConnection:
                 except OSError as exc:
                     raise ClientDisconnected(f"connection lost while reading the body: {exc}") from exc
                 if not data:
-                    protocol.receive_eof()  # raises IncompleteBody: the message was cut short
-                    raise ClientDisconnected("client closed the connection mid-body")
+                    raise ClientDisconnected(
+                        f"client closed the connection after {self._body.received if self._body else 0} "
+                        "body bytes")
                 protocol.receive_data(data)
                 continue
             if type(event) is Data:
@@ -281,6 +282,13 @@ class HTTPConnection:
         request = self._request
         assert request is not None
         keep_alive = request.keep_alive and not self.closing
+        body = self._body
+        if keep_alive and body is not None and not body.complete:
+            # Announce the close now when we already know the unread body cannot be
+            # drained: it was never asked for (100-continue) or is too large.
+            unread = (request.content_length or 0) - body.received
+            if self._continue_pending or unread > self.config.drain_limit:
+                keep_alive = False
         head, framing = self.protocol.response_head(
             request, status, reason, headers, http_date(), self.config.server_header, keep_alive)
         self._head = head

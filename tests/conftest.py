@@ -9,6 +9,7 @@ monkey.patch_all()
 import contextlib  # noqa: E402
 import socket  # noqa: E402
 import time  # noqa: E402
+import weakref  # noqa: E402
 from typing import Any, Callable, Iterator  # noqa: E402
 
 import pytest  # noqa: E402
@@ -60,40 +61,51 @@ def raw_exchange(address: tuple[str, int], data: bytes, timeout: float = 5.0) ->
         return read_response(sock, timeout)
 
 
+_leftover: "weakref.WeakKeyDictionary[socket.socket, bytes]" = weakref.WeakKeyDictionary()
+
+
 def read_one_response(sock: socket.socket, timeout: float = 5.0) -> tuple[bytes, dict[str, str], bytes]:
-    """Read exactly one Content-Length or chunked response; returns (status line, headers, body)."""
+    """Read exactly one response (Content-Length, chunked, or bodiless), keeping any bytes
+    after it for the next call on the same socket; returns (status line, headers, body)."""
     sock.settimeout(timeout)
-    buf = b""
-    while b"\r\n\r\n" not in buf:
+    buf = _leftover.pop(sock, b"")
+
+    def more() -> bytes:
         data = sock.recv(65536)
         if not data:
-            raise ConnectionError(f"closed before a full head: {buf!r}")
-        buf += data
+            raise ConnectionError(f"closed mid-response: {buf!r}")
+        return data
+
+    while b"\r\n\r\n" not in buf:
+        buf += more()
     head, _, rest = buf.partition(b"\r\n\r\n")
     lines = head.split(b"\r\n")
     headers = {}
     for line in lines[1:]:
         name, _, value = line.partition(b":")
         headers[name.decode().strip().lower()] = value.decode().strip()
+    status = int(lines[0].split()[1])
+    if status in (204, 304) or 100 <= status < 200:
+        _leftover[sock] = rest
+        return lines[0], headers, b""
     if "content-length" in headers:
         length = int(headers["content-length"])
         while len(rest) < length:
-            data = sock.recv(65536)
-            if not data:
-                raise ConnectionError("closed mid-body")
-            rest += data
+            rest += more()
+        _leftover[sock] = rest[length:]
         return lines[0], headers, rest[:length]
     if headers.get("transfer-encoding") == "chunked":
         body = b""
         while True:
             while b"\r\n" not in rest:
-                rest += sock.recv(65536)
+                rest += more()
             size_line, _, rest = rest.partition(b"\r\n")
             size = int(size_line.split(b";")[0], 16)
             while len(rest) < size + 2:
-                rest += sock.recv(65536)
+                rest += more()
             body += rest[:size]
             rest = rest[size + 2:]
             if size == 0:
+                _leftover[sock] = rest
                 return lines[0], headers, body
-    return lines[0], headers, rest
+    return lines[0], headers, rest + read_response(sock, timeout)
