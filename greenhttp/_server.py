@@ -46,6 +46,7 @@ class Server:
         self.handler: Handler = handler or (lambda *a: False)
         self._stream_server: StreamServer | None = None
         self._stopped = Event()
+        self._address: tuple[str, int] | None = None
         self.closing = False
 
     # -- lifecycle ----------------------------------------------------------------
@@ -66,8 +67,8 @@ class Server:
         return self._listener
 
     def start(self) -> "Server":
-        listener = self.listen()
-        host, port = listener.getsockname()[:2]
+        self.listen()
+        host, port = self.address
         if self._custom_handler is None:
             self.handler = WSGIHandler(self.app, str(host), int(port))
         self._stream_server = StreamServer(listener, self._handle_connection)
@@ -76,10 +77,13 @@ class Server:
 
     @property
     def address(self) -> tuple[str, int]:
-        if self._listener is None:
-            raise RuntimeError("server is not listening yet")
-        host, port = self._listener.getsockname()[:2]
-        return str(host), int(port)
+        """(host, port) listened on; still answers after ``stop()``."""
+        if self._address is None:
+            if self._listener is None:
+                raise RuntimeError("server is not listening yet")
+            host, port = self._listener.getsockname()[:2]
+            self._address = (str(host), int(port))
+        return self._address
 
     @property
     def url(self) -> str:
