@@ -67,7 +67,7 @@ class Server:
         return self._listener
 
     def start(self) -> "Server":
-        self.listen()
+        listener = self.listen()
         host, port = self.address
         if self._custom_handler is None:
             self.handler = WSGIHandler(self.app, str(host), int(port))
