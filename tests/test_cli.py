@@ -1,0 +1,267 @@
+"""The `greenhttp` command as a user runs it: a subprocess, real ports, curl as the client."""
+
+import os
+import pathlib
+import signal
+import socket
+import subprocess
+import sys
+import textwrap
+import time
+
+import gevent
+import pytest
+import requests
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent
+CLI = [sys.executable, "-m", "greenhttp"]
+
+
+class Running:
+    def __init__(self, proc: subprocess.Popen, url: str):
+        self.proc = proc
+        self.url = url
+
+    def stop(self, sig=signal.SIGTERM, timeout=10):
+        if self.proc.poll() is None:
+            self.proc.send_signal(sig)
+        out, err = self.proc.communicate(timeout=timeout)
+        return self.proc.returncode, err
+
+
+def start(*args, cwd=ROOT, env=None):
+    proc = subprocess.Popen(CLI + list(args) + ["-p", "0"], cwd=cwd, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    line = proc.stdout.readline().strip()
+    if not line.startswith("http://"):
+        proc.kill()
+        raise AssertionError(f"no URL line; stdout={line!r} stderr={proc.stderr.read()}")
+    return Running(proc, line)
+
+
+def run(*args, cwd=ROOT, timeout=20):
+    return subprocess.run(CLI + list(args), cwd=cwd, capture_output=True, text=True, timeout=timeout)
+
+
+@pytest.fixture
+def hello_server():
+    server = start("examples/hello.py")
+    yield server
+    server.stop(sig=signal.SIGKILL)
+
+
+def test_prints_url_and_serves_curl(hello_server):
+    out = subprocess.run(["curl", "-sS", "-i", hello_server.url + "/?name=curl"], capture_output=True,
+                         text=True, timeout=10)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("HTTP/1.1 200 OK") and out.stdout.endswith("Hello, curl!\n")
+
+
+COUNT_APP = textwrap.dedent('''
+    def app(environ, start_response):
+        body = environ["greenhttp.body"]
+        size = sum(len(chunk) for chunk in body)
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"%d %s" % (size, environ.get("HTTP_EXPECT", "-").encode())]
+''')
+
+
+def test_curl_keep_alive_chunked_upload_and_expect_continue(tmp_path):
+    (tmp_path / "count.py").write_text(COUNT_APP)
+    server = start(str(tmp_path / "count.py"))
+    big = tmp_path / "big"
+    big.write_bytes(b"b" * (2 * 1024 * 1024))
+    try:
+        # curl sends Expect: 100-continue for large bodies, waits for the 100, and reuses
+        # the connection for the second URL.
+        out = subprocess.run(["curl", "-sS", "-v", "--data-binary", f"@{big}", server.url + "/a", "--next",
+                              "--data-binary", f"@{big}", server.url + "/b"],
+                             capture_output=True, text=True, timeout=10)
+        assert out.returncode == 0, out.stderr
+        assert out.stdout == "2097152 100-continue" * 2
+        assert "< HTTP/1.1 100 Continue" in out.stderr
+        assert "Re-using existing connection" in out.stderr or "Reusing existing" in out.stderr
+        out = subprocess.run(["curl", "-sS", "-H", "Transfer-Encoding: chunked", "-H", "Expect:",
+                              "--data-binary", f"@{big}", server.url], capture_output=True, text=True,
+                             timeout=10)
+        assert out.stdout == "2097152 -"
+    finally:
+        server.stop()
+
+
+def test_access_log_line_per_request_escaped(tmp_path):
+    server = start("examples/hello.py")
+    try:
+        with socket.create_connection(("127.0.0.1", int(server.url.rsplit(":", 1)[1]))) as sock:
+            sock.sendall(b'GET /q"uote\\back HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n')
+            while sock.recv(4096):
+                pass
+    finally:
+        code, err = server.stop()
+    lines = [line for line in err.splitlines() if "HTTP/1.1" in line]
+    assert len(lines) == 1
+    assert '"GET /q\\"uote\\\\back HTTP/1.1" 200 14 ' in lines[0] and lines[0].startswith("127.0.0.1:")
+    assert code == 0
+
+
+def test_no_access_log():
+    server = start("examples/hello.py", "--no-access-log")
+    requests.get(server.url)
+    code, err = server.stop()
+    assert "GET /" not in err and code == 0
+
+
+BLOCKING_APP = textwrap.dedent('''
+    import socket
+    import time
+
+    def app(environ, start_response):
+        if environ["PATH_INFO"] == "/sleep":
+            time.sleep(0.5)              # plain stdlib sleep: the app knows nothing of gevent
+        else:
+            port = int(environ["QUERY_STRING"])
+            with socket.create_connection(("127.0.0.1", port)) as s:
+                s.recv(10)               # a blocking socket read the slow peer answers in 0.5 s
+        start_response("200 OK", [("Content-Type", "text/plain")])
+        return [b"done"]
+''')
+
+
+def test_blocking_app_code_is_served_concurrently(tmp_path):
+    (tmp_path / "blocking_app.py").write_text(BLOCKING_APP)
+    slow_peer = socket.socket()
+    slow_peer.bind(("127.0.0.1", 0))
+    slow_peer.listen(50)
+
+    def answer_slowly():
+        while True:
+            conn, _ = slow_peer.accept()
+            gevent.spawn(lambda c: (gevent.sleep(0.5), c.sendall(b"x"), c.close()), conn)
+
+    acceptor = gevent.spawn(answer_slowly)
+    server = start(str(tmp_path / "blocking_app.py"))
+    try:
+        n = 10
+        started = time.monotonic()
+        jobs = [gevent.spawn(requests.get, server.url + "/sleep") for _ in range(n)]
+        jobs += [gevent.spawn(requests.get, server.url + f"/sock?{slow_peer.getsockname()[1]}")
+                 for _ in range(n)]
+        gevent.joinall(jobs, timeout=15)
+        elapsed = time.monotonic() - started
+        assert all(job.value is not None and job.value.text == "done" for job in jobs)
+        # Serially this is 2 * 10 * 0.5 s = 10 s; concurrently about 0.5 s.
+        assert elapsed < 3.0, f"{2 * n} blocking requests took {elapsed:.2f}s"
+    finally:
+        server.stop(sig=signal.SIGKILL)
+        acceptor.kill()
+        slow_peer.close()
+
+
+def test_module_colon_name_form(tmp_path):
+    pkg = tmp_path / "mypkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "web.py").write_text(textwrap.dedent('''
+        def make(environ, start_response):
+            start_response("200 OK", [])
+            return [b"from module"]
+        application = make
+    '''))
+    server = start("mypkg.web:make", cwd=tmp_path)
+    try:
+        assert requests.get(server.url).text == "from module"
+    finally:
+        server.stop()
+    server = start("mypkg/web.py", cwd=tmp_path)  # falls back to `application`
+    try:
+        assert requests.get(server.url).text == "from module"
+    finally:
+        server.stop()
+
+
+def test_sigterm_lets_in_flight_request_finish_then_exits_zero(tmp_path):
+    (tmp_path / "slow.py").write_text(textwrap.dedent('''
+        import time
+        def app(environ, start_response):
+            time.sleep(0.5)
+            start_response("200 OK", [])
+            return [b"finished"]
+    '''))
+    server = start(str(tmp_path / "slow.py"))
+    job = gevent.spawn(requests.get, server.url)
+    gevent.sleep(0.2)
+    server.proc.send_signal(signal.SIGTERM)
+    response = job.get(timeout=5)
+    assert response.text == "finished"
+    code, err = server.stop()
+    assert code == 0 and "SIGTERM" in err
+
+
+def test_sigint_closes_idle_keep_alive_and_exits_zero():
+    server = start("examples/hello.py")
+    session = requests.Session()
+    assert session.get(server.url).status_code == 200  # leaves an idle keep-alive connection
+    started = time.monotonic()
+    code, _ = server.stop(sig=signal.SIGINT)
+    assert code == 0 and time.monotonic() - started < 3
+
+
+@pytest.mark.parametrize("args, message", [
+    (["nosuch.py"], "greenhttp: error: no such file: nosuch.py"),
+    (["examples/hello.py:nope"], "greenhttp: error: examples/hello.py has no attribute nope"),
+    (["no_such_module:app"], "greenhttp: error: no module named 'no_such_module'"),
+    (["examples/hello.py", "-p", "http"], "greenhttp: error: argument -p/--port: invalid value 'http'"),
+    (["examples/hello.py", "--keepalive-timeout", "-1"], "must be a positive number"),
+    ([], "the following arguments are required: APP"),
+])
+def test_bad_arguments_one_clear_line(args, message):
+    result = run(*args)
+    assert result.returncode != 0
+    assert result.stderr.count("\n") == 1, result.stderr
+    assert message in result.stderr and "Traceback" not in result.stderr
+
+
+def test_app_that_fails_to_import_shows_its_traceback(tmp_path):
+    (tmp_path / "broken.py").write_text("import json\nraise RuntimeError('broken at import')\n")
+    result = run(str(tmp_path / "broken.py"))
+    assert result.returncode == 1
+    assert "Traceback" in result.stderr and "RuntimeError: broken at import" in result.stderr
+    assert result.stderr.strip().splitlines()[-1].startswith("greenhttp: error: failed to import")
+
+
+def test_port_in_use_is_one_line():
+    holder = socket.socket()
+    holder.bind(("127.0.0.1", 0))
+    holder.listen(1)
+    port = holder.getsockname()[1]
+    try:
+        result = run("examples/hello.py", "-p", str(port))
+    finally:
+        holder.close()
+    assert result.returncode == 1
+    assert result.stderr.strip() == f"greenhttp: error: cannot listen on 127.0.0.1:{port}: Address already in use"
+
+
+def test_version_and_help():
+    from greenhttp import __version__
+
+    result = run("--version")
+    assert result.returncode == 0 and result.stdout.strip() == f"greenhttp {__version__}"
+    result = run("--help")
+    assert result.returncode == 0 and "--max-body-size" in result.stdout
+
+
+def test_settings_from_environment():
+    env = dict(os.environ, GREENHTTP_MAX_REQUEST_LINE="20")
+    server = start("examples/hello.py", env=env)
+    try:
+        assert requests.get(server.url + "/" + "a" * 40).status_code == 414
+        assert requests.get(server.url + "/short").status_code == 200
+    finally:
+        server.stop()
+
+
+def test_bin_launcher_runs_from_checkout():
+    result = subprocess.run([sys.executable, str(ROOT / "bin" / "greenhttp"), "--version"],
+                            capture_output=True, text=True, timeout=20)
+    assert result.returncode == 0 and result.stdout.startswith("greenhttp ")
