@@ -76,6 +76,9 @@ class HTTPConnection:
             self.remote_addr, self.remote_port = str(address or ""), 0
         self.client = f"{self.remote_addr}:{self.remote_port}"
         self.protocol = ServerProtocol(server.limits)
+        # gevent keeps the non-blocking stdlib socket as ``_sock``; absent on exotic wrappers.
+        self._raw_sock = getattr(sock, "_sock", None)
+        self._timeout: float | None = -1.0
         #: True while waiting for the first byte of a request: safe to close at shutdown.
         self.idle = True
         self.closing = False
@@ -147,7 +150,7 @@ class HTTPConnection:
                 timeout = config.keepalive_timeout
             else:
                 timeout = config.head_timeout
-            sock.settimeout(timeout)
+            self._set_timeout(timeout)
             try:
                 data = sock.recv(RECV_SIZE)
             except _timeout_errors:
@@ -167,6 +170,11 @@ class HTTPConnection:
             event = protocol.next_event()
             if event is not NEED_DATA:
                 return event  # type: ignore[return-value]
+
+    def _set_timeout(self, seconds: float) -> None:
+        if seconds != self._timeout:
+            self._timeout = seconds
+            self.sock.settimeout(seconds)
 
     def _reject(self, exc: ProtocolError) -> None:
         error_logger.info("%s: bad request (%d): %s", self.client, exc.status_hint, exc)
@@ -195,7 +203,6 @@ class HTTPConnection:
                 # llhttp emits message-complete together with a bodiless head.
                 raise AssertionError(f"expected end of message, got {event!r}")
         self._body = body
-        self.sock.settimeout(self.config.body_timeout)
         keep_alive = request.keep_alive and not request.upgrade
         try:
             keep_alive = self.server.handler(self, request, body) and keep_alive
@@ -245,6 +252,7 @@ class HTTPConnection:
                     if self._head is None and self._framing is None:
                         self._send(CONTINUE_RESPONSE)
                 self.flush()
+                self._set_timeout(self.config.body_timeout)
                 try:
                     data = self.sock.recv(RECV_SIZE)
                 except _timeout_errors:
@@ -389,6 +397,18 @@ class HTTPConnection:
 
     def _send(self, data: bytes) -> None:
         try:
+            # Fast path: one non-blocking send on the raw socket usually takes it all;
+            # gevent's sendall, with its chunking and waiting, only for the remainder.
+            raw = self._raw_sock
+            if raw is not None:
+                try:
+                    sent = raw.send(data)
+                except BlockingIOError:
+                    sent = 0
+                if sent == len(data):
+                    return
+                data = memoryview(data)[sent:]  # type: ignore[assignment]
+            self._set_timeout(self.config.body_timeout)
             self.sock.sendall(data)
         except _timeout_errors:
             raise ClientDisconnected("client stopped reading the response") from None
@@ -427,7 +447,7 @@ class HTTPConnection:
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return
-            self.sock.settimeout(remaining)
+            self._set_timeout(remaining)
             try:
                 data = self.sock.recv(RECV_SIZE)
             except (OSError, *_timeout_errors):
