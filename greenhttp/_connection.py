@@ -66,6 +66,14 @@ LINGER_BYTES = 4 * 1024 * 1024
 class HTTPConnection:
     """Serves one client connection until it closes, errs, or the server stops."""
 
+    # Slots: ten thousand idle keep-alive connections should cost kilobytes each, not more.
+    __slots__ = (
+        "server", "config", "sock", "remote_addr", "remote_port", "client", "protocol",
+        "_raw_sock", "_timeout", "idle", "closing", "requests_served", "detached", "_linger",
+        "_out", "_out_size", "_request", "_body", "_framing", "_head", "_continue_pending",
+        "_status", "_body_sent", "greenlet", "__weakref__",
+    )
+
     def __init__(self, server: "Server", sock: gsocket.socket, address: Any) -> None:
         self.server = server
         self.config = server.config
@@ -95,6 +103,7 @@ class HTTPConnection:
         self._continue_pending = False
         self._status = 0
         self._body_sent = 0
+        self.greenlet: Any = None
 
     # -- the loop --------------------------------------------------------------
 
