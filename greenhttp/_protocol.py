@@ -180,20 +180,45 @@ _BAD_FIELD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 _HOP_BY_HOP_RESPONSE = frozenset({"transfer-encoding", "connection", "keep-alive"})
 
+# What response_head must notice about an app's header, by name as the app spelled it.
+_PLAIN, _HOP, _CONNECTION, _LENGTH, _DATE, _SERVER = range(6)
+_name_kinds: dict[str, int] = {}
+
+
+def _name_kind(name: str) -> int:
+    kind = _name_kinds.get(name)
+    if kind is None:
+        lname = name.lower()
+        kind = {"transfer-encoding": _HOP, "keep-alive": _HOP, "connection": _CONNECTION,
+                "content-length": _LENGTH, "date": _DATE, "server": _SERVER}.get(lname, _PLAIN)
+        if len(_name_kinds) < 4096:
+            _name_kinds[name] = kind
+    return kind
+
+
+# Header names an app sends repeat endlessly; remember the ones already checked.
+_valid_names: set[str] = set()
+
 
 def validate_field(name: str, value: str) -> None:
     """Refuse a header our side is about to send that would corrupt or inject."""
-    if not _TOKEN.match(name):
-        raise LocalProtocolError(f"invalid header name {name!r}")
+    if name not in _valid_names:
+        if not _TOKEN.match(name):
+            raise LocalProtocolError(f"invalid header name {name!r}")
+        if len(_valid_names) < 4096:
+            _valid_names.add(name)
     if _BAD_FIELD_VALUE.search(value):
         raise LocalProtocolError(f"invalid character in header {name!r} value {value!r}")
 
 
 def validate_fields(headers: Iterable[tuple[str, str]]) -> None:
+    search = _BAD_FIELD_VALUE.search
     for name, value in headers:
-        if not isinstance(name, str) or not isinstance(value, str):
-            raise LocalProtocolError(f"header names and values must be str: {name!r}: {value!r}")
-        validate_field(name, value)
+        if type(name) is not str or type(value) is not str:
+            if not isinstance(name, str) or not isinstance(value, str):
+                raise LocalProtocolError(f"header names and values must be str: {name!r}: {value!r}")
+        if name not in _valid_names or search(value):
+            validate_field(name, value)
 
 
 def chunk(data: bytes) -> bytes:
@@ -445,23 +470,29 @@ class ServerProtocol(_ParserCallbacks):
         content_length: int | None = None
         out: list[str] = [f"HTTP/1.1 {status} {reason}\r\n"]
         has_date = has_server = False
+        kinds = _name_kinds
         for name, value in headers:
-            lname = name.lower()
-            if lname in _HOP_BY_HOP_RESPONSE:
-                if lname == "connection" and "close" in value.lower():
-                    keep_alive = False
-                continue
-            if lname == "content-length":
-                try:
-                    content_length = int(value)
-                except ValueError:
-                    raise LocalProtocolError(f"invalid Content-Length {value!r}") from None
-                if content_length < 0:
-                    raise LocalProtocolError(f"invalid Content-Length {value!r}")
-            elif lname == "date":
-                has_date = True
-            elif lname == "server":
-                has_server = True
+            kind = kinds.get(name)
+            if kind is None:
+                kind = _name_kind(name)
+            if kind:
+                if kind == _HOP:
+                    continue
+                if kind == _CONNECTION:
+                    if "close" in value.lower():
+                        keep_alive = False
+                    continue
+                if kind == _LENGTH:
+                    try:
+                        content_length = int(value)
+                    except ValueError:
+                        raise LocalProtocolError(f"invalid Content-Length {value!r}") from None
+                    if content_length < 0:
+                        raise LocalProtocolError(f"invalid Content-Length {value!r}")
+                elif kind == _DATE:
+                    has_date = True
+                else:
+                    has_server = True
             out.append(f"{name}: {value}\r\n")
         if not has_date:
             out.append(f"Date: {date}\r\n")

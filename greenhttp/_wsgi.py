@@ -64,6 +64,16 @@ def _environ_key(name: bytes) -> Optional[str]:
     return key
 
 
+_valid_statuses: set[str] = set()
+
+
+def _check_status(status: object) -> None:
+    if not isinstance(status, str) or not _STATUS.match(status):
+        raise LocalProtocolError(f"invalid WSGI status {status!r}")
+    if len(_valid_statuses) < 1024:
+        _valid_statuses.add(status)
+
+
 class _ResponseState:
     __slots__ = ("status", "headers", "head_sent")
 
@@ -147,8 +157,8 @@ class WSGIHandler:
                     exc_info = None
             elif state.status is not None:
                 raise AssertionError("start_response() called twice without exc_info")
-            if not isinstance(status, str) or not _STATUS.match(status):
-                raise LocalProtocolError(f"invalid WSGI status {status!r}")
+            if status not in _valid_statuses:
+                _check_status(status)
             if not isinstance(headers, list):
                 raise LocalProtocolError("WSGI response headers must be a list of (name, value) tuples")
             validate_fields(headers)
@@ -205,10 +215,13 @@ class WSGIHandler:
             if state.status is None:
                 raise AssertionError("app returned without calling start_response()")
             if not state.head_sent:
-                if not any(name.lower() == "content-length" for name, _ in state.headers):
-                    self._send_head(conn, state, sum(len(chunk) for chunk in result))
-                else:
+                if _has_length(state.headers):
                     self._send_head(conn, state)
+                else:
+                    total = 0
+                    for chunk in result:
+                        total += len(chunk)
+                    self._send_head(conn, state, total)
             for chunk in result:
                 if chunk:
                     conn.write(chunk, flush=False)
@@ -252,4 +265,7 @@ class WSGIHandler:
 
 
 def _has_length(headers: list[tuple[str, str]]) -> bool:
-    return any(name.lower() == "content-length" for name, _ in headers)
+    for name, _ in headers:
+        if len(name) == 14 and name.lower() == "content-length":
+            return True
+    return False
