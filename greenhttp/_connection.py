@@ -25,7 +25,7 @@ import time
 from typing import TYPE_CHECKING, Any, Optional
 
 from gevent import socket as gsocket
-from gevent.socket import wait_write
+from gevent.socket import cancel_wait, wait_write
 
 from ._body import Body
 from ._date import http_date
@@ -69,7 +69,7 @@ class HTTPConnection:
     # Slots: ten thousand idle keep-alive connections should cost kilobytes each, not more.
     __slots__ = (
         "server", "config", "sock", "remote_addr", "remote_port", "client", "protocol",
-        "_raw_sock", "_timeout", "idle", "closing", "requests_served", "detached", "_linger",
+        "_raw_sock", "deadline", "idle", "closing", "requests_served", "detached", "_linger",
         "_out", "_out_size", "_request", "_body", "_framing", "_head", "_continue_pending",
         "_status", "_body_sent", "greenlet", "__weakref__",
     )
@@ -86,7 +86,10 @@ class HTTPConnection:
         self.protocol = ServerProtocol(server.limits)
         # gevent keeps the non-blocking stdlib socket as ``_sock``; absent on exotic wrappers.
         self._raw_sock = getattr(sock, "_sock", None)
-        self._timeout: float | None = -1.0
+        #: monotonic time after which the server's reaper interrupts a blocked read or
+        #: write (0: none). A deadline per connection instead of a socket timeout per
+        #: wait: gevent starts and stops a timer for every timed wait, ~10 us a request.
+        self.deadline = 0.0
         #: True while waiting for the first byte of a request: safe to close at shutdown.
         self.idle = True
         self.closing = False
@@ -145,21 +148,17 @@ class HTTPConnection:
         protocol = self.protocol
         sock = self.sock
         config = self.config
-        started: float | None = None
+        head_started = False
         while True:
             if protocol.in_head:
-                if started is None:
-                    started = time.monotonic()
-                timeout = config.head_timeout - (time.monotonic() - started)
-                if timeout <= 0:
-                    error_logger.info("%s: request head not complete in %ss, closing",
-                                      self.client, config.head_timeout)
-                    return None
+                if not head_started:
+                    # The head deadline runs from its first byte and is never extended.
+                    head_started = True
+                    self.deadline = time.monotonic() + config.head_timeout
             elif self.requests_served:
-                timeout = config.keepalive_timeout
+                self.deadline = time.monotonic() + config.keepalive_timeout
             else:
-                timeout = config.head_timeout
-            self._set_timeout(timeout)
+                self.deadline = time.monotonic() + config.head_timeout
             try:
                 data = sock.recv(RECV_SIZE)
             except _timeout_errors:
@@ -178,12 +177,19 @@ class HTTPConnection:
                 return None
             event = protocol.next_event()
             if event is not NEED_DATA:
+                self.deadline = 0.0  # the app may take as long as it likes
                 return event  # type: ignore[return-value]
 
-    def _set_timeout(self, seconds: float) -> None:
-        if seconds != self._timeout:
-            self._timeout = seconds
-            self.sock.settimeout(seconds)
+    def expire(self) -> None:
+        """Called by the server's reaper once ``deadline`` passed: interrupt the blocked I/O.
+
+        ``cancel_wait`` throws only into a greenlet still waiting on that watcher when
+        the hub gets to it, so a read that completed meanwhile is never interrupted.
+        """
+        self.deadline = 0.0
+        error = gsocket.timeout("timed out")
+        cancel_wait(getattr(self.sock, "_read_event", None), error)
+        cancel_wait(getattr(self.sock, "_write_event", None), error)
 
     def _reject(self, exc: ProtocolError) -> None:
         error_logger.info("%s: bad request (%d): %s", self.client, exc.status_hint, exc)
@@ -224,6 +230,12 @@ class HTTPConnection:
                 self._status = exc.status_hint
             else:
                 error_logger.info("%s: bad request body after response started: %s", self.client, exc)
+        except ReadTimeout as exc:
+            keep_alive = False
+            error_logger.info("%s: %s", self.client, exc)
+            if not self.head_on_wire:
+                self._head = None
+                self.send_simple(408, b"408 Request Timeout: request body stalled\n")
         if self.detached:
             return False
         framing = self._framing
@@ -261,7 +273,7 @@ class HTTPConnection:
                     if self._head is None and self._framing is None:
                         self._send(CONTINUE_RESPONSE)
                 self.flush()
-                self._set_timeout(self.config.body_timeout)
+                self.deadline = time.monotonic() + self.config.body_timeout
                 try:
                     data = self.sock.recv(RECV_SIZE)
                 except _timeout_errors:
@@ -269,6 +281,8 @@ class HTTPConnection:
                         f"no request body data for {self.config.body_timeout}s") from None
                 except OSError as exc:
                     raise ClientDisconnected(f"connection lost while reading the body: {exc}") from exc
+                finally:
+                    self.deadline = 0.0
                 if not data:
                     raise ClientDisconnected(
                         f"client closed the connection after {self._body.received if self._body else 0} "
@@ -417,8 +431,11 @@ class HTTPConnection:
                 if sent == len(data):
                     return
                 data = memoryview(data)[sent:]  # type: ignore[assignment]
-            self._set_timeout(self.config.body_timeout)
-            self.sock.sendall(data)
+            self.deadline = time.monotonic() + self.config.body_timeout
+            try:
+                self.sock.sendall(data)
+            finally:
+                self.deadline = 0.0
         except _timeout_errors:
             raise ClientDisconnected("client stopped reading the response") from None
         except OSError as exc:
@@ -450,13 +467,9 @@ class HTTPConnection:
         # Closing with unread input makes the kernel send RST, which can destroy the
         # error response we just sent before the client reads it. Like nginx's
         # lingering_close, read and drop for a bounded time and amount first.
-        deadline = time.monotonic() + LINGER_SECONDS
+        self.deadline = time.monotonic() + LINGER_SECONDS
         dropped = 0
         while dropped < LINGER_BYTES:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                return
-            self._set_timeout(remaining)
             try:
                 data = self.sock.recv(RECV_SIZE)
             except (OSError, *_timeout_errors):

@@ -616,7 +616,7 @@ class ClientProtocol(_ParserCallbacks):
     """
 
     __slots__ = ("_request_method", "_reason", "_message_done", "_eof_delimited", "_status",
-                 "_received")
+                 "_received", "unexpected_data")
 
     def __init__(self) -> None:
         self._events: list[Event] = []
@@ -630,6 +630,8 @@ class ClientProtocol(_ParserCallbacks):
         self._status = 0
         self._error: ProtocolError | None = None
         self._received = 0
+        #: bytes arrived after the complete response: the connection cannot be reused.
+        self.unexpected_data = False
 
     def request_head(self, method: str, target: str, headers: Iterable[tuple[str, str]],
                      content_length: int | None, chunked: bool) -> bytes:
@@ -676,6 +678,11 @@ class ClientProtocol(_ParserCallbacks):
             self._events.append(EndOfMessage(None))
             self._message_done = True
         except httptools.HttpParserError as exc:
+            if self._message_done:
+                # Garbage after a complete response: the response stands, the
+                # connection does not.
+                self.unexpected_data = True
+                return
             self._error = ResponseProtocolError(f"malformed response: {exc}")
             raise self._error from None
 
@@ -694,6 +701,9 @@ class ClientProtocol(_ParserCallbacks):
         raise IncompleteBody(f"connection closed before the response body was complete{detail}")
 
     def on_message_begin(self) -> None:
+        if self._message_done:
+            # The client never pipelines: a second message is bytes nobody asked for.
+            self.unexpected_data = True
         self._reset_message()
         self._in_head = True
         self._status = 0
@@ -731,7 +741,10 @@ class ClientProtocol(_ParserCallbacks):
         self._events.append(head)
         bodiless = (self._request_method == "HEAD" or status in NO_BODY_STATUSES
                     or (self._content_length == 0 and not self._chunked))
-        if self._request_method == "HEAD" and status >= 200:
+        # RFC 9110 §9.3.6: after a 2xx to CONNECT the connection is a tunnel, the
+        # response has no body whatever its headers say.
+        tunnel = self._request_method == "CONNECT" and 200 <= status < 300
+        if (self._request_method == "HEAD" and status >= 200) or tunnel:
             self._events.append(EndOfMessage(None))
             self._message_done = True
             raise _StopAfterHead()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any, Callable
 
 import gevent
@@ -45,6 +46,7 @@ class Server:
         self._custom_handler = handler
         self.handler: Handler = handler or (lambda *a: False)
         self._stream_server: StreamServer | None = None
+        self._reaper: gevent.Greenlet | None = None
         self._stopped = Event()
         self._address: tuple[str, int] | None = None
         self.closing = False
@@ -73,7 +75,26 @@ class Server:
             self.handler = WSGIHandler(self.app, str(host), int(port))
         self._stream_server = StreamServer(listener, self._handle_connection)
         self._stream_server.start()
+        self._reaper = gevent.spawn(self._reap)
         return self
+
+    def _reap(self) -> None:
+        """Interrupt connections whose read or write deadline passed.
+
+        One sweep for all connections replaces a gevent timer per socket wait. The tick
+        is a quarter of the shortest timeout, so a timeout fires at most 25% late.
+        """
+        config = self.config
+        tick = min(config.head_timeout, config.keepalive_timeout, config.body_timeout) / 4
+        tick = min(max(tick, 0.02), 1.0)
+        monotonic = time.monotonic
+        while True:
+            gevent.sleep(tick)
+            now = monotonic()
+            for conn in list(self.connections):
+                deadline = conn.deadline
+                if deadline and deadline <= now:
+                    conn.expire()
 
     @property
     def address(self) -> tuple[str, int]:
@@ -124,6 +145,8 @@ class Server:
         for conn in list(self.connections):
             error_logger.warning("%s: still busy after %ss grace, closing", conn.client, grace)
             self._kill(conn)
+        if self._reaper is not None:
+            self._reaper.kill(block=False)
         self._stopped.set()
 
     @staticmethod

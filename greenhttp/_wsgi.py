@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
 from urllib.parse import unquote_to_bytes
 
 from ._body import Body, WSGIInput
-from ._errors import ClientDisconnected, LocalProtocolError, ProtocolError
+from ._errors import ClientDisconnected, LocalProtocolError, ProtocolError, ReadTimeout
 from ._log import error_logger
 from ._protocol import RequestHead, parse_target, validate_fields
 from ._stream import Stream
@@ -171,8 +171,8 @@ class WSGIHandler:
             try:
                 result = self.app(environ, start_response)
                 self._send_result(conn, state, result)
-            except (ClientDisconnected, ProtocolError):
-                raise
+            except (ClientDisconnected, ProtocolError, ReadTimeout):
+                raise  # the connection loop answers these (or cannot answer at all)
             except Exception:
                 if conn.detached:
                     return False

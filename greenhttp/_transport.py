@@ -1,0 +1,248 @@
+"""The client's byte stream: one connection over a gevent socket, TLS and CONNECT tunnels.
+
+This is the client's single exception boundary. Everything foreign that a socket,
+the resolver or OpenSSL raises (``socket.timeout``, ``ssl.SSLError``, ``OSError``,
+``socket.gaierror``, and the ``gevent.Timeout`` we arm around connecting) is turned
+into a greenhttp exception here, with ``raise ... from exc``; the pool and the
+client above only ever see :class:`~greenhttp.GreenHTTPError` subclasses.
+
+The stream interface is httpcore's: ``read(n, timeout)``, ``write(data, timeout)``,
+``close()``, plus ``is_stale()`` for the pool and ``sendfile()`` for uploads. Tests
+replace it with a mock stream that replays canned bytes (tests/test_client_replay.py).
+
+``ssl`` is imported inside the functions that need it, never at module level: the
+CLI monkey-patches before anything may import ``ssl`` (gevent warns, and patching
+``ssl`` after import leaves stale references).
+"""
+
+from __future__ import annotations
+
+import os
+import socket as _stdlib_socket
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Optional, Protocol
+
+import gevent
+from gevent import socket as gsocket
+from gevent.monkey import get_original
+
+from ._errors import (
+    ConnectError,
+    ConnectionLost,
+    ConnectTimeout,
+    ReadTimeout,
+    WriteTimeout,
+)
+
+if TYPE_CHECKING:
+    import ssl
+
+# The real select(2), not gevent's: a zero-timeout readiness probe must not yield.
+_select = get_original("select", "select")
+
+# 256 KiB reads: a 1 GiB download takes 4096 recv calls instead of 16384; the
+# kernel's loopback and typical WAN receive buffers hold that much anyway.
+READ_SIZE = 262144
+
+
+class Stream(Protocol):
+    """What the client needs from a connection. A mock implements it for replay tests."""
+
+    def read(self, n: int, timeout: float | None) -> bytes: ...
+
+    def write(self, data: bytes, timeout: float | None) -> None: ...
+
+    def close(self) -> None: ...
+
+    def is_stale(self) -> bool: ...
+
+
+class SocketStream:
+    """A connected (possibly TLS) gevent socket with per-call timeouts."""
+
+    __slots__ = ("sock", "_timeout", "closed", "tls")
+
+    def __init__(self, sock: Any, tls: bool = False) -> None:
+        self.sock = sock
+        self._timeout: float | None = -1.0  # unknown: the first call sets it
+        self.closed = False
+        self.tls = tls
+
+    def _set_timeout(self, timeout: float | None) -> None:
+        # settimeout is a syscall-free attribute store on gevent sockets, but it is
+        # on the hot path of every read; skip it when nothing changed.
+        if timeout != self._timeout:
+            self.sock.settimeout(timeout)
+            self._timeout = timeout
+
+    def read(self, n: int, timeout: float | None) -> bytes:
+        self._set_timeout(timeout)
+        try:
+            return self.sock.recv(n)
+        except (_stdlib_socket.timeout, gsocket.timeout) as exc:
+            raise ReadTimeout(f"no response bytes for {timeout} s") from exc
+        except OSError as exc:  # ssl.SSLError is an OSError too
+            raise ConnectionLost(f"connection lost while reading: {exc}") from exc
+
+    def write(self, data: bytes | memoryview, timeout: float | None) -> None:
+        self._set_timeout(timeout)
+        try:
+            self.sock.sendall(data)
+        except (_stdlib_socket.timeout, gsocket.timeout) as exc:
+            raise WriteTimeout(f"could not send for {timeout} s") from exc
+        except OSError as exc:
+            raise ConnectionLost(f"connection lost while sending: {exc}") from exc
+
+    def sendfile(self, file: BinaryIO, offset: int, count: int, timeout: float | None) -> int:
+        """Send ``count`` bytes of ``file`` from ``offset`` with sendfile(2); returns bytes sent.
+
+        Plain TCP only: with TLS the bytes must pass through OpenSSL, so the caller
+        falls back to read/write (``self.tls`` tells it).
+        """
+        fileno = file.fileno()
+        out_fd = self.sock.fileno()
+        sent_total = 0
+        while count > 0:
+            try:
+                sent = os.sendfile(out_fd, fileno, offset, count)
+            except BlockingIOError:
+                try:
+                    gsocket.wait_write(out_fd, timeout=timeout)
+                except (_stdlib_socket.timeout, gsocket.timeout) as exc:
+                    raise WriteTimeout(f"could not send for {timeout} s") from exc
+                continue
+            except OSError as exc:
+                raise ConnectionLost(f"connection lost during sendfile: {exc}") from exc
+            if sent == 0:
+                break  # the file ended early; the caller sees the short count
+            offset += sent
+            count -= sent
+            sent_total += sent
+        return sent_total
+
+    def is_stale(self) -> bool:
+        """True if an idle connection cannot carry another request.
+
+        An idle keep-alive connection has nothing to read. If it is readable the
+        server has closed it (EOF), reset it, or sent bytes nobody asked for; in
+        every case it must not be reused. One select(2) with a zero timeout, no
+        greenlet switch.
+        """
+        if self.closed:
+            return True
+        try:
+            if self.tls and self.sock.pending():
+                return True
+            readable, _, _ = _select([self.sock], [], [], 0)
+        except (OSError, ValueError):
+            return True
+        return bool(readable)
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
+def _tcp_connect(host: str, port: int) -> Any:
+    sock = gsocket.create_connection((host, port))
+    # One request head (and a small body) goes out in one send; Nagle would hold the
+    # next write for the delayed ACK (40 ms on Linux).
+    sock.setsockopt(_stdlib_socket.IPPROTO_TCP, _stdlib_socket.TCP_NODELAY, 1)
+    return sock
+
+
+def connect(host: str, port: int, timeout: float | None,
+            tls: Optional["ssl.SSLContext"] = None, server_hostname: str | None = None,
+            tunnel: Callable[[SocketStream, float | None], None] | None = None) -> SocketStream:
+    """Open a connection; DNS, TCP, the proxy tunnel and the TLS handshake share ``timeout``.
+
+    ``tunnel`` runs on the plain stream first (a CONNECT exchange with a proxy),
+    then TLS is layered on top of whatever it left connected.
+    """
+    # gevent's own create_connection timeout does not cover getaddrinfo; one
+    # gevent.Timeout around everything does. It is ours: only ``timer`` is mapped.
+    timer = gevent.Timeout(timeout)
+    timer.start()
+    sock: Any = None
+    try:
+        sock = _tcp_connect(host, port)
+        stream = SocketStream(sock)
+        if tunnel is not None:
+            tunnel(stream, timeout)
+        if tls is not None:
+            sock = _tls_wrap(sock, tls, server_hostname or host)
+            stream = SocketStream(sock, tls=True)
+        sock = None  # handed over to the stream
+        return stream
+    except gevent.Timeout as exc:
+        if exc is not timer:
+            raise
+        raise ConnectTimeout(f"connecting to {host}:{port} took longer than {timeout} s") from exc
+    except _stdlib_socket.gaierror as exc:
+        raise ConnectError(f"cannot resolve {host!r}: {exc}") from exc
+    except (_stdlib_socket.timeout, gsocket.timeout) as exc:
+        raise ConnectTimeout(f"connecting to {host}:{port} took longer than {timeout} s") from exc
+    except ConnectionLost as exc:
+        # The proxy or server dropped us mid-setup: still a failure to connect.
+        raise ConnectError(f"connection to {host}:{port} lost while setting up: {exc}") from exc
+    except OSError as exc:  # refused, unreachable, and ssl.SSLError / certificate errors
+        raise ConnectError(f"cannot connect to {host}:{port}: {exc}") from exc
+    finally:
+        timer.close()
+        if sock is not None:
+            sock.close()
+
+
+def _tls_wrap(sock: Any, context: "ssl.SSLContext", server_hostname: str) -> Any:
+    tls_sock = context.wrap_socket(sock, server_hostname=server_hostname,
+                                   do_handshake_on_connect=False)
+    tls_sock.do_handshake()
+    return tls_sock
+
+
+# -- TLS contexts -------------------------------------------------------------------
+
+# Loading the system trust store costs milliseconds; a context per configuration,
+# built once, makes every later handshake pay only for the handshake.
+_contexts: dict[tuple[Any, ...], Any] = {}
+
+
+def tls_context(verify: bool | str = True, cert: str | tuple[str, str] | None = None) -> Any:
+    """A gevent-aware SSLContext: system trust store, or a CA file when ``verify`` is a path.
+
+    ``verify=False`` turns off certificate and host name checks (an explicit choice,
+    never a fallback). ``cert`` is a client certificate: a PEM path holding key and
+    certificate, or ``(certfile, keyfile)``.
+    """
+    key = (verify, cert)
+    context = _contexts.get(key)
+    if context is not None:
+        return context
+    # gevent.ssl's SSLContext makes cooperative sockets whether or not the process
+    # is monkey-patched; the stdlib one would block the hub.
+    from gevent import ssl as gssl
+
+    context = gssl.SSLContext(gssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = gssl.TLSVersion.TLSv1_2
+    if verify is False:
+        context.check_hostname = False
+        context.verify_mode = gssl.CERT_NONE
+    elif isinstance(verify, str):
+        if os.path.isdir(verify):
+            context.load_verify_locations(capath=verify)
+        else:
+            context.load_verify_locations(cafile=verify)
+    else:
+        context.load_default_certs()
+    if cert is not None:
+        if isinstance(cert, tuple):
+            context.load_cert_chain(cert[0], cert[1])
+        else:
+            context.load_cert_chain(cert)
+    context.set_alpn_protocols(["http/1.1"])
+    _contexts[key] = context
+    return context
