@@ -18,8 +18,14 @@ import os
 import sys
 from typing import Any, Callable, NoReturn, Sequence
 
-#: verb -> "module:function" taking argv (after the verb) and returning an exit status.
-SUBCOMMANDS: dict[str, str] = {}
+#: verb -> "module:function". The function takes the whole argv, verb first, and returns
+#: an exit status. Modules are imported only when their verb is used.
+SUBCOMMANDS: dict[str, str] = {
+    "proxy": "greenhttp._proxy_cli:main",
+    "repl": "greenhttp._repl:main",
+    **{method: "greenhttp._repl:oneshot_main"
+       for method in ("get", "post", "put", "patch", "delete", "head", "options")},
+}
 
 PROG = "greenhttp"
 
@@ -210,7 +216,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         if argv and argv[0] in SUBCOMMANDS:
             module_name, _, function = SUBCOMMANDS[argv[0]].partition(":")
             command = getattr(importlib.import_module(module_name), function)
-            return int(command(argv[1:]) or 0)
+            return int(command(argv) or 0)
         return serve_main(argv)
     except CLIError as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
