@@ -34,6 +34,9 @@ from ._errors import (
     WriteTimeout,
 )
 from ._headers import Headers
+from ._client import Client, CookieJar, Response, Timeout, delete, fetch_all, get, head, options, patch, post, put, request
+from ._multipart import MultipartEncoder
+from ._pool import Pool, default_pool
 from ._server import Server, serve
 from ._settings import ServerConfig
 from ._stream import Stream, StreamClosed
@@ -44,6 +47,9 @@ __all__ = [
     "__version__",
     # serving
     "Server", "serve", "ServerConfig", "Body", "Stream", "StreamClosed", "FileWrapper", "Headers",
+    # client
+    "request", "get", "post", "put", "patch", "delete", "head", "options", "fetch_all",
+    "Client", "Response", "Timeout", "Pool", "default_pool", "CookieJar", "MultipartEncoder",
     # errors
     "GreenHTTPError", "ProtocolError", "BadRequest", "RequestLineTooLong", "HeadersTooLarge",
     "BodyTooLarge", "ExpectationFailed", "NotImplementedCoding", "VersionNotSupported",

@@ -1,0 +1,1243 @@
+"""The HTTP/1.1 client: ``request()`` and its shortcuts, ``Client`` sessions, ``Response``.
+
+How a request flows
+-------------------
+1. ``Client.request`` resolves the URL (base URL, params), the proxy (argument or
+   ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY``), the body (``_Payload``: length,
+   replayability, content type) and the headers, then runs the redirect loop.
+2. ``_send`` checks a connection out of the pool for the request's *route* (direct,
+   forward proxy, or CONNECT tunnel) and runs one ``_Exchange`` on it: head (and a
+   small body) in one write, optional ``Expect: 100-continue``, the body streamed,
+   then events from :class:`ClientProtocol` until the response head.
+3. The response body is a :class:`Body` whose ``pull`` reads the connection. The
+   connection goes back to the pool when the body ends, when ``close()`` drains it
+   (up to a bound, else the connection is closed), or, for a response dropped
+   unread, from a ``weakref.finalize``. Every failure path releases in ``finally``
+   or ``except BaseException``: a ``gevent.Timeout`` or ``GreenletExit`` never leaks
+   a slot.
+
+Retries: only one kind, and never a surprise. A request that fails on a *reused*
+connection with the connection lost before any response byte arrived (the server
+closed an idle keep-alive connection as we sent) is sent again once on a fresh
+connection, if its body can be replayed and its method is idempotent (RFC 9110
+§9.2.2) or it carries an ``Idempotency-Key``. Timeouts are never retried: the
+server may be working on the request.
+
+Foreign exceptions are mapped in ``_transport`` only; this module sees greenhttp's.
+"""
+
+from __future__ import annotations
+
+import base64
+import json as _json
+import os
+import time
+import weakref
+from email.utils import parsedate_to_datetime
+from typing import IO, Any, Callable, Iterable, Iterator, Mapping, Sequence, Union
+from urllib.parse import quote, urlencode, urljoin, urlsplit
+
+import gevent.pool
+import msgpack as _msgpack
+
+from ._body import Body
+from ._errors import (
+    ConnectionLost,
+    DeadlineExceeded,
+    DecodeError,
+    HTTPStatusError,
+    InvalidURL,
+    LocalProtocolError,
+    ProxyError,
+    ResponseProtocolError,
+    TimeoutError,
+    TooManyRedirects,
+)
+from ._headers import Headers
+from ._multipart import MultipartEncoder
+from ._pool import Pool, PooledConnection, default_pool
+from ._protocol import (
+    LAST_CHUNK,
+    NEED_DATA,
+    ClientProtocol,
+    Data,
+    EndOfMessage,
+    InformationalResponse,
+    ResponseHead,
+    chunk,
+)
+from ._transport import READ_SIZE, SocketStream, Stream, connect, tls_context
+from ._version import __version__
+
+USER_AGENT = f"greenhttp/{__version__}"
+
+# RFC 9110 §9.2.2: methods whose repetition has the same effect as one request.
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
+REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+
+# A body up to this size leaves in the same send as the head (one syscall, one packet
+# train); larger ones are written in WRITE_SIZE slices so progress() can report.
+SMALL_BODY = 65536
+WRITE_SIZE = 262144
+# Reading this much of an unwanted body off a warm connection is cheaper than a new
+# TCP (and TLS) handshake; beyond it, closing is cheaper.
+DRAIN_LIMIT = 262144
+# curl sends "Expect: 100-continue" for uploads over 1 MiB and waits 1 s for the
+# 100 before sending anyway (servers that predate 100-continue never answer).
+EXPECT_THRESHOLD = 1024 * 1024
+EXPECT_WAIT = 1.0
+
+
+# -- timeouts ------------------------------------------------------------------------
+
+
+class Timeout:
+    """Per-phase timeouts in seconds; ``None`` disables one.
+
+    ``connect``: DNS, TCP, proxy tunnel and TLS handshake together. ``read``: the
+    longest wait for the next bytes of a response. ``write``: the longest wait to
+    send the next bytes. ``pool``: the longest wait for a pool slot (``None``: the
+    pool's ``checkout_timeout``). ``total``: an overall deadline for the whole
+    request, redirects and body included.
+
+    ``Timeout(5)`` sets connect, read, write and pool to 5 s.
+    """
+
+    __slots__ = ("connect", "read", "write", "pool", "total")
+
+    def __init__(self, default: float | None = None, *, connect: float | None = ...,  # type: ignore[assignment]
+                 read: float | None = ..., write: float | None = ...,  # type: ignore[assignment]
+                 pool: float | None = ..., total: float | None = None) -> None:  # type: ignore[assignment]
+        self.connect = default if connect is ... else connect
+        self.read = default if read is ... else read
+        self.write = default if write is ... else write
+        self.pool = default if pool is ... else pool
+        self.total = total
+
+    def __repr__(self) -> str:
+        return (f"Timeout(connect={self.connect}, read={self.read}, write={self.write}, "
+                f"pool={self.pool}, total={self.total})")
+
+
+# On by default, unlike requests and urllib3 (whose missing defaults are a classic
+# source of hung workers). Connect 10 s (hackney: 8 s), read and write 30 s (nginx's
+# proxy_read_timeout is 60 s; a client should give up first), pool: the pool's own.
+DEFAULT_TIMEOUT = Timeout(connect=10.0, read=30.0, write=30.0, pool=None)
+
+TimeoutLike = Union[Timeout, float, int, None]
+
+
+def _as_timeout(value: Any) -> Timeout:
+    if value is ...:
+        return DEFAULT_TIMEOUT
+    if isinstance(value, Timeout):
+        return value
+    if value is None:
+        return Timeout(None)
+    return Timeout(float(value))
+
+
+class _Timer:
+    """One request's timeouts, each capped by the overall deadline when there is one."""
+
+    __slots__ = ("timeout", "deadline")
+
+    def __init__(self, timeout: Timeout) -> None:
+        self.timeout = timeout
+        self.deadline = None if timeout.total is None else time.monotonic() + timeout.total
+
+    def _cap(self, base: float | None) -> float | None:
+        deadline = self.deadline
+        if deadline is None:
+            return base
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise DeadlineExceeded(f"request deadline of {self.timeout.total} s passed")
+        return remaining if base is None or remaining < base else base
+
+    def connect(self) -> float | None:
+        return self._cap(self.timeout.connect)
+
+    def read(self) -> float | None:
+        return self._cap(self.timeout.read)
+
+    def write(self) -> float | None:
+        return self._cap(self.timeout.write)
+
+    def pool(self) -> float | None:
+        base = self.timeout.pool
+        if self.deadline is None:
+            return base
+        # None means "the pool's own"; a deadline still caps it.
+        return self._cap(base)
+
+    def expired(self, exc: BaseException) -> None:
+        """Re-raise a timeout as DeadlineExceeded when the deadline, not the phase, ran out."""
+        if self.deadline is not None and time.monotonic() >= self.deadline - 0.001:
+            raise DeadlineExceeded(f"request deadline of {self.timeout.total} s passed") from exc
+
+
+# -- URLs ------------------------------------------------------------------------------
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# Characters left as they are in a request target: RFC 3986 reserved and unreserved,
+# and "%" so that an already-encoded URL is not encoded twice.
+_SAFE_TARGET = "!#$%&'()*+,/:;=?@[]~-._"
+
+
+class _URL:
+    __slots__ = ("scheme", "host", "port", "target", "username", "password")
+
+    def __init__(self, url: str) -> None:
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as exc:
+            raise InvalidURL(f"invalid URL {url!r}: {exc}") from None
+        scheme = parts.scheme.lower()
+        if scheme not in _DEFAULT_PORTS:
+            raise InvalidURL(f"unsupported URL scheme in {url!r} (http and https only)")
+        host = parts.hostname
+        if not host:
+            raise InvalidURL(f"no host in URL {url!r}")
+        try:
+            host.encode("ascii")
+        except UnicodeEncodeError:
+            try:
+                host = host.encode("idna").decode("ascii")
+            except UnicodeError as exc:
+                raise InvalidURL(f"invalid host name in {url!r}: {exc}") from None
+        self.scheme = scheme
+        self.host = host
+        self.port = port or _DEFAULT_PORTS[scheme]
+        target = quote(parts.path or "/", safe=_SAFE_TARGET)
+        if parts.query:
+            target += "?" + quote(parts.query, safe=_SAFE_TARGET)
+        self.target = target
+        self.username = parts.username
+        self.password = parts.password
+
+    @property
+    def authority(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        if self.port == _DEFAULT_PORTS[self.scheme]:
+            return host
+        return f"{host}:{self.port}"
+
+    @property
+    def origin(self) -> tuple[str, str, int]:
+        return (self.scheme, self.host, self.port)
+
+    def __str__(self) -> str:
+        return f"{self.scheme}://{self.authority}{self.target}"
+
+
+def _add_params(url: str, params: Any) -> str:
+    if not params:
+        return url
+    query = params if isinstance(params, str) else urlencode(
+        list(params.items()) if isinstance(params, Mapping) else list(params), doseq=True)
+    base, hash_mark, fragment = url.partition("#")
+    joiner = "&" if "?" in base else "?"
+    return base + joiner + query + hash_mark + fragment
+
+
+# -- proxies ------------------------------------------------------------------------
+
+
+class _Proxy:
+    __slots__ = ("url", "authorization")
+
+    def __init__(self, url: str) -> None:
+        if "://" not in url:
+            url = "http://" + url  # HTTP_PROXY=host:3128 is common and curl accepts it
+        parsed = _URL(url)
+        if parsed.scheme != "http":
+            raise ProxyError(f"only http:// proxies are supported, not {url!r}")
+        self.url = parsed
+        self.authorization: str | None = None
+        if parsed.username is not None:
+            self.authorization = _basic_auth(parsed.username, parsed.password or "")
+
+
+def _env(name: str) -> str | None:
+    # curl and requests prefer the lower-case name; both are honoured.
+    return os.environ.get(name.lower()) or os.environ.get(name.upper()) or None
+
+
+def _no_proxy(host: str, port: int) -> bool:
+    """True if NO_PROXY exempts ``host`` (curl's rules: suffix match, leading dot optional, ``*``)."""
+    value = _env("no_proxy")
+    if not value:
+        return False
+    host = host.lower()
+    for entry in value.replace(" ", "").split(","):
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        name, _, entry_port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
+        if entry_port and entry_port != str(port):
+            continue
+        name = name.lower().lstrip(".").strip("[]")
+        if host == name or host.endswith("." + name):
+            return True
+    return False
+
+
+def _select_proxy(url: _URL, proxy: Any) -> _Proxy | None:
+    """``proxy``: None (use the environment), False (none), a URL, or {scheme: URL}."""
+    if proxy is False:
+        return None
+    if proxy is None:
+        if _no_proxy(url.host, url.port):
+            return None
+        # HTTP_PROXY comes from the request in CGI (httpoxy): ignore it there, as requests does.
+        if url.scheme == "http" and "REQUEST_METHOD" in os.environ:
+            value = os.environ.get("http_proxy")
+        else:
+            value = _env(f"{url.scheme}_proxy")
+        if not value:
+            value = _env("all_proxy")
+        return _Proxy(value) if value else None
+    if isinstance(proxy, Mapping):
+        value = proxy.get(url.scheme) or proxy.get("all")
+        return _Proxy(value) if value else None
+    return _Proxy(str(proxy))
+
+
+def _basic_auth(username: str, password: str) -> str:
+    token = f"{username}:{password}".encode("utf-8")
+    return "Basic " + base64.b64encode(token).decode("ascii")
+
+
+class _Route:
+    """Where a request's connection goes, and how it is opened and pooled."""
+
+    __slots__ = ("key", "label", "opener", "poolable", "absolute_target", "proxy_authorization")
+
+    def __init__(self, url: _URL, proxy: _Proxy | None, verify: bool | str,
+                 cert: Any, timer: _Timer) -> None:
+        self.absolute_target = False
+        self.proxy_authorization: str | None = None
+        self.poolable = True
+        host, port = url.host, url.port
+        if url.scheme == "https":
+            context = tls_context(verify, cert)
+            if proxy is None:
+                self.key = ("https", host, port, verify, cert)
+                self.label = f"https://{url.authority}"
+                self.opener = lambda: connect(host, port, timer.connect(), context, host)
+            else:
+                # A tunnel is the client's private pipe to one origin through one proxy;
+                # it is never pooled (a CONNECT exchange per request, then closed).
+                self.key = ("tunnel", host, port, proxy.url.host, proxy.url.port, verify, cert)
+                self.label = f"https://{url.authority} via {proxy.url.authority}"
+                self.poolable = False
+                tunnel = _connect_tunnel(url, proxy)
+                phost, pport = proxy.url.host, proxy.url.port
+                self.opener = lambda: connect(phost, pport, timer.connect(), context, host, tunnel)
+        elif proxy is None:
+            self.key = ("http", host, port)
+            self.label = f"http://{url.authority}"
+            self.opener = lambda: connect(host, port, timer.connect())
+        else:
+            # RFC 9112 §3.2.2: to a forward proxy, the target is the absolute URI.
+            phost, pport = proxy.url.host, proxy.url.port
+            self.key = ("http-proxy", phost, pport, proxy.authorization)
+            self.label = f"proxy http://{proxy.url.authority}"
+            self.absolute_target = True
+            self.proxy_authorization = proxy.authorization
+            self.opener = lambda: connect(phost, pport, timer.connect())
+
+
+def _connect_tunnel(url: _URL, proxy: _Proxy) -> Callable[[SocketStream, float | None], None]:
+    host = f"[{url.host}]" if ":" in url.host else url.host
+    authority = f"{host}:{url.port}"
+
+    def tunnel(stream: SocketStream, timeout: float | None) -> None:
+        # Runs inside connect()'s timer, so the reads here need no timeout of their own.
+        protocol = ClientProtocol()
+        headers = [("Host", authority), ("User-Agent", USER_AGENT)]
+        if proxy.authorization:
+            headers.append(("Proxy-Authorization", proxy.authorization))
+        stream.write(protocol.request_head("CONNECT", authority, headers, None, False), None)
+        try:
+            while True:
+                event = protocol.next_event()
+                if event is NEED_DATA:
+                    data = stream.read(65536, None)
+                    if data:
+                        protocol.receive_data(data)
+                    else:
+                        protocol.receive_eof()
+                elif isinstance(event, ResponseHead):
+                    if not 200 <= event.status < 300:
+                        raise ProxyError(f"proxy {proxy.url.authority} answered {event.status} "
+                                         f"{event.reason} to CONNECT {authority}")
+                elif isinstance(event, EndOfMessage):
+                    return
+        except ResponseProtocolError as exc:
+            raise ProxyError(f"proxy {proxy.url.authority} sent a malformed answer to CONNECT: {exc}") from exc
+
+    return tunnel
+
+
+# -- request bodies -----------------------------------------------------------------
+
+
+class _FileRegion:
+    __slots__ = ("file", "offset", "count")
+
+    def __init__(self, file: Any, offset: int, count: int) -> None:
+        self.file = file
+        self.offset = offset
+        self.count = count
+
+
+class _Payload:
+    """A request body ready to send: its framing, whether it can be sent again, its bytes."""
+
+    __slots__ = ("kind", "source", "length", "replayable", "content_type", "start", "regular_file")
+
+    def __init__(self, kind: str, source: Any, length: int | None, replayable: bool,
+                 content_type: str | None = None) -> None:
+        self.kind = kind
+        self.source = source
+        self.length = length
+        self.replayable = replayable
+        self.content_type = content_type
+        self.start: int | None = None
+        self.regular_file = False
+
+    @classmethod
+    def prepare(cls, body: Any = None, json: Any = ..., msgpack: Any = ..., form: Any = None,
+                files: Any = None) -> "_Payload | None":
+        if json is not ...:
+            data = _json.dumps(json, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
+            return cls("bytes", data, len(data), True, "application/json")
+        if msgpack is not ...:
+            data = _msgpack.packb(msgpack, use_bin_type=True)
+            return cls("bytes", data, len(data), True, "application/msgpack")
+        if files:
+            encoder = MultipartEncoder(form, files)
+            return cls("multipart", encoder, encoder.length, encoder.replayable, encoder.content_type)
+        if form is not None:
+            pairs = list(form.items()) if isinstance(form, Mapping) else list(form)
+            data = urlencode(pairs, doseq=True).encode("ascii")
+            return cls("bytes", data, len(data), True, "application/x-www-form-urlencoded")
+        if body is None:
+            return None
+        if isinstance(body, str):
+            data = body.encode("utf-8")
+            return cls("bytes", data, len(data), True, "text/plain; charset=utf-8")
+        if isinstance(body, (bytes, bytearray, memoryview)):
+            return cls("bytes", body, len(body), True)
+        if isinstance(body, Body):
+            # A server-side Body forwarded as it arrives (the proxy's path). It
+            # cannot be rewound: no retry, no 307 replay.
+            return cls("iter", body, body.length, False)
+        if hasattr(body, "read"):
+            return cls._file(body)
+        if isinstance(body, (list, tuple)):
+            parts = [p.encode("utf-8") if isinstance(p, str) else bytes(p) for p in body]
+            return cls("iter", parts, sum(len(p) for p in parts), True)
+        if isinstance(body, Iterable):
+            return cls("iter", body, None, False)
+        raise TypeError(f"cannot send a {type(body).__name__} as a request body")
+
+    @classmethod
+    def _file(cls, file: Any) -> "_Payload":
+        from ._multipart import _size_of
+
+        length = _size_of(file)
+        start: int | None = None
+        try:
+            if file.seekable():
+                start = file.tell()
+        except (AttributeError, OSError, ValueError):
+            start = None
+        payload = cls("file", file, length, start is not None)
+        payload.start = start
+        try:
+            payload.regular_file = length is not None and os.path.isfile(file.name) and file.fileno() >= 0
+        except (AttributeError, OSError, ValueError, TypeError):
+            payload.regular_file = False
+        return payload
+
+    def rewind(self) -> bool:
+        """Get ready to send the body again; False if it cannot be replayed."""
+        if not self.replayable:
+            return False
+        if self.kind == "file" and self.start is not None:
+            self.source.seek(self.start)
+        elif self.kind == "multipart":
+            self.source.rewind()
+        return True
+
+    def pieces(self, sendfile: bool) -> Iterator[Any]:
+        kind = self.kind
+        source = self.source
+        if kind == "bytes":
+            view = memoryview(source).cast("B") if not isinstance(source, bytes) else source
+            for offset in range(0, len(view), WRITE_SIZE):
+                yield view[offset:offset + WRITE_SIZE]
+        elif kind == "file":
+            if sendfile and self.regular_file and self.start is not None and self.length:
+                # sendfile(2) with an explicit offset leaves the file position alone.
+                yield _FileRegion(source, self.start, self.length)
+                return
+            remaining = self.length
+            while remaining is None or remaining > 0:
+                data = source.read(WRITE_SIZE if remaining is None else min(WRITE_SIZE, remaining))
+                if not data:
+                    return
+                if isinstance(data, str):
+                    data = data.encode("utf-8")
+                if remaining is not None:
+                    remaining -= len(data)
+                yield data
+        else:
+            for data in source:
+                if isinstance(data, str):
+                    data = data.encode("utf-8")
+                yield data
+
+
+# -- one exchange on one connection ------------------------------------------------------
+
+
+class _Exchange:
+    """One request and its response on a checked-out connection; releases it exactly once."""
+
+    __slots__ = ("pool", "conn", "timer", "received", "released", "must_close", "trailers",
+                 "keep_alive", "__weakref__")
+
+    def __init__(self, pool: Pool, conn: PooledConnection, timer: _Timer) -> None:
+        self.pool = pool
+        self.conn = conn
+        self.timer = timer
+        self.received = 0
+        self.released = False
+        self.must_close = False
+        self.trailers: list[tuple[bytes, bytes]] | None = None
+        self.keep_alive = True
+
+    # -- reading
+
+    def next_event(self) -> Any:
+        protocol = self.conn.protocol
+        while True:
+            event = protocol.next_event()
+            if event is not NEED_DATA:
+                return event
+            try:
+                data = self.conn.stream.read(READ_SIZE, self.timer.read())
+            except TimeoutError as exc:
+                self.timer.expired(exc)
+                raise
+            if data:
+                self.received += len(data)
+                protocol.receive_data(data)
+            elif self.received == 0:
+                raise ConnectionLost("the server closed the connection without sending a response")
+            else:
+                protocol.receive_eof()
+
+    def read_head(self) -> ResponseHead:
+        while True:
+            event = self.next_event()
+            if isinstance(event, ResponseHead):
+                return event
+            # 1xx interim responses (103 Early Hints, an unasked-for 100): skip.
+
+    def pull(self) -> bytes | None:
+        """The response Body's pull: the next chunk, or None at the end."""
+        try:
+            event = self.next_event()
+        except BaseException:
+            self.release(False)
+            raise
+        if type(event) is Data:
+            return event.data
+        if isinstance(event, EndOfMessage):
+            self.trailers = event.trailers
+            return None
+        return b""  # nothing else can follow a head; b"" makes Body ask again
+
+    def body_complete(self, body: Body) -> None:
+        if self.trailers:
+            body.trailers = Headers.from_raw(self.trailers)
+        self.finish()
+
+    def finish(self) -> None:
+        """The response ended: back to the pool if the connection can carry another."""
+        reusable = not self.must_close and self.keep_alive and not self.conn.protocol.unexpected_data
+        self.release(reusable)
+
+    # -- writing
+
+    def send(self, head: bytes, payload: _Payload | None, chunked: bool, expect: bool,
+             progress: Callable[[int, int | None], Any] | None) -> ResponseHead:
+        stream = self.conn.stream
+        try:
+            if payload is None:
+                stream.write(head, self.timer.write())
+                return self.read_head()
+            if payload.kind == "bytes" and payload.length is not None \
+                    and payload.length <= SMALL_BODY and not expect:
+                stream.write(head + bytes(payload.source), self.timer.write())
+                if progress is not None:
+                    progress(payload.length, payload.length)
+                return self.read_head()
+            stream.write(head, self.timer.write())
+            if expect:
+                early = self._wait_for_continue()
+                if early is not None:
+                    # RFC 9110 §10.1.1: a final answer instead of 100; the body was not
+                    # sent, so the connection's framing is unknown to the server: close it.
+                    self.must_close = True
+                    return early
+            self._send_body(payload, chunked, progress)
+            return self.read_head()
+        except TimeoutError as exc:
+            self.timer.expired(exc)
+            raise
+
+    def _wait_for_continue(self) -> ResponseHead | None:
+        protocol = self.conn.protocol
+        wait = EXPECT_WAIT
+        read_timeout = self.timer.read()
+        if read_timeout is not None and read_timeout < wait:
+            wait = read_timeout
+        deadline = time.monotonic() + wait
+        while True:
+            event = protocol.next_event()
+            if isinstance(event, InformationalResponse):
+                if event.status == 100:
+                    return None
+                continue
+            if isinstance(event, ResponseHead):
+                return event
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                return None
+            try:
+                data = self.conn.stream.read(READ_SIZE, remaining)
+            except TimeoutError:
+                return None  # no 100 in time: send the body anyway, as curl does
+            if not data:
+                if self.received == 0:
+                    raise ConnectionLost("the server closed the connection without sending a response")
+                protocol.receive_eof()
+                continue
+            self.received += len(data)
+            protocol.receive_data(data)
+
+    def _send_body(self, payload: _Payload, chunked: bool,
+                   progress: Callable[[int, int | None], Any] | None) -> None:
+        stream = self.conn.stream
+        use_sendfile = not chunked and isinstance(stream, SocketStream) and not stream.tls
+        total = payload.length
+        sent = 0
+        for piece in payload.pieces(use_sendfile):
+            if isinstance(piece, _FileRegion):
+                count = stream.sendfile(piece.file, piece.offset, piece.count, self.timer.write())  # type: ignore[union-attr]
+            else:
+                count = len(piece)
+                if not count:
+                    continue
+                stream.write(chunk(bytes(piece)) if chunked else piece, self.timer.write())
+            sent += count
+            if total is not None and sent > total:
+                self.must_close = True
+                raise LocalProtocolError(f"request body longer than its Content-Length {total}")
+            if progress is not None:
+                progress(sent, total)
+        if chunked:
+            stream.write(LAST_CHUNK, self.timer.write())
+        elif total is not None and sent < total:
+            self.must_close = True
+            raise LocalProtocolError(f"request body shorter ({sent}) than its Content-Length {total}")
+
+    # -- release
+
+    def release(self, reusable: bool) -> None:
+        if self.released:
+            return
+        self.released = True
+        self.pool.checkin(self.conn, reusable)
+
+    def close(self) -> None:
+        """Done with the response: drain a small rest and reuse the connection, else close it."""
+        if self.released:
+            return
+        try:
+            drained = 0
+            while drained <= DRAIN_LIMIT:
+                event = self.next_event()
+                if isinstance(event, EndOfMessage):
+                    self.finish()
+                    return
+                if type(event) is Data:
+                    drained += len(event.data)
+        except Exception:
+            pass  # a broken connection is closed below: the caller is done with it anyway
+        finally:
+            self.release(False)
+
+    def abandon(self) -> None:
+        """The Response was garbage-collected unread: close, no I/O, free the slot."""
+        self.release(False)
+
+
+# -- responses ---------------------------------------------------------------------
+
+
+class Response:
+    """An HTTP response. ``body`` is a :class:`Body`; ``content``/``text``/``json()`` read it all.
+
+    Use it as a context manager (or call ``close()``) with ``stream=True`` so the
+    connection goes back to the pool as soon as you are done with it.
+    """
+
+    __slots__ = ("status", "reason", "http_version", "headers", "body", "url", "method",
+                 "history", "_content", "_exchange", "__weakref__")
+
+    def __init__(self, method: str, url: str, head: ResponseHead, body: Body,
+                 exchange: _Exchange | None = None) -> None:
+        self.method = method
+        self.url = url
+        self.status = head.status
+        self.reason = head.reason
+        self.http_version = head.http_version
+        self.headers = Headers.from_raw(head.headers)
+        self.body = body
+        self.history: list[Response] = []
+        self._content: bytes | None = None
+        self._exchange = exchange
+
+    @property
+    def ok(self) -> bool:
+        return self.status < 400
+
+    @property
+    def is_redirect(self) -> bool:
+        return self.status in REDIRECT_STATUSES and "location" in self.headers
+
+    @property
+    def content(self) -> bytes:
+        """The whole body (read on first use, then kept)."""
+        if self._content is None:
+            self._content = self.body.read()
+        return self._content
+
+    @property
+    def encoding(self) -> str:
+        content_type = self.headers.get("content-type") or ""
+        for param in content_type.split(";")[1:]:
+            name, _, value = param.strip().partition("=")
+            if name.lower() == "charset" and value:
+                return value.strip('"\' ')
+        # RFC 8259 §8.1: JSON is UTF-8; so is most of everything else today.
+        return "utf-8"
+
+    @property
+    def text(self) -> str:
+        try:
+            return self.content.decode(self.encoding, "replace")
+        except LookupError:  # a charset Python does not know
+            return self.content.decode("utf-8", "replace")
+
+    def json(self) -> Any:
+        try:
+            return _json.loads(self.content)
+        except ValueError as exc:
+            raise DecodeError(f"response body is not valid JSON: {exc}") from exc
+
+    def msgpack(self) -> Any:
+        try:
+            return _msgpack.unpackb(self.content, raw=False)
+        except (ValueError, _msgpack.ExtraData, _msgpack.FormatError, _msgpack.StackError) as exc:
+            raise DecodeError(f"response body is not valid msgpack: {exc}") from exc
+
+    def raise_for_status(self) -> "Response":
+        if self.status >= 400:
+            kind = "client error" if self.status < 500 else "server error"
+            raise HTTPStatusError(f"{self.status} {self.reason} ({kind}) for {self.method} {self.url}", self)
+        return self
+
+    def close(self) -> None:
+        """Release the connection: an unread rest up to 256 KiB is drained, more closes it."""
+        exchange = self._exchange
+        if exchange is not None:
+            self._exchange = None
+            exchange.close()
+
+    def __enter__(self) -> "Response":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"<Response {self.status} {self.reason}>"
+
+
+# -- cookies -----------------------------------------------------------------------------
+
+
+class _Cookie:
+    __slots__ = ("name", "value", "domain", "host_only", "path", "secure", "expires")
+
+    def __init__(self, name: str, value: str, domain: str, host_only: bool, path: str,
+                 secure: bool, expires: float | None) -> None:
+        self.name = name
+        self.value = value
+        self.domain = domain
+        self.host_only = host_only
+        self.path = path
+        self.secure = secure
+        self.expires = expires
+
+
+class CookieJar:
+    """A small RFC 6265 cookie store: domain and path matching, Secure, Max-Age/Expires.
+
+    ``http.cookiejar`` would pull in ``urllib.request`` (and with it ``ssl`` at import
+    time, which the CLI must not see before it monkey-patches), so this is our own.
+    """
+
+    def __init__(self) -> None:
+        self._cookies: dict[tuple[str, str, str], _Cookie] = {}
+
+    def set(self, name: str, value: str, domain: str, path: str = "/") -> None:
+        domain = domain.lower().lstrip(".")
+        self._cookies[(domain, path, name)] = _Cookie(name, value, domain, False, path, False, None)
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        for cookie in self._cookies.values():
+            if cookie.name == name:
+                return cookie.value
+        return default
+
+    def clear(self) -> None:
+        self._cookies.clear()
+
+    def __len__(self) -> int:
+        return len(self._cookies)
+
+    def __iter__(self) -> Iterator[tuple[str, str]]:
+        return iter([(c.name, c.value) for c in self._cookies.values()])
+
+    def extract(self, url: _URL, headers: Headers) -> None:
+        for line in headers.get_all("set-cookie"):
+            self._extract_one(url, line)
+
+    def _extract_one(self, url: _URL, line: str) -> None:
+        pair, *attributes = line.split(";")
+        name, sep, value = pair.partition("=")
+        name, value = name.strip(), value.strip()
+        if not sep or not name:
+            return
+        domain, host_only = url.host, True
+        request_path = url.target.split("?", 1)[0]
+        # RFC 6265 §5.1.4: the default path is the request path up to its last "/".
+        path = request_path[:request_path.rfind("/")] or "/"
+        secure = False
+        expires: float | None = None
+        max_age: float | None = None
+        for attribute in attributes:
+            key, _, attr_value = attribute.strip().partition("=")
+            key = key.lower()
+            attr_value = attr_value.strip()
+            if key == "domain" and attr_value:
+                candidate = attr_value.lower().lstrip(".")
+                if url.host != candidate and not url.host.endswith("." + candidate):
+                    return  # §5.3 step 6: a cookie for a domain the host is not in
+                domain, host_only = candidate, False
+            elif key == "path" and attr_value.startswith("/"):
+                path = attr_value
+            elif key == "secure":
+                secure = True
+            elif key == "max-age":
+                try:
+                    max_age = time.time() + int(attr_value)
+                except ValueError:
+                    pass
+            elif key == "expires":
+                try:
+                    expires = parsedate_to_datetime(attr_value).timestamp()
+                except (TypeError, ValueError, IndexError):
+                    pass
+        if max_age is not None:
+            expires = max_age  # §5.3 step 3: Max-Age wins over Expires
+        key3 = (domain, path, name)
+        if expires is not None and expires <= time.time():
+            self._cookies.pop(key3, None)
+            return
+        self._cookies[key3] = _Cookie(name, value, domain, host_only, path, secure, expires)
+
+    def header_for(self, url: _URL) -> str | None:
+        if not self._cookies:
+            return None
+        now = time.time()
+        path = url.target.split("?", 1)[0]
+        host = url.host
+        matches: list[_Cookie] = []
+        for key, cookie in list(self._cookies.items()):
+            if cookie.expires is not None and cookie.expires <= now:
+                del self._cookies[key]
+                continue
+            if cookie.host_only or cookie.domain == host:
+                if host != cookie.domain:
+                    continue
+            elif not host.endswith("." + cookie.domain):
+                continue
+            if cookie.secure and url.scheme != "https":
+                continue
+            cp = cookie.path
+            if not (path == cp or (path.startswith(cp) and (cp.endswith("/") or path[len(cp):][:1] == "/"))):
+                continue
+            matches.append(cookie)
+        if not matches:
+            return None
+        # §5.4: longer paths first.
+        matches.sort(key=lambda c: -len(c.path))
+        return "; ".join(f"{c.name}={c.value}" for c in matches)
+
+
+# -- the client ------------------------------------------------------------------------
+
+HeadersArg = Union[Headers, Mapping[str, str], Sequence[tuple[str, str]], None]
+Progress = Callable[[int, Union[int, None]], Any]
+# Framing is the client's business: these request headers are computed, never copied.
+_FRAMING = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive",
+                      "proxy-connection", "te", "upgrade"})
+
+
+def _header_items(headers: HeadersArg) -> list[tuple[str, str]]:
+    if headers is None:
+        return []
+    if isinstance(headers, Headers):
+        return headers.items()
+    if isinstance(headers, Mapping):
+        return [(str(k), str(v)) for k, v in headers.items()]
+    return [(str(k), str(v)) for k, v in headers]
+
+
+class Client:
+    """A session: base URL, default headers, a cookie jar, and a pool (the shared one by default).
+
+    ``Client(base_url="http://api/v1/")`` then ``client.get("items")`` fetches
+    ``http://api/v1/items``; an absolute URL is used as given. Every keyword that
+    ``request()`` takes can be given here as the session default.
+    """
+
+    def __init__(self, base_url: str | None = None, *, headers: HeadersArg = None,
+                 pool: Pool | None = None, cookies: bool = True, timeout: Any = ...,
+                 follow_redirects: bool = True, max_redirects: int = 5, proxy: Any = None,
+                 verify: bool | str = True, cert: Any = None,
+                 auth: tuple[str, str] | None = None) -> None:
+        self.base_url = base_url
+        self.headers = Headers(_header_items(headers))
+        self.pool = pool
+        self.cookies: CookieJar | None = CookieJar() if cookies else None
+        self.timeout = timeout
+        self.follow_redirects = follow_redirects
+        self.max_redirects = max_redirects
+        self.proxy = proxy
+        self.verify = verify
+        self.cert = cert
+        self.auth = auth
+
+    def _resolve(self, url: str) -> str:
+        base = self.base_url
+        if not base or "://" in url:
+            return url
+        if not url:
+            return base
+        # httpx's rule: the base URL's path is a prefix, "/items" does not replace it.
+        return base.rstrip("/") + "/" + url.lstrip("/")
+
+    def request(self, method: str, url: str, *, params: Any = None, headers: HeadersArg = None,
+                body: Any = None, json: Any = ..., msgpack: Any = ..., form: Any = None,
+                files: Any = None, auth: tuple[str, str] | None = None, timeout: Any = ...,
+                follow_redirects: bool | None = None, max_redirects: int | None = None,
+                stream: bool = False, pool: Pool | None = None, proxy: Any = ...,
+                progress: Progress | None = None, verify: bool | str | None = None,
+                cert: Any = ..., expect_continue: bool | None = None) -> Response:
+        """Send one request (following redirects) and return its :class:`Response`.
+
+        ``body``: bytes, str, a file, an iterable or generator of bytes, or a
+        :class:`Body`; or ``json=``, ``msgpack=``, ``form=`` (urlencoded, or multipart
+        with ``files=``). ``stream=True`` returns after the head; read ``response.body``
+        from any greenlet and ``close()`` it (or use ``with``). ``progress(sent,
+        total)`` is called as the request body goes out (``total`` is None when unknown).
+        """
+        method = method.upper()
+        timer = _Timer(_as_timeout(self.timeout if timeout is ... else timeout))
+        pool = pool or self.pool or default_pool()
+        proxy = self.proxy if proxy is ... else proxy
+        verify = self.verify if verify is None else verify
+        cert = self.cert if cert is ... else cert
+        follow = self.follow_redirects if follow_redirects is None else follow_redirects
+        limit = self.max_redirects if max_redirects is None else max_redirects
+        auth = auth if auth is not None else self.auth
+        payload = _Payload.prepare(body, json, msgpack, form, files)
+        url = _add_params(self._resolve(url), params)
+
+        items = self.headers.items() + _header_items(headers) if len(self.headers) else _header_items(headers)
+        history: list[Response] = []
+        current = _URL(url)
+        first_origin = current.origin
+        if auth is None and current.username is not None:
+            auth = (current.username, current.password or "")
+        while True:
+            same_origin = current.origin == first_origin
+            response = self._send(method, current, items, payload, auth if same_origin else None,
+                                  same_origin, timer, stream, pool, proxy, verify, cert, progress,
+                                  expect_continue)
+            response.history = history
+            if self.cookies is not None and "set-cookie" in response.headers:
+                self.cookies.extract(current, response.headers)
+            if not follow or not response.is_redirect:
+                return response
+            status = response.status
+            if status in (307, 308) and payload is not None and not payload.rewind():
+                return response  # the body is gone; the caller sees the redirect itself
+            if len(history) >= limit:
+                response.close()
+                raise TooManyRedirects(f"more than {limit} redirects (last: {status} to "
+                                       f"{response.headers.get('location')})")
+            location = urljoin(str(current), response.headers["location"])
+            response.close()
+            history.append(response)
+            if status == 303 or (status in (301, 302) and method != "HEAD"):
+                # What every browser does, and RFC 9110 §15.4.2-4 allows: the body does not follow.
+                if method != "HEAD":
+                    method = "GET"
+                payload = None
+                items = [(k, v) for k, v in items if k.lower() not in ("content-type", "content-length")]
+            current = _URL(location)
+
+    def _send(self, method: str, url: _URL, items: list[tuple[str, str]], payload: _Payload | None,
+              auth: tuple[str, str] | None, same_origin: bool, timer: _Timer, stream: bool,
+              pool: Pool, proxy: Any, verify: bool | str, cert: Any, progress: Progress | None,
+              expect_continue: bool | None) -> Response:
+        route = _Route(url, _select_proxy(url, proxy), verify, cert, timer)
+        headers, chunked, expect = self._head_fields(method, url, items, payload, auth, same_origin,
+                                                    route, expect_continue)
+        target = str(url) if route.absolute_target else url.target
+        if payload is not None:
+            length = payload.length
+        else:
+            # RFC 9112 §6.3: without Content-Length a POST's body length is unknown to
+            # some servers (411); say 0. GET and friends send no framing at all.
+            length = 0 if method in ("POST", "PUT", "PATCH") else None
+        retried = False
+        while True:
+            conn = pool.checkout(route.key, route.opener, timer.pool(), route.label,
+                                 fresh=retried, poolable=route.poolable)
+            exchange = _Exchange(pool, conn, timer)
+            try:
+                head_bytes = conn.protocol.request_head(method, target, headers, length, chunked)
+                head = exchange.send(head_bytes, payload, chunked, expect, progress)
+            except BaseException as exc:
+                exchange.release(False)
+                if (not retried and conn.reused and exchange.received == 0
+                        and isinstance(exc, ConnectionLost)
+                        and (method in IDEMPOTENT_METHODS or any(k.lower() == "idempotency-key" for k, _ in headers))
+                        and (payload is None or payload.rewind())):
+                    retried = True
+                    continue
+                raise
+            break
+        exchange.keep_alive = head.keep_alive
+        protocol = conn.protocol
+        if protocol.response_complete:
+            # The whole response came with its head (small bodies, HEAD, 204, 304): take
+            # the body from the parsed events and free the connection before returning.
+            data = b"".join(_drain_buffered(exchange))
+            exchange.finish()
+            body = Body.from_bytes(data)
+            response = Response(method, str(url), head, body)
+            response._content = data
+            if exchange.trailers:
+                body.trailers = Headers.from_raw(exchange.trailers)
+            return response
+        body = Body(exchange.pull, head.content_length, on_complete=exchange.body_complete)
+        response = Response(method, str(url), head, body, exchange)
+        if stream:
+            # A response dropped unread must not hold its slot until the process ends.
+            weakref.finalize(response, exchange.abandon)
+            return response
+        try:
+            response._content = body.read()
+        finally:
+            exchange.release(False)  # no-op when the body completed and released already
+        response.body = Body.from_bytes(response._content)
+        response._exchange = None
+        return response
+
+    def _head_fields(self, method: str, url: _URL, items: list[tuple[str, str]],
+                     payload: _Payload | None, auth: tuple[str, str] | None, same_origin: bool,
+                     route: _Route, expect_continue: bool | None
+                     ) -> tuple[list[tuple[str, str]], bool, bool]:
+        fields: dict[str, tuple[str, str]] = {
+            "host": ("Host", url.authority),
+            "user-agent": ("User-Agent", USER_AGENT),
+            "accept": ("Accept", "*/*"),
+        }
+        user_length: int | None = None
+        for name, value in items:
+            lname = name.lower()
+            if lname in _FRAMING:
+                if lname == "content-length" and payload is not None and payload.length is None:
+                    try:
+                        user_length = int(value)
+                    except ValueError:
+                        raise LocalProtocolError(f"invalid Content-Length {value!r}") from None
+                continue
+            if not same_origin and lname in ("authorization", "cookie"):
+                continue  # credentials do not follow a redirect to another origin
+            fields[lname] = (name, value)
+        if auth is not None:
+            fields["authorization"] = ("Authorization", _basic_auth(*auth))
+        if payload is not None and payload.content_type and "content-type" not in fields:
+            fields["content-type"] = ("Content-Type", payload.content_type)
+        if self.cookies is not None:
+            jar_cookies = self.cookies.header_for(url)
+            if jar_cookies:
+                existing = fields.get("cookie")
+                value = f"{existing[1]}; {jar_cookies}" if existing else jar_cookies
+                fields["cookie"] = ("Cookie", value)
+        if route.proxy_authorization:
+            fields["proxy-authorization"] = ("Proxy-Authorization", route.proxy_authorization)
+        if payload is not None and payload.length is None and user_length is not None:
+            payload.length = user_length  # a forwarded Body whose size the caller knows
+        chunked = payload is not None and payload.length is None
+        expect = False
+        if payload is not None:
+            if expect_continue is None:
+                expect = payload.length is not None and payload.length >= EXPECT_THRESHOLD
+            else:
+                expect = expect_continue
+        if expect:
+            fields["expect"] = ("Expect", "100-continue")
+        return list(fields.values()), chunked, expect
+
+    # -- shortcuts
+
+    def get(self, url: str, **kwargs: Any) -> Response:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> Response:
+        return self.request("POST", url, **kwargs)
+
+    def put(self, url: str, **kwargs: Any) -> Response:
+        return self.request("PUT", url, **kwargs)
+
+    def patch(self, url: str, **kwargs: Any) -> Response:
+        return self.request("PATCH", url, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> Response:
+        return self.request("DELETE", url, **kwargs)
+
+    def head(self, url: str, **kwargs: Any) -> Response:
+        return self.request("HEAD", url, **kwargs)
+
+    def options(self, url: str, **kwargs: Any) -> Response:
+        return self.request("OPTIONS", url, **kwargs)
+
+    def fetch_all(self, requests: Iterable[Any], concurrency: int = 10,
+                  **common: Any) -> list[Union[Response, Exception]]:
+        """Send many requests, at most ``concurrency`` at a time, on gevent greenlets.
+
+        Each item is a URL (GET), a ``(method, url)`` pair, a ``(method, url, kwargs)``
+        triple, or a dict of ``request()`` keywords with ``method`` and ``url``.
+        Returns each response, or the exception its request raised, in input order.
+        """
+        def one(item: Any) -> Union[Response, Exception]:
+            try:
+                if isinstance(item, str):
+                    return self.request("GET", item, **common)
+                if isinstance(item, Mapping):
+                    kwargs = {**common, **item}
+                    return self.request(kwargs.pop("method", "GET"), kwargs.pop("url"), **kwargs)
+                method, url, *rest = item
+                return self.request(method, url, **{**common, **(rest[0] if rest else {})})
+            except Exception as exc:  # noqa: BLE001 - returned, not swallowed: the caller gets it
+                return exc
+
+        group = gevent.pool.Pool(max(1, concurrency))
+        return list(group.imap(one, requests))
+
+    def close(self) -> None:
+        """Close the session's own pool (the shared default pool is left alone)."""
+        if self.pool is not None:
+            self.pool.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
+
+def _drain_buffered(exchange: _Exchange) -> Iterator[bytes]:
+    """The body events already parsed, for a response that arrived whole with its head."""
+    protocol = exchange.conn.protocol
+    while True:
+        event = protocol.next_event()
+        if type(event) is Data:
+            yield event.data
+        elif isinstance(event, EndOfMessage):
+            exchange.trailers = event.trailers
+            return
+        elif event is NEED_DATA:
+            return
+
+
+# -- module-level API ----------------------------------------------------------------------
+
+# Module-level calls keep no cookies between unrelated requests: a session does that.
+_default_client = Client(cookies=False)
+
+
+def request(method: str, url: str, **kwargs: Any) -> Response:
+    """Send one request with the shared pool. See :meth:`Client.request` for the keywords."""
+    return _default_client.request(method, url, **kwargs)
+
+
+def get(url: str, **kwargs: Any) -> Response:
+    return _default_client.request("GET", url, **kwargs)
+
+
+def post(url: str, **kwargs: Any) -> Response:
+    return _default_client.request("POST", url, **kwargs)
+
+
+def put(url: str, **kwargs: Any) -> Response:
+    return _default_client.request("PUT", url, **kwargs)
+
+
+def patch(url: str, **kwargs: Any) -> Response:
+    return _default_client.request("PATCH", url, **kwargs)
+
+
+def delete(url: str, **kwargs: Any) -> Response:
+    return _default_client.request("DELETE", url, **kwargs)
+
+
+def head(url: str, **kwargs: Any) -> Response:
+    return _default_client.request("HEAD", url, **kwargs)
+
+
+def options(url: str, **kwargs: Any) -> Response:
+    return _default_client.request("OPTIONS", url, **kwargs)
+
+
+def fetch_all(requests: Iterable[Any], concurrency: int = 10, **common: Any) -> list[Union[Response, Exception]]:
+    """``Client.fetch_all`` on the shared pool: responses or exceptions, in input order."""
+    return _default_client.fetch_all(requests, concurrency, **common)
