@@ -88,10 +88,10 @@ class Body:
             data, self._buffer = self._buffer, b""
             yield data
         while True:
-            data = self._next_chunk()
-            if data is None:
+            chunk = self._next_chunk()
+            if chunk is None:
                 return
-            yield data
+            yield chunk
 
     def chunks(self) -> Iterator[bytes]:
         return iter(self)

@@ -124,7 +124,7 @@ class HTTPConnection:
     def _serve(self) -> None:
         protocol = self.protocol
         while True:
-            event = protocol.next_event()
+            event: Any = protocol.next_event()
             if event is NEED_DATA:
                 self.flush()
                 if self.closing:

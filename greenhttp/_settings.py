@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass, field, fields
-from typing import Any, Callable
+from typing import Any, Callable, Mapping
 
 
 @dataclass(frozen=True)
@@ -117,12 +117,12 @@ class ServerConfig:
     server_header: str = field(default="greenhttp")
 
     @classmethod
-    def from_environ(cls, environ: dict[str, str] | None = None, **overrides: Any) -> "ServerConfig":
+    def from_environ(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "ServerConfig":
         """Defaults, then ``GREENHTTP_*`` environment variables, then ``overrides``."""
-        environ = os.environ if environ is None else environ
+        source: Mapping[str, str] = os.environ if environ is None else environ
         values: dict[str, Any] = {}
         for setting in SETTINGS:
-            raw = environ.get(setting.env_var)
+            raw = source.get(setting.env_var)
             if raw is not None:
                 try:
                     values[setting.name] = setting.type(raw)
