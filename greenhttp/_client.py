@@ -66,7 +66,7 @@ from ._protocol import (
     ResponseHead,
     chunk,
 )
-from ._transport import READ_SIZE, SocketStream, Stream, connect, tls_context
+from ._transport import READ_SIZE, SocketStream, Stream, tls_context
 from ._version import __version__
 
 USER_AGENT = f"greenhttp/{__version__}"
@@ -317,13 +317,13 @@ class _Route:
     __slots__ = ("key", "label", "opener", "poolable", "absolute_target", "proxy_authorization")
 
     def __init__(self, url: _URL, proxy: _Proxy | None, verify: bool | str,
-                 cert: Any, timer: _Timer) -> None:
+                 cert: Any, timer: _Timer, connect: Callable[..., Stream]) -> None:
         self.absolute_target = False
         self.proxy_authorization: str | None = None
         self.poolable = True
         host, port = url.host, url.port
         if url.scheme == "https":
-            context = tls_context(verify, cert)
+            context: Any = tls_context(verify, cert)
             if proxy is None:
                 self.key = ("https", host, port, verify, cert)
                 self.label = f"https://{url.authority}"
@@ -1025,7 +1025,7 @@ class Client:
               auth: tuple[str, str] | None, same_origin: bool, timer: _Timer, stream: bool,
               pool: Pool, proxy: Any, verify: bool | str, cert: Any, progress: Progress | None,
               expect_continue: bool | None) -> Response:
-        route = _Route(url, _select_proxy(url, proxy), verify, cert, timer)
+        route = _Route(url, _select_proxy(url, proxy), verify, cert, timer, pool.connector)
         headers, chunked, expect = self._head_fields(method, url, items, payload, auth, same_origin,
                                                     route, expect_continue)
         target = str(url) if route.absolute_target else url.target
@@ -1040,12 +1040,13 @@ class Client:
             conn = pool.checkout(route.key, route.opener, timer.pool(), route.label,
                                  fresh=retried, poolable=route.poolable)
             exchange = _Exchange(pool, conn, timer)
+            reused = conn.reused  # read before release(), which counts the request
             try:
                 head_bytes = conn.protocol.request_head(method, target, headers, length, chunked)
                 head = exchange.send(head_bytes, payload, chunked, expect, progress)
             except BaseException as exc:
                 exchange.release(False)
-                if (not retried and conn.reused and exchange.received == 0
+                if (not retried and reused and exchange.received == 0
                         and isinstance(exc, ConnectionLost)
                         and (method in IDEMPOTENT_METHODS or any(k.lower() == "idempotency-key" for k, _ in headers))
                         and (payload is None or payload.rewind())):

@@ -31,7 +31,7 @@ import gevent.event
 
 from ._errors import PoolTimeout
 from ._protocol import ClientProtocol
-from ._transport import Stream
+from ._transport import Stream, connect
 
 # Defaults with precedent: hackney's pool holds 50 connections; httpx and aiohttp cap
 # the total at 100, we allow a few busy hosts more. Idle connections live 30 s: long
@@ -92,18 +92,23 @@ class Pool:
     is closed to make room before anyone waits. ``idle_timeout``: seconds an idle
     connection is kept. ``checkout_timeout``: seconds a request waits for a slot
     before :class:`~greenhttp.PoolTimeout` (a request's ``timeout.pool`` overrides it).
+    ``connector``: opens a connection, ``connector(host, port, timeout, tls_context,
+    server_hostname, tunnel) -> Stream``; the default dials with gevent sockets, replay
+    tests pass one that returns canned streams.
     """
 
     def __init__(self, max_per_host: int = DEFAULT_MAX_PER_HOST,
                  max_total: int = DEFAULT_MAX_TOTAL,
                  idle_timeout: float = DEFAULT_IDLE_TIMEOUT,
-                 checkout_timeout: float | None = DEFAULT_CHECKOUT_TIMEOUT) -> None:
+                 checkout_timeout: float | None = DEFAULT_CHECKOUT_TIMEOUT,
+                 connector: Callable[..., Stream] | None = None) -> None:
         if max_per_host < 1 or max_total < 1:
             raise ValueError("pool limits must be at least 1")
         self.max_per_host = max_per_host
         self.max_total = max_total
         self.idle_timeout = idle_timeout
         self.checkout_timeout = checkout_timeout
+        self.connector: Callable[..., Stream] = connector or connect
         self._hosts: dict[Hashable, _Host] = {}
         self._open = 0
         # Greenlets waiting for a slot. A release wakes them all and each re-checks
