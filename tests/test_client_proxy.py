@@ -1,0 +1,228 @@
+"""Proxy support: forward proxying of http:// URLs and CONNECT tunnels for https://,
+through a tiny proxy written here (greenhttp's own forward proxy is another issue),
+to greenhttp's server and to a gevent TLS server with a trustme certificate."""
+
+from __future__ import annotations
+
+import base64
+import ssl
+from typing import Any, Iterator
+from urllib.parse import urlsplit
+
+import gevent
+import gevent.server
+import gevent.socket
+import pytest
+import trustme
+
+import greenhttp
+
+
+def read_head(reader: Any) -> tuple[str, list[tuple[str, str]]] | None:
+    line = reader.readline()
+    if not line:
+        return None
+    headers = []
+    while True:
+        field = reader.readline()
+        if field in (b"\r\n", b"\n", b""):
+            break
+        name, _, value = field.decode("latin-1").partition(":")
+        headers.append((name.strip(), value.strip()))
+    return line.decode("latin-1").strip(), headers
+
+
+def pipe(src: Any, dst: Any) -> None:
+    try:
+        while True:
+            data = src.recv(65536)
+            if not data:
+                break
+            dst.sendall(data)
+    except OSError:
+        pass
+    finally:
+        try:
+            dst.shutdown(2)
+        except OSError:
+            pass
+
+
+class TinyProxy:
+    """Forward proxy: absolute-form requests relayed (one per connection), CONNECT tunnels."""
+
+    def __init__(self, credentials: tuple[str, str] | None = None) -> None:
+        self.seen: list[tuple[str, str | None]] = []
+        self.tunnels = 0
+        self.expected = None
+        if credentials:
+            self.expected = "Basic " + base64.b64encode(":".join(credentials).encode()).decode()
+        self.server = gevent.server.StreamServer(("127.0.0.1", 0), self.handle)
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_port}"
+
+    def handle(self, sock: Any, address: Any) -> None:
+        reader = sock.makefile("rb")
+        head = read_head(reader)
+        if head is None:
+            return
+        request_line, headers = head
+        method, target, _ = request_line.split(" ", 2)
+        auth = next((v for k, v in headers if k.lower() == "proxy-authorization"), None)
+        self.seen.append((request_line, auth))
+        if self.expected and auth != self.expected:
+            sock.sendall(b"HTTP/1.1 407 Proxy Authentication Required\r\n"
+                         b"Proxy-Authenticate: Basic\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+            return
+        if method == "CONNECT":
+            host, _, port = target.rpartition(":")
+            upstream = gevent.socket.create_connection((host, int(port)))
+            self.tunnels += 1
+            sock.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+            back = gevent.spawn(pipe, upstream, sock)
+            pipe(sock, upstream)
+            back.join()
+            upstream.close()
+            return
+        url = urlsplit(target)
+        upstream = gevent.socket.create_connection((url.hostname, url.port or 80))
+        length = int(next((v for k, v in headers if k.lower() == "content-length"), "0"))
+        body = reader.read(length) if length else b""
+        path = url.path + ("?" + url.query if url.query else "")
+        lines = [f"{method} {path} HTTP/1.1"]
+        lines += [f"{k}: {v}" for k, v in headers
+                  if k.lower() not in ("proxy-authorization", "connection", "proxy-connection")]
+        lines.append("Connection: close")
+        upstream.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + body)
+        pipe(upstream, sock)
+        upstream.close()
+
+    def __enter__(self) -> "TinyProxy":
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.stop(timeout=1)
+
+
+class TLSEcho:
+    """A minimal HTTPS server (gevent StreamServer + ssl): answers the request line it got."""
+
+    def __init__(self, ca: trustme.CA) -> None:
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        ca.issue_cert("localhost").configure_cert(context)
+        self.server = gevent.server.StreamServer(("127.0.0.1", 0), self.handle, ssl_context=context)
+
+    @property
+    def port(self) -> int:
+        return self.server.server_port
+
+    def handle(self, sock: Any, address: Any) -> None:
+        reader = sock.makefile("rb")
+        while True:
+            head = read_head(reader)
+            if head is None:
+                return
+            body = head[0].encode()
+            sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+
+    def __enter__(self) -> "TLSEcho":
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.stop(timeout=1)
+
+
+def where_app(environ, start_response):
+    data = f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}?{environ['QUERY_STRING']}".encode()
+    start_response("200 OK", [("Content-Length", str(len(data)))])
+    return [data]
+
+
+@pytest.fixture(scope="module")
+def ca() -> trustme.CA:
+    return trustme.CA()
+
+
+@pytest.fixture
+def ca_file(ca, tmp_path) -> str:
+    path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return str(path)
+
+
+@pytest.fixture
+def pool() -> Iterator[greenhttp.Pool]:
+    with greenhttp.Pool() as pool:
+        yield pool
+
+
+def test_http_through_a_forward_proxy_with_credentials(serve, pool):
+    with serve(where_app) as server, TinyProxy(("user", "secret")) as proxy:
+        proxy_url = proxy.url.replace("http://", "http://user:secret@")
+        response = greenhttp.get(server.url + "/a?b=1", proxy=proxy_url, pool=pool)
+        assert response.content == b"GET /a?b=1"
+        request_line, auth = proxy.seen[-1]
+        assert request_line == f"GET {server.url}/a?b=1 HTTP/1.1"  # absolute-form
+        assert auth == "Basic dXNlcjpzZWNyZXQ="
+        refused = greenhttp.get(server.url + "/", proxy=proxy.url, pool=pool)
+        assert refused.status == 407
+
+
+def test_https_through_a_connect_tunnel_is_never_pooled(ca, ca_file, pool):
+    with TLSEcho(ca) as origin, TinyProxy(("u", "p")) as proxy:
+        proxy_url = proxy.url.replace("http://", "http://u:p@")
+        url = f"https://localhost:{origin.port}/secret?x=1"
+        for _ in range(2):
+            response = greenhttp.get(url, proxy=proxy_url, verify=ca_file, pool=pool)
+            assert response.content == b"GET /secret?x=1 HTTP/1.1"  # origin-form inside the tunnel
+        assert proxy.tunnels == 2 and proxy.seen[-1] == (f"CONNECT localhost:{origin.port} HTTP/1.1",
+                                                         "Basic dTpw")
+        assert pool.stats()["open"] == 0  # tunnels are closed after their exchange
+        with pytest.raises(greenhttp.ProxyError, match="407"):
+            greenhttp.get(url, proxy=proxy.url, verify=ca_file, pool=pool)
+        assert pool.stats()["open"] == 0
+
+
+def test_tunnel_verifies_the_origin_certificate(ca, pool):
+    with TLSEcho(ca) as origin, TinyProxy() as proxy:
+        with pytest.raises(greenhttp.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            greenhttp.get(f"https://localhost:{origin.port}/", proxy=proxy.url, pool=pool)
+
+
+def test_direct_tls_to_a_gevent_server(ca, ca_file, pool):
+    with TLSEcho(ca) as origin:
+        for _ in range(3):
+            assert greenhttp.get(f"https://localhost:{origin.port}/x", verify=ca_file,
+                                 pool=pool).content == b"GET /x HTTP/1.1"
+        assert pool.stats()["open"] == 1
+
+
+def test_environment_proxies_and_no_proxy(serve, pool, monkeypatch):
+    with serve(where_app) as server, TinyProxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        monkeypatch.delenv("http_proxy", raising=False)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        monkeypatch.delenv("no_proxy", raising=False)
+        assert greenhttp.get(server.url + "/via", pool=pool).content == b"GET /via?"
+        assert len(proxy.seen) == 1
+        monkeypatch.setenv("NO_PROXY", "example.com, 127.0.0.1")
+        assert greenhttp.get(server.url + "/direct", pool=pool).content == b"GET /direct?"
+        assert len(proxy.seen) == 1
+        monkeypatch.setenv("NO_PROXY", "")
+        assert greenhttp.get(server.url + "/off", proxy=False, pool=pool).status == 200
+        assert len(proxy.seen) == 1
+        assert greenhttp.get(server.url + "/again", pool=pool).status == 200
+        assert len(proxy.seen) == 2
+
+
+def test_proxy_that_is_down_is_a_connect_error(pool):
+    with TinyProxy() as proxy:
+        url = proxy.url
+    with pytest.raises(greenhttp.ConnectError):
+        greenhttp.get("https://localhost:1/", proxy=url, pool=pool)
+    with pytest.raises(greenhttp.ProxyError):
+        greenhttp.get("http://localhost:1/", proxy="https://proxy.example:3128", pool=pool)
