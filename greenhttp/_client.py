@@ -33,6 +33,7 @@ import json as _json
 import os
 import time
 import weakref
+from functools import partial
 from email.utils import parsedate_to_datetime
 from typing import IO, Any, Callable, Iterable, Iterator, Mapping, Sequence, Union
 from urllib.parse import quote, urlencode, urljoin, urlsplit
@@ -246,7 +247,7 @@ def _add_params(url: str, params: Any) -> str:
 
 
 class _Proxy:
-    __slots__ = ("url", "authorization")
+    __slots__ = ("url", "authorization", "key")
 
     def __init__(self, url: str) -> None:
         if "://" not in url:
@@ -255,14 +256,40 @@ class _Proxy:
         if parsed.scheme != "http":
             raise ProxyError(f"only http:// proxies are supported, not {url!r}")
         self.url = parsed
+        self.key = url
         self.authorization: str | None = None
         if parsed.username is not None:
             self.authorization = _basic_auth(parsed.username, parsed.password or "")
 
 
+_proxies: dict[str, _Proxy] = {}
+
+
+def _proxy(url: str) -> _Proxy:
+    proxy = _proxies.get(url)
+    if proxy is None:
+        if len(_proxies) >= _CACHE_SIZE:
+            _proxies.clear()
+        proxy = _proxies[url] = _Proxy(url)
+    return proxy
+
+
+# os.environ.get encodes the key and decodes the value on every call (~2 us, and a
+# request asks up to seven times). On POSIX its backing dict of bytes is read
+# directly: the same data, and os.environ writes (monkeypatch.setenv too) update it.
+_environ_bytes: dict[bytes, bytes] | None = getattr(os.environ, "_data", None) if os.name == "posix" else None
+_ENV_NAMES: dict[str, tuple[Any, Any]] = {}
+
+
 def _env(name: str) -> str | None:
     # curl and requests prefer the lower-case name; both are honoured.
-    return os.environ.get(name.lower()) or os.environ.get(name.upper()) or None
+    if _environ_bytes is None:
+        return os.environ.get(name.lower()) or os.environ.get(name.upper()) or None
+    keys = _ENV_NAMES.get(name)
+    if keys is None:
+        keys = _ENV_NAMES[name] = (name.lower().encode(), name.upper().encode())
+    value = _environ_bytes.get(keys[0]) or _environ_bytes.get(keys[1])
+    return os.fsdecode(value) if value else None
 
 
 def _no_proxy(host: str, port: int) -> bool:
@@ -293,17 +320,17 @@ def _select_proxy(url: _URL, proxy: Any) -> _Proxy | None:
         if _no_proxy(url.host, url.port):
             return None
         # HTTP_PROXY comes from the request in CGI (httpoxy): ignore it there, as requests does.
-        if url.scheme == "http" and "REQUEST_METHOD" in os.environ:
+        if url.scheme == "http" and _env("request_method"):
             value = os.environ.get("http_proxy")
         else:
             value = _env(f"{url.scheme}_proxy")
         if not value:
             value = _env("all_proxy")
-        return _Proxy(value) if value else None
+        return _proxy(value) if value else None
     if isinstance(proxy, Mapping):
         value = proxy.get(url.scheme) or proxy.get("all")
-        return _Proxy(value) if value else None
-    return _Proxy(str(proxy))
+        return _proxy(value) if value else None
+    return _proxy(str(proxy))
 
 
 def _basic_auth(username: str, password: str) -> str:
@@ -314,41 +341,80 @@ def _basic_auth(username: str, password: str) -> str:
 class _Route:
     """Where a request's connection goes, and how it is opened and pooled."""
 
-    __slots__ = ("key", "label", "opener", "poolable", "absolute_target", "proxy_authorization")
+    __slots__ = ("key", "label", "poolable", "absolute_target", "proxy_authorization", "_connect",
+                 "_address", "_context", "_server_hostname", "_tunnel")
 
     def __init__(self, url: _URL, proxy: _Proxy | None, verify: bool | str,
-                 cert: Any, timer: _Timer, connect: Callable[..., Stream]) -> None:
+                 cert: Any, connect: Callable[..., Stream]) -> None:
+        self._connect = connect
+        self._context: Any = None
+        self._server_hostname: str | None = None
+        self._tunnel: Any = None
         self.absolute_target = False
         self.proxy_authorization: str | None = None
         self.poolable = True
         host, port = url.host, url.port
         if url.scheme == "https":
             context: Any = tls_context(verify, cert)
+            self._context = context
+            self._server_hostname = host
             if proxy is None:
                 self.key = ("https", host, port, verify, cert)
                 self.label = f"https://{url.authority}"
-                self.opener = lambda: connect(host, port, timer.connect(), context, host)
+                self._address = (host, port)
             else:
                 # A tunnel is the client's private pipe to one origin through one proxy;
                 # it is never pooled (a CONNECT exchange per request, then closed).
                 self.key = ("tunnel", host, port, proxy.url.host, proxy.url.port, verify, cert)
                 self.label = f"https://{url.authority} via {proxy.url.authority}"
                 self.poolable = False
-                tunnel = _connect_tunnel(url, proxy)
-                phost, pport = proxy.url.host, proxy.url.port
-                self.opener = lambda: connect(phost, pport, timer.connect(), context, host, tunnel)
+                self._tunnel = _connect_tunnel(url, proxy)
+                self._address = (proxy.url.host, proxy.url.port)
         elif proxy is None:
             self.key = ("http", host, port)
             self.label = f"http://{url.authority}"
-            self.opener = lambda: connect(host, port, timer.connect())
+            self._address = (host, port)
         else:
             # RFC 9112 §3.2.2: to a forward proxy, the target is the absolute URI.
-            phost, pport = proxy.url.host, proxy.url.port
-            self.key = ("http-proxy", phost, pport, proxy.authorization)
+            self.key = ("http-proxy", proxy.url.host, proxy.url.port, proxy.authorization)
             self.label = f"proxy http://{proxy.url.authority}"
             self.absolute_target = True
             self.proxy_authorization = proxy.authorization
-            self.opener = lambda: connect(phost, pport, timer.connect())
+            self._address = (proxy.url.host, proxy.url.port)
+
+    def open(self, timer: _Timer) -> Stream:
+        host, port = self._address
+        if self._context is None:
+            return self._connect(host, port, timer.connect())
+        return self._connect(host, port, timer.connect(), self._context, self._server_hostname,
+                             self._tunnel)
+
+
+# Routes and parsed URLs are immutable once built; a client that talks to a few hosts
+# should not pay urlsplit, quoting and TLS-context lookups on every request.
+_CACHE_SIZE = 512
+_routes: dict[tuple[Any, ...], _Route] = {}
+_urls: dict[str, _URL] = {}
+
+
+def _route_for(url: _URL, proxy: _Proxy | None, verify: bool | str, cert: Any,
+               connect: Callable[..., Stream]) -> _Route:
+    key = (url.scheme, url.host, url.port, proxy.key if proxy is not None else None, verify, cert, connect)
+    route = _routes.get(key)
+    if route is None:
+        if len(_routes) >= _CACHE_SIZE:
+            _routes.clear()
+        route = _routes[key] = _Route(url, proxy, verify, cert, connect)
+    return route
+
+
+def _parse_url(url: str) -> _URL:
+    parsed = _urls.get(url)
+    if parsed is None:
+        if len(_urls) >= _CACHE_SIZE:
+            _urls.clear()
+        parsed = _urls[url] = _URL(url)
+    return parsed
 
 
 def _connect_tunnel(url: _URL, proxy: _Proxy) -> Callable[[SocketStream, float | None], None]:
@@ -701,8 +767,8 @@ class Response:
     connection goes back to the pool as soon as you are done with it.
     """
 
-    __slots__ = ("status", "reason", "http_version", "headers", "body", "url", "method",
-                 "history", "_content", "_exchange", "__weakref__")
+    __slots__ = ("status", "reason", "http_version", "_raw_headers", "_headers", "body", "url",
+                 "method", "history", "_content", "_exchange", "__weakref__")
 
     def __init__(self, method: str, url: str, head: ResponseHead, body: Body,
                  exchange: _Exchange | None = None) -> None:
@@ -711,11 +777,24 @@ class Response:
         self.status = head.status
         self.reason = head.reason
         self.http_version = head.http_version
-        self.headers = Headers.from_raw(head.headers)
+        # Decoded on first use: a caller that only wants the body skips the work.
+        self._raw_headers = head.headers
+        self._headers: Headers | None = None
         self.body = body
         self.history: list[Response] = []
         self._content: bytes | None = None
         self._exchange = exchange
+
+    @property
+    def headers(self) -> Headers:
+        """Response header fields: case-insensitive, multi-valued, in arrival order."""
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = Headers.from_raw(self._raw_headers)
+        return headers
+
+    def _has_header(self, lname: bytes) -> bool:
+        return any(name.lower() == lname for name, _ in self._raw_headers)
 
     @property
     def ok(self) -> bool:
@@ -723,7 +802,7 @@ class Response:
 
     @property
     def is_redirect(self) -> bool:
-        return self.status in REDIRECT_STATUSES and "location" in self.headers
+        return self.status in REDIRECT_STATUSES and self._has_header(b"location")
 
     @property
     def content(self) -> bytes:
@@ -989,7 +1068,7 @@ class Client:
 
         items = self.headers.items() + _header_items(headers) if len(self.headers) else _header_items(headers)
         history: list[Response] = []
-        current = _URL(url)
+        current = _parse_url(url)
         first_origin = current.origin
         if auth is None and current.username is not None:
             auth = (current.username, current.password or "")
@@ -999,7 +1078,7 @@ class Client:
                                   same_origin, timer, stream, pool, proxy, verify, cert, progress,
                                   expect_continue)
             response.history = history
-            if self.cookies is not None and "set-cookie" in response.headers:
+            if self.cookies is not None and response._has_header(b"set-cookie"):
                 self.cookies.extract(current, response.headers)
             if not follow or not response.is_redirect:
                 return response
@@ -1019,13 +1098,14 @@ class Client:
                     method = "GET"
                 payload = None
                 items = [(k, v) for k, v in items if k.lower() not in ("content-type", "content-length")]
-            current = _URL(location)
+            current = _parse_url(location)
 
     def _send(self, method: str, url: _URL, items: list[tuple[str, str]], payload: _Payload | None,
               auth: tuple[str, str] | None, same_origin: bool, timer: _Timer, stream: bool,
               pool: Pool, proxy: Any, verify: bool | str, cert: Any, progress: Progress | None,
               expect_continue: bool | None) -> Response:
-        route = _Route(url, _select_proxy(url, proxy), verify, cert, timer, pool.connector)
+        route = _route_for(url, _select_proxy(url, proxy), verify, cert, pool.connector)
+        opener = partial(route.open, timer)
         headers, chunked, expect = self._head_fields(method, url, items, payload, auth, same_origin,
                                                     route, expect_continue)
         target = str(url) if route.absolute_target else url.target
@@ -1037,7 +1117,7 @@ class Client:
             length = 0 if method in ("POST", "PUT", "PATCH") else None
         retried = False
         while True:
-            conn = pool.checkout(route.key, route.opener, timer.pool(), route.label,
+            conn = pool.checkout(route.key, opener, timer.pool(), route.label,
                                  fresh=retried, poolable=route.poolable)
             exchange = _Exchange(pool, conn, timer)
             reused = conn.reused  # read before release(), which counts the request
