@@ -20,6 +20,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import socket
 import statistics
 import subprocess
@@ -60,7 +61,7 @@ http {{
 # -- one client run (in a subprocess) ---------------------------------------------------
 
 
-def run_small_gets(name: str, url: str, total: int, concurrency: int) -> float:
+def run_small_gets(name: str, url: str, total: int, concurrency: int, max_secs: float) -> float:
     from gevent import monkey
 
     monkey.patch_all()
@@ -113,16 +114,26 @@ def run_small_gets(name: str, url: str, total: int, concurrency: int) -> float:
     else:
         raise SystemExit(f"unknown client {name}")
 
+    done = [0]
+    stop_at = [float("inf")]
+
     def worker(count: int) -> None:
+        # Bounded in count and in time: the slowest peers (requests, httpx under
+        # gevent) would otherwise take minutes per round.
         for _ in range(count):
+            if time.perf_counter() > stop_at[0]:
+                return
             one()
+            done[0] += 1
 
     # warm-up: open the connections, import lazily-imported modules
     gevent.joinall([gevent.spawn(worker, 5) for _ in range(concurrency)], raise_error=True)
+    done[0] = 0
     started = time.perf_counter()
+    stop_at[0] = started + max_secs
     gevent.joinall([gevent.spawn(worker, per_greenlet) for _ in range(concurrency)], raise_error=True)
     elapsed = time.perf_counter() - started
-    return per_greenlet * concurrency / elapsed
+    return done[0] / elapsed
 
 
 def run_download(url: str) -> dict[str, float]:
@@ -195,6 +206,8 @@ def main() -> None:
     parser.add_argument("-n", "--requests", type=int, default=20000)
     parser.add_argument("-c", "--concurrency", type=int, default=50)
     parser.add_argument("--clients", default=",".join(CLIENTS))
+    parser.add_argument("--max-secs", type=float, default=5.0,
+                        help="stop a client's run after this long even if N is not reached")
     parser.add_argument("--no-download", action="store_true")
     parser.add_argument("--run", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
@@ -204,7 +217,8 @@ def main() -> None:
         print(json.dumps(run_download(args.url)))
         return
     if args.run:
-        print(json.dumps({"rps": run_small_gets(args.run, args.url, args.requests, args.concurrency)}))
+        print(json.dumps({"rps": run_small_gets(args.run, args.url, args.requests, args.concurrency,
+                                                args.max_secs)}))
         return
 
     ncpu = os.cpu_count() or 1
@@ -212,6 +226,8 @@ def main() -> None:
     client_cpus = list(range(ncpu - 1)) if ncpu > 1 else []
     clients = [c for c in args.clients.split(",") if c]
     tmp = tempfile.mkdtemp(prefix="greenhttp-client-bench-")
+    # SIGTERM runs the finally below too, so nginx never outlives the benchmark.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     process, port = start_nginx(tmp, server_cpus)
     hello = f"http://127.0.0.1:{port}/hello"
     results: dict[str, list[float]] = {c: [] for c in clients}
@@ -223,7 +239,7 @@ def main() -> None:
             order = clients[round_no % len(clients):] + clients[:round_no % len(clients)]
             for name in order:
                 result = child(["--run", name, "--url", hello, "-n", str(args.requests),
-                                "-c", str(args.concurrency)], client_cpus)
+                                "-c", str(args.concurrency), "--max-secs", str(args.max_secs)], client_cpus)
                 if "error" in result:
                     print(f"round {round_no + 1} {name:>16}: FAILED {result['error']}", flush=True)
                     continue
