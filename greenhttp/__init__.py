@@ -4,6 +4,7 @@ The public surface is what ``__all__`` lists; everything in ``_name`` modules is
 """
 
 from ._body import Body
+from ._codecs import negotiate, read_body, respond
 from ._errors import (
     AppLoadError,
     BadRequest,
@@ -21,6 +22,7 @@ from ._errors import (
     IncompleteBody,
     InvalidURL,
     LocalProtocolError,
+    MalformedBody,
     NotImplementedCoding,
     PoolTimeout,
     ProtocolError,
@@ -30,6 +32,7 @@ from ._errors import (
     ResponseProtocolError,
     TimeoutError,
     TooManyRedirects,
+    UnsupportedMediaType,
     VersionNotSupported,
     WriteTimeout,
 )
@@ -42,6 +45,7 @@ from ._settings import ServerConfig
 from ._stream import Stream, StreamClosed
 from ._version import __version__
 from ._wsgi import FileWrapper
+from . import progress
 
 __all__ = [
     "__version__",
@@ -57,4 +61,8 @@ __all__ = [
     "ClientDisconnected", "ConnectError", "TimeoutError", "ConnectTimeout", "ReadTimeout",
     "WriteTimeout", "PoolTimeout", "DeadlineExceeded", "InvalidURL", "TooManyRedirects",
     "ProxyError", "HTTPStatusError", "DecodeError", "AppLoadError",
+    # JSON and msgpack bodies (_codecs)
+    "read_body", "respond", "negotiate", "MalformedBody", "UnsupportedMediaType",
+    # upload progress: the submodule greenhttp.progress
+    "progress",
 ]

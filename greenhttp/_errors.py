@@ -75,6 +75,12 @@ class IncompleteBody(ProtocolError):
     status_hint = 400
 
 
+class UnsupportedMediaType(ProtocolError):
+    """A request body in a format the app does not read (``greenhttp.read_body``)."""
+
+    status_hint = 415
+
+
 class LocalProtocolError(GreenHTTPError, ValueError):
     """Our own side tried to send something HTTP forbids (e.g. CR/LF in a header)."""
 
@@ -143,6 +149,14 @@ class HTTPStatusError(GreenHTTPError):
 
 class DecodeError(GreenHTTPError, ValueError):
     """A body could not be decoded as the codec it claims (JSON, msgpack)."""
+
+
+class MalformedBody(DecodeError, BadRequest):
+    """Server side: a request body is not valid for its Content-Type (bad JSON or msgpack).
+
+    A :class:`BadRequest` too, so an app that lets it escape still answers 400 with
+    the message, never 500.
+    """
 
 
 # -- serving --------------------------------------------------------------------
