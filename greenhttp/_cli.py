@@ -18,6 +18,8 @@ import os
 import sys
 from typing import Any, Callable, NoReturn, Sequence
 
+from ._errors import AppLoadError
+
 #: verb -> "module:function". The function takes the whole argv, verb first, and returns
 #: an exit status. Modules are imported only when their verb is used.
 SUBCOMMANDS: dict[str, str] = {
@@ -106,8 +108,12 @@ def load_app(spec: str) -> Callable[..., Any]:
         try:
             module = importlib.import_module(target)
         except ModuleNotFoundError as exc:
-            if exc.name and target.startswith(exc.name):
-                raise CLIError(f"no module named {exc.name!r} (from {spec!r})") from None
+            # Only the module named on the command line (or a parent package) missing is
+            # the user's typo; a missing import *inside* the app gets its traceback.
+            if exc.name and (target == exc.name or target.startswith(exc.name + ".")):
+                raise AppLoadError(f"no module named {exc.name!r} (from {spec!r})") from None
+            _report_import_failure(spec)
+        except BaseException:
             _report_import_failure(spec)
     names = [attr] if attr else ["app", "application"]
     for name in names:
@@ -118,15 +124,15 @@ def load_app(spec: str) -> Callable[..., Any]:
         except AttributeError:
             continue
         if not callable(obj):
-            raise CLIError(f"{target}:{name} is not callable (it is a {type(obj).__name__})")
+            raise AppLoadError(f"{target}:{name} is not callable (it is a {type(obj).__name__})")
         return obj
     wanted = attr or "'app' or 'application'"
-    raise CLIError(f"{target} has no attribute {wanted}")
+    raise AppLoadError(f"{target} has no attribute {wanted}")
 
 
 def _load_file(path: str) -> Any:
     if not os.path.isfile(path):
-        raise CLIError(f"no such file: {path}")
+        raise AppLoadError(f"no such file: {path}")
     path = os.path.abspath(path)
     directory = os.path.dirname(path)
     if directory not in sys.path:
@@ -134,7 +140,7 @@ def _load_file(path: str) -> Any:
     name = os.path.splitext(os.path.basename(path))[0]
     module_spec = importlib.util.spec_from_file_location(name, path)
     if module_spec is None or module_spec.loader is None:
-        raise CLIError(f"cannot import {path}")
+        raise AppLoadError(f"cannot import {path}")
     module = importlib.util.module_from_spec(module_spec)
     sys.modules[name] = module
     try:
@@ -149,7 +155,7 @@ def _report_import_failure(what: str) -> None:
     import traceback
 
     traceback.print_exc()
-    raise CLIError(f"failed to import {what} (traceback above)")
+    raise AppLoadError(f"failed to import {what} (traceback above)")
 
 
 def configure_logging(access_log: bool) -> None:
@@ -218,7 +224,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             command = getattr(importlib.import_module(module_name), function)
             return int(command(argv) or 0)
         return serve_main(argv)
-    except CLIError as exc:
+    except (CLIError, AppLoadError) as exc:
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

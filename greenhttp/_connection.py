@@ -2,9 +2,10 @@
 
 How a request flows (docs/architecture.md has the picture):
 
-1. ``_read_head`` reads until the protocol yields a :class:`RequestHead`. Before the
-   first byte the keep-alive timeout applies; once a head has begun it must be
-   complete within ``head_timeout`` (slowloris), whatever the client trickles.
+1. ``_read_head`` reads until the protocol yields a :class:`RequestHead`. A new
+   connection must send its first head within ``head_timeout``; between requests
+   the keep-alive timeout applies; once a head has begun it must be complete within
+   ``head_timeout`` (slowloris), whatever the client trickles.
 2. The app is called at once with a :class:`Body` whose ``pull`` is
    ``_pull_body``: reading the body is what reads the socket, so an app that reads
    slowly holds at most one ``recv`` worth of bytes in memory. The first pull
@@ -24,6 +25,7 @@ import socket as _stdlib_socket
 import time
 from typing import TYPE_CHECKING, Any, Optional
 
+from gevent import get_hub
 from gevent import socket as gsocket
 from gevent.socket import cancel_wait, wait_write
 
@@ -71,7 +73,7 @@ class HTTPConnection:
         "server", "config", "sock", "remote_addr", "remote_port", "client", "protocol",
         "_raw_sock", "deadline", "idle", "closing", "requests_served", "detached", "_linger",
         "_out", "_out_size", "_request", "_body", "_framing", "_head", "_continue_pending",
-        "_status", "_body_sent", "greenlet", "__weakref__",
+        "_status", "_body_sent", "greenlet", "_flush_scheduled", "__weakref__",
     )
 
     def __init__(self, server: "Server", sock: gsocket.socket, address: Any) -> None:
@@ -90,7 +92,8 @@ class HTTPConnection:
         #: write (0: none). A deadline per connection instead of a socket timeout per
         #: wait: gevent starts and stops a timer for every timed wait, ~10 us a request.
         self.deadline = 0.0
-        #: True while waiting for the first byte of a request: safe to close at shutdown.
+        #: True between requests, until a whole head has arrived: no app is running, so
+        #: shutdown may close the connection (a half-sent head is abandoned).
         self.idle = True
         self.closing = False
         self.requests_served = 0
@@ -98,6 +101,7 @@ class HTTPConnection:
         self._linger = False
         self._out: list[bytes] = []
         self._out_size = 0
+        self._flush_scheduled = False
         # Per-request state, reset by _handle.
         self._request: RequestHead | None = None
         self._body: Body | None = None
@@ -124,7 +128,11 @@ class HTTPConnection:
     def _serve(self) -> None:
         protocol = self.protocol
         while True:
-            event: Any = protocol.next_event()
+            try:
+                event: Any = protocol.next_event()
+            except ProtocolError as exc:  # a bad request pipelined behind good ones
+                self._reject(exc)
+                return
             if event is NEED_DATA:
                 self.flush()
                 if self.closing:
@@ -172,10 +180,10 @@ class HTTPConnection:
                 return None
             try:
                 protocol.receive_data(data)
+                event = protocol.next_event()
             except ProtocolError as exc:
                 self._reject(exc)
                 return None
-            event = protocol.next_event()
             if event is not NEED_DATA:
                 self.deadline = 0.0  # the app may take as long as it likes
                 return event  # type: ignore[return-value]
@@ -358,6 +366,8 @@ class HTTPConnection:
             self._queue(end)
         if not self.protocol.has_buffered_events() or self._out_size > OUTPUT_HOLD:
             self.flush()
+        else:
+            self._hold()
 
     def sendfile(self, file: Any, offset: int, count: int) -> None:
         """Send ``count`` bytes of ``file`` with sendfile(2), falling back to read/send."""
@@ -380,7 +390,11 @@ class HTTPConnection:
             try:
                 sent = os.sendfile(out_fd, fileno, offset, count)
             except BlockingIOError:
-                wait_write(out_fd, timeout=self.config.body_timeout)
+                try:
+                    wait_write(out_fd, timeout=self.config.body_timeout)
+                except _timeout_errors:
+                    raise ClientDisconnected(
+                        f"client read nothing of the file for {self.config.body_timeout}s") from None
                 continue
             except OSError as exc:
                 raise ClientDisconnected(f"connection lost during sendfile: {exc}") from exc
@@ -416,13 +430,49 @@ class HTTPConnection:
         data = out[0] if len(out) == 1 else b"".join(out)
         out.clear()
         self._out_size = 0
-        self._send(data)
+        self._send_now(data)
+
+    def _hold(self) -> None:
+        """Keep finished output for coalescing, but no longer than this greenlet runs:
+        if the next pipelined app blocks, the hub sends what is held meanwhile."""
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            get_hub().loop.run_callback(self._flush_held)
+
+    def _flush_held(self) -> None:
+        # Runs in the hub: must not block, so one non-blocking send; what the kernel
+        # does not take stays queued for the connection's own next flush.
+        self._flush_scheduled = False
+        out = self._out
+        raw = self._raw_sock
+        if not out or raw is None:
+            return
+        data = b"".join(out)
+        try:
+            sent = raw.send(data)
+        except BlockingIOError:
+            sent = 0
+        except OSError:
+            return  # the connection greenlet will meet the error itself
+        out.clear()
+        self._out_size = 0
+        if sent < len(data):
+            out.append(data[sent:])
+            self._out_size = len(data) - sent
 
     def _send(self, data: bytes) -> None:
+        """Send now, after anything held: responses leave in request order."""
+        if self._out:
+            self._queue(data)
+            self.flush()
+        else:
+            self._send_now(data)
+
+    def _send_now(self, data: bytes) -> None:
         try:
-            # Fast path: one non-blocking send on the raw socket usually takes it all;
-            # gevent's sendall, with its chunking and waiting, only for the remainder.
+            # Fast path: one non-blocking send on the raw socket usually takes it all.
             raw = self._raw_sock
+            view = memoryview(data)
             if raw is not None:
                 try:
                     sent = raw.send(data)
@@ -430,14 +480,20 @@ class HTTPConnection:
                     sent = 0
                 if sent == len(data):
                     return
-                data = memoryview(data)[sent:]  # type: ignore[assignment]
-            self.deadline = time.monotonic() + self.config.body_timeout
+                view = view[sent:]
+            # Slow path: the client reads slower than we write. body_timeout bounds each
+            # wait for progress, not the whole transfer, so a slow steady reader is fine.
+            send = self.sock.send
+            timeout = self.config.body_timeout
             try:
-                self.sock.sendall(data)
+                while view:
+                    self.deadline = time.monotonic() + timeout
+                    view = view[send(view):]
             finally:
                 self.deadline = 0.0
         except _timeout_errors:
-            raise ClientDisconnected("client stopped reading the response") from None
+            raise ClientDisconnected(
+                f"client read nothing of the response for {self.config.body_timeout}s") from None
         except OSError as exc:
             raise ClientDisconnected(f"connection lost while sending: {exc}") from exc
 

@@ -271,6 +271,8 @@ class _ParserCallbacks:
                 index = 0
             self._next_event = index
             return event
+        if self._error is not None:
+            raise self._error  # deferred until the events before it were consumed
         return NEED_DATA
 
     def has_buffered_events(self) -> bool:
@@ -320,6 +322,26 @@ class ServerProtocol(_ParserCallbacks):
         return self._in_head
 
     def receive_data(self, data: bytes) -> None:
+        """Parse ``data``. A protocol error is raised here, or, when complete events
+        precede it in the same bytes (a good pipelined request, then a bad one), raised
+        by ``next_event`` once those events are consumed: the good request is served."""
+        try:
+            self._receive(data)
+        except ProtocolError:
+            # Keep only whole messages parsed before the error; events of the broken
+            # message itself (its head, part of its body) must never reach an app.
+            events = self._events
+            first = self._next_event
+            keep = first
+            for index in range(len(events) - 1, first - 1, -1):
+                if type(events[index]) is EndOfMessage:
+                    keep = index + 1
+                    break
+            del events[keep:]
+            if keep == first:
+                raise
+
+    def _receive(self, data: bytes) -> None:
         if self._error is not None:
             raise self._error
         if self._paused:
@@ -358,7 +380,7 @@ class ServerProtocol(_ParserCallbacks):
             last.upgrade = False
         self._parser = httptools.HttpRequestParser(self)
         if rest:
-            self.receive_data(rest)
+            self._receive(rest)
 
     def _fail(self, error: ProtocolError) -> None:
         self._error = error

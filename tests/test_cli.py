@@ -265,3 +265,17 @@ def test_bin_launcher_runs_from_checkout():
     result = subprocess.run([sys.executable, str(ROOT / "bin" / "greenhttp"), "--version"],
                             capture_output=True, text=True, timeout=20)
     assert result.returncode == 0 and result.stdout.startswith("greenhttp ")
+
+
+def test_module_form_app_that_raises_on_import(tmp_path):
+    pkg = tmp_path / "badpkg"
+    pkg.mkdir()
+    (pkg / "__init__.py").write_text("")
+    (pkg / "web.py").write_text("import missing_dependency_xyz\n")
+    result = run("badpkg.web:app", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "ModuleNotFoundError" in result.stderr and "missing_dependency_xyz" in result.stderr
+    assert result.stderr.strip().splitlines()[-1] == "greenhttp: error: failed to import badpkg.web:app (traceback above)"
+    (pkg / "web.py").write_text("raise ValueError('config missing')\n")
+    result = run("badpkg.web:app", cwd=tmp_path)
+    assert "ValueError: config missing" in result.stderr and result.returncode == 1

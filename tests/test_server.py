@@ -474,3 +474,79 @@ def test_graceful_stop_finishes_in_flight_and_closes_idle(serve):
     assert stopper.successful() and not server.connections
     with pytest.raises(OSError):
         socket.create_connection(server.address, timeout=1)
+
+
+# -- regressions: pipelining order, deferred errors, held output, slow readers -----------
+
+
+def test_pipelined_error_response_keeps_request_order(serve):
+    def app(environ, start_response):
+        if environ["PATH_INFO"] == "/boom":
+            raise RuntimeError("boom")
+        start_response("200 OK", [])
+        return [b"fine"]
+
+    with serve(app) as server:
+        raw = raw_exchange(server.address, b"GET /1 HTTP/1.1\r\nHost: x\r\n\r\n"
+                                           b"GET /boom HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 200 OK") and raw.index(b"fine") < raw.index(b"HTTP/1.1 500")
+
+
+def test_malformed_request_behind_a_good_one_does_not_lose_it(serve):
+    with serve(hello) as server:
+        raw = raw_exchange(server.address, b"GET /good HTTP/1.1\r\nHost: x\r\n\r\n"
+                                           b"GET /bad HTTP/1.1\r\nHost: x\r\nBad Header: v\r\n\r\n")
+    assert raw.startswith(b"HTTP/1.1 200 OK") and b"hello /good" in raw
+    assert raw.index(b"hello /good") < raw.index(b"HTTP/1.1 400")
+
+
+def test_malformed_next_request_in_same_read_as_body_end(serve):
+    bodies = []
+
+    def app(environ, start_response):
+        bodies.append(environ["wsgi.input"].read())
+        start_response("200 OK", [])
+        return [b"read it"]
+
+    with serve(app) as server:
+        raw = raw_exchange(server.address, b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 3\r\n\r\nabc"
+                                           b"GET / HTTP/1.1\r\nHost: x\r\nBad Header: v\r\n\r\n")
+    assert bodies == [b"abc"]
+    assert raw.startswith(b"HTTP/1.1 200 OK") and b"HTTP/1.1 400" in raw
+
+
+def test_held_pipelined_response_is_not_delayed_by_a_slow_next_app(serve):
+    def app(environ, start_response):
+        if environ["PATH_INFO"] == "/slow":
+            gevent.sleep(1.0)
+        start_response("200 OK", [])
+        return [environ["PATH_INFO"].encode()]
+
+    with serve(app) as server, connect(server) as sock:
+        sock.sendall(b"GET /fast HTTP/1.1\r\nHost: x\r\n\r\nGET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        started = time.monotonic()
+        assert read_one_response(sock)[2] == b"/fast"
+        assert time.monotonic() - started < 0.5
+        assert read_one_response(sock)[2] == b"/slow"
+
+
+def test_body_timeout_bounds_stalls_not_slow_steady_readers(serve):
+    payload = b"p" * (6 * 1024 * 1024)
+
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Length", str(len(payload)))])
+        return [payload]
+
+    with serve(app, body_timeout=0.5) as server, connect(server) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 65536)
+        sock.sendall(b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        got = 0
+        started = time.monotonic()
+        while True:
+            data = sock.recv(256 * 1024)
+            if not data:
+                break
+            got += len(data)
+            gevent.sleep(0.02)  # steady but slow: the whole transfer outlasts body_timeout
+        assert got > len(payload)  # head + every body byte
+        assert time.monotonic() - started > 0.5
