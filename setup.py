@@ -31,6 +31,7 @@ setup(
             "flask>=2.3",
             "requests>=2.31",
             "trustme>=1.1",
+            "selenium>=4.11",
         ],
     },
     entry_points={"console_scripts": ["greenhttp = greenhttp._cli:main"]},
