@@ -162,8 +162,10 @@ class Limits:
 def _map_parser_error(exc: Exception) -> ProtocolError:
     message = str(exc) or type(exc).__name__
     if isinstance(exc, httptools.HttpParserInvalidMethodError):
-        # RFC 9110 §9.1: an unrecognized method SHOULD get 501.
-        return NotImplementedCoding(f"unknown method: {message}", 501)
+        if "Invalid method" in message:
+            # RFC 9110 §9.1: an unrecognized method SHOULD get 501.
+            return NotImplementedCoding(f"unknown method: {message}", 501)
+        return BadRequest(f"malformed request line: {message}")  # e.g. "GET\r\n"
     if isinstance(exc, httptools.HttpParserInvalidURLError):
         return BadRequest(f"invalid request target: {message}")
     if "invalid `Transfer-Encoding`" in message and "header value" not in message:
@@ -421,7 +423,15 @@ class ServerProtocol(_ParserCallbacks):
         elif lname == b"content-length":
             self._content_length = int(value)  # llhttp already checked the digits
         elif lname == b"transfer-encoding":
-            self._chunked = True  # llhttp refuses anything but a final "chunked"
+            # llhttp insists that "chunked" comes last but passes codings before it
+            # ("gzip, chunked"). We decode none of those, and handing the app a body
+            # still gzip-encoded would be wrong: RFC 9112 §6.1 says 501.
+            for coding in value.lower().split(b","):
+                coding = coding.strip()
+                if coding and coding != b"chunked":
+                    self._fail(NotImplementedCoding(
+                        f"unsupported transfer coding {coding.decode('latin-1')!r}"))
+            self._chunked = True
         elif lname == b"expect":
             self._expect = value
 
