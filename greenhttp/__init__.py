@@ -40,6 +40,7 @@ from ._headers import Headers
 from ._client import Client, CookieJar, Response, Timeout, delete, fetch_all, get, head, options, patch, post, put, request
 from ._multipart import MultipartEncoder
 from ._pool import Pool, default_pool
+from .proxy import ForwardProxy, ProxyResponse, ReverseProxy, proxy_request
 from ._server import Server, serve
 from ._settings import ServerConfig
 from ._stream import Stream, StreamClosed
@@ -54,6 +55,8 @@ __all__ = [
     # client
     "request", "get", "post", "put", "patch", "delete", "head", "options", "fetch_all",
     "Client", "Response", "Timeout", "Pool", "default_pool", "CookieJar", "MultipartEncoder",
+    # proxying
+    "proxy_request", "ProxyResponse", "ReverseProxy", "ForwardProxy",
     # errors
     "GreenHTTPError", "ProtocolError", "BadRequest", "RequestLineTooLong", "HeadersTooLarge",
     "BodyTooLarge", "ExpectationFailed", "NotImplementedCoding", "VersionNotSupported",

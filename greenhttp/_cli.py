@@ -70,7 +70,6 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ._settings import SETTINGS
     from ._version import __version__
 
     parser = ArgumentParser(
@@ -83,6 +82,15 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("app", metavar="APP",
                         help="path/to/app.py (its 'app', else 'application'), path/to/app.py:name, "
                              "or package.module:name")
+    add_server_options(parser)
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    return parser
+
+
+def add_server_options(parser: argparse.ArgumentParser) -> None:
+    """The bind/port/limits/timeouts/log options of :data:`SETTINGS`, shared by every serving verb."""
+    from ._settings import SETTINGS
+
     for setting in SETTINGS:
         flags = [setting.cli_flag]
         if setting.flag:
@@ -93,8 +101,18 @@ def build_parser() -> argparse.ArgumentParser:
                             help=f"{setting.help} (default: {default_text})")
     parser.add_argument("--no-access-log", action="store_true",
                         help="Do not log one line per request to stderr.")
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> Any:
+    """A ServerConfig from the options :func:`add_server_options` added (and GREENHTTP_* variables)."""
+    from ._settings import SETTINGS, ServerConfig
+
+    try:
+        return ServerConfig.from_environ(
+            **{s.name: getattr(args, s.name) for s in SETTINGS},
+            access_log=not args.no_access_log)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
 
 
 def load_app(spec: str) -> Callable[..., Any]:
@@ -173,14 +191,7 @@ def configure_logging(access_log: bool) -> None:
 def serve_main(argv: Sequence[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
-    from ._settings import SETTINGS, ServerConfig
-
-    try:
-        config = ServerConfig.from_environ(
-            **{s.name: getattr(args, s.name) for s in SETTINGS},
-            access_log=not args.no_access_log)
-    except ValueError as exc:
-        raise CLIError(str(exc)) from None
+    config = config_from_args(args)
     app = load_app(args.app)
     return run_server(app, config)
 

@@ -120,6 +120,7 @@ class WSGIHandler:
         environ["greenhttp.body"] = body
         environ["greenhttp.connection"] = conn
         environ["greenhttp.server"] = conn.server
+        environ["greenhttp.proxy"] = lambda env, url, **kw: __import__("greenhttp.proxy").proxy.proxy_request(env, url, **kw)  # noqa: E501 - greenhttp.proxy.proxy_request, looked up at call time (no import of the client here); takes the environ: no closure, no cycle
         for name, value in request.headers:
             key = _environ_key(name)
             if key is None:

@@ -1,0 +1,103 @@
+"""``greenhttp proxy``: a reverse proxy (``PREFIX=URL`` routes) and, only when asked, a forward proxy.
+
+    greenhttp proxy /api=http://127.0.0.1:9000 /=http://127.0.0.1:9001 -p 8080
+    greenhttp proxy --forward --allow example.com:443 --allow '*.internal:*' --auth user:secret
+
+The bind, port, limit, timeout and log options are those of serving an app (the
+same :data:`~greenhttp._settings.SETTINGS`, added by ``add_server_options``). The
+forward proxy never starts by accident: it needs ``--forward`` and at least one
+``--allow``; with routes as well, requests that are not proxy requests go to them.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from typing import Any, Sequence
+
+from ._cli import PROG, ArgumentParser, CLIError, add_server_options, config_from_args, run_server
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from ._version import __version__
+
+    parser = ArgumentParser(
+        prog=f"{PROG} proxy",
+        description="Reverse proxy: forward each request to the upstream of its longest matching "
+                    "path prefix, streaming bodies both ways over a pool of keep-alive connections. "
+                    "With --forward, also (or only) a forward proxy for absolute-form requests and "
+                    "CONNECT tunnels to the --allow'ed destinations.",
+        epilog="A route's URL without a path keeps the request path (/api/x -> URL/api/x); with a "
+               "path, the prefix is replaced by it (/api=http://h/v2: /api/x -> http://h/v2/x), as "
+               "nginx's proxy_pass does.",
+    )
+    parser.add_argument("routes", metavar="PREFIX=URL", nargs="*",
+                        help="a route, e.g. /api=http://127.0.0.1:9000 (several allowed)")
+    group = parser.add_argument_group("forward proxy (off unless --forward)")
+    group.add_argument("--forward", action="store_true",
+                       help="Act as a forward proxy (absolute-form requests and CONNECT tunnels).")
+    group.add_argument("--allow", metavar="HOST:PORT", action="append", default=[],
+                       help="A destination the forward proxy may reach; HOST may be *.domain or *, "
+                            "PORT may be *. Repeat for more. Required with --forward.")
+    group.add_argument("--auth", metavar="USER:PASSWORD",
+                       help="Require this basic Proxy-Authorization (else 407). Also from "
+                            "GREENHTTP_PROXY_AUTH, which keeps it out of the process list.")
+    upstream = parser.add_argument_group("upstream")
+    upstream.add_argument("--connect-timeout", metavar="SECONDS", type=float, default=5.0,
+                          help="Seconds to connect to an upstream before answering 504 (default: 5.0).")
+    upstream.add_argument("--read-timeout", metavar="SECONDS", type=float, default=60.0,
+                          help="Seconds to wait for the next upstream byte before 504, or cutting "
+                               "a response short (default: 60.0, nginx's proxy_read_timeout).")
+    upstream.add_argument("--preserve-host", action="store_true",
+                          help="Send the client's Host header upstream instead of the upstream's.")
+    upstream.add_argument("--max-per-host", metavar="N", type=int, default=100,
+                          help="Connections kept per upstream (default: 100); more requests wait "
+                               "for one, up to 10 s, then get 503.")
+    add_server_options(parser)
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    return parser
+
+
+def build_app(args: argparse.Namespace) -> Any:
+    from ._client import Timeout
+    from ._pool import Pool
+    from .proxy import ForwardProxy, ReverseProxy
+
+    timeout = Timeout(connect=args.connect_timeout, read=args.read_timeout, write=args.read_timeout)
+    if args.max_per_host < 1:
+        raise CLIError("--max-per-host must be at least 1")
+    pool = Pool(max_per_host=args.max_per_host, max_total=max(200, args.max_per_host * 4))
+    reverse = None
+    if args.routes:
+        try:
+            reverse = ReverseProxy(args.routes, pool=pool, timeout=timeout, preserve_host=args.preserve_host)
+        except ValueError as exc:
+            raise CLIError(str(exc)) from None
+    auth_text = args.auth or os.environ.get("GREENHTTP_PROXY_AUTH")
+    if not args.forward:
+        if args.allow or args.auth:
+            raise CLIError("--allow and --auth are forward-proxy options: add --forward")
+        if reverse is None:
+            raise CLIError("no routes: give PREFIX=URL routes (e.g. /=http://127.0.0.1:9000), "
+                           "or --forward for a forward proxy")
+        return reverse
+    if not args.allow:
+        raise CLIError("--forward needs at least one --allow HOST:PORT (--allow '*:*' allows every "
+                       "destination, deliberately)")
+    auth = None
+    if auth_text:
+        user, sep, password = auth_text.partition(":")
+        if not sep or not user:
+            raise CLIError("--auth must be USER:PASSWORD")
+        auth = (user, password)
+    try:
+        return ForwardProxy(args.allow, auth=auth, pool=pool, timeout=timeout, app=reverse)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+
+
+def main(argv: Sequence[str]) -> int:
+    args = build_parser().parse_args(list(argv)[1:])  # argv[0] is the verb
+    app = build_app(args)
+    config = config_from_args(args)
+    return run_server(app, config)
