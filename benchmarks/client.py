@@ -230,7 +230,8 @@ def main() -> None:
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     process, port = start_nginx(tmp, server_cpus)
     hello = f"http://127.0.0.1:{port}/hello"
-    results: dict[str, list[float]] = {c: [] for c in clients}
+    # per client: {round: req/s}; ratios pair only the rounds where both clients ran
+    results: dict[str, dict[int, float]] = {c: {} for c in clients}
     downloads: list[dict] = []
     print(f"# {args.requests} GETs of 13 bytes from {args.concurrency} greenlets, nginx 1 worker, "
           f"{args.rounds} rounds; python {sys.version.split()[0]}, {ncpu} CPUs", flush=True)
@@ -243,7 +244,7 @@ def main() -> None:
                 if "error" in result:
                     print(f"round {round_no + 1} {name:>16}: FAILED {result['error']}", flush=True)
                     continue
-                results[name].append(result["rps"])
+                results[name][round_no] = result["rps"]
                 print(f"round {round_no + 1} {name:>16}: {result['rps']:9.0f} req/s", flush=True)
                 time.sleep(0.5)
             if not args.no_download:
@@ -264,17 +265,17 @@ def main() -> None:
 
     print("\n| client | req/s (median) | greenhttp / client (median of paired rounds) |")
     print("| --- | ---: | ---: |")
-    base = results.get("greenhttp", [])
+    base = results.get("greenhttp", {})
     for name in clients:
         values = results[name]
         if not values:
             print(f"| {name} | failed | |")
             continue
         ratio = ""
-        if base and name != "greenhttp":
-            pairs = [g / v for g, v in zip(base, values)]
+        pairs = [base[r] / values[r] for r in sorted(values) if r in base]
+        if pairs and name != "greenhttp":
             ratio = f"{statistics.median(pairs):.2f}x [" + ", ".join(f"{p:.2f}" for p in pairs) + "]"
-        print(f"| {name} | {statistics.median(values):.0f} | {ratio} |")
+        print(f"| {name} | {statistics.median(values.values()):.0f} | {ratio} |")
     if downloads:
         print(f"\n1 GiB streamed download (greenhttp): median "
               f"{statistics.median(d['gib_s'] for d in downloads):.2f} GiB/s, peak RSS "
