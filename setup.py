@@ -22,6 +22,9 @@ setup(
         "greenlet>=3.0",
         "httptools>=0.6",
         "msgpack>=1.0",
+        "prompt_toolkit>=3.0.36",
+        "pygments>=2.13",
+        "tqdm>=4.64",
     ],
     extras_require={
         "test": [
@@ -31,6 +34,7 @@ setup(
             "flask>=2.3",
             "requests>=2.31",
             "trustme>=1.1",
+            "pexpect>=4.8",
             "selenium>=4.11",
         ],
     },

@@ -83,6 +83,9 @@ def build_parser() -> argparse.ArgumentParser:
                         help="path/to/app.py (its 'app', else 'application'), path/to/app.py:name, "
                              "or package.module:name")
     add_server_options(parser)
+    parser.add_argument("--console", action="store_true",
+                        help="Also open a Python prompt in the serving process (app, server and "
+                             "live stats in scope); serving goes on while it waits for input.")
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     return parser
 
@@ -193,7 +196,13 @@ def serve_main(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     config = config_from_args(args)
     app = load_app(args.app)
-    return run_server(app, config)
+    on_started = None
+    if args.console:
+        from ._console import start_console
+
+        def on_started(server: Any) -> None:
+            start_console(server, app)
+    return run_server(app, config, on_started=on_started)
 
 
 def run_server(app: Any, config: Any, on_started: Callable[[Any], None] | None = None,
