@@ -1,7 +1,8 @@
 """A large generated download (a CSV of any size) streamed in constant memory.
 
 Run:   greenhttp examples/stream_download.py -p 8080
-       curl -o rows.csv 'localhost:8080/rows.csv?rows=10000000'     (~600 MB)
+       curl -o rows.csv 'localhost:8080/rows.csv?rows=10000000'     (~340 MB)
+       curl -o rows.csv 'localhost:8080/rows-write.csv?rows=10000000'   (the same, pushed with write())
 
 The body is a generator: the server sends each chunk as it is made, and the
 generator runs only as fast as the client reads (a full socket buffer blocks the
@@ -34,7 +35,8 @@ def csv_rows(count: int) -> Iterator[bytes]:
 
 
 def app(environ: dict, start_response: Callable) -> Iterable[bytes]:
-    if environ["PATH_INFO"] != "/rows.csv":
+    path = environ["PATH_INFO"]
+    if path not in ("/rows.csv", "/rows-write.csv"):
         start_response("404 Not Found", [("Content-Type", "text/plain")])
         return [b"try /rows.csv?rows=1000000\n"]
     try:
@@ -46,7 +48,15 @@ def app(environ: dict, start_response: Callable) -> Iterable[bytes]:
         return [b"rows must be an integer from 0 to 1000000000\n"]
     # No Content-Length: the size is known only once the rows are made, so the server
     # sends the body chunked (HTTP/1.1) or until close (HTTP/1.0).
-    start_response("200 OK", [("Content-Type", "text/csv; charset=utf-8"),
-                              ("Content-Disposition", 'attachment; filename="rows.csv"')])
-    return csv_rows(count)
+    write = start_response("200 OK", [("Content-Type", "text/csv; charset=utf-8"),
+                                      ("Content-Disposition", 'attachment; filename="rows.csv"')])
+    if path == "/rows.csv":
+        return csv_rows(count)  # the server pulls: the usual way
+    # --8<-- [start:write]
+    # The same body pushed with PEP 3333's write(): each call sends at once and waits
+    # while the client is slow, so this streams too. For code written to push.
+    for chunk in csv_rows(count):
+        write(chunk)
+    return []
+    # --8<-- [end:write]
 # --8<-- [end:download]

@@ -102,16 +102,22 @@ def test_msgpack_api_malformed_msgpack_is_400_never_500():
         assert response.json["error"].startswith("request body ")
 
 
+# --8<-- [start:serve]
 def test_msgpack_api_client_part_against_a_real_server(serve):
     api = load_example("msgpack_api")
-    with serve(api.app) as server:
-        note = api.demo(server.url)
+    with serve(api.app) as server:  # a greenhttp Server on a free loopback port
+        note = api.demo(server.url)  # greenhttp's client, over a real socket
         assert note == {"id": 1, "text": "bytes, not text", "tags": ["demo"]}
-        # And as a program: `python examples/msgpack_api.py URL`.
+# --8<-- [end:serve]
+
+
+def test_msgpack_api_client_as_a_program(serve):
+    with serve(load_example("msgpack_api").app) as server:
+        # `python examples/msgpack_api.py URL`, as the docstring says.
         result = subprocess.run([sys.executable, str(EXAMPLES / "msgpack_api.py"), server.url],
                                 capture_output=True, text=True, timeout=20)
         assert result.returncode == 0, result.stderr
-        assert "'id': 2" in result.stdout and "bytes, not text" in result.stdout
+        assert "'id': 1" in result.stdout and "bytes, not text" in result.stdout
 
 
 # -- upload_progress.py ----------------------------------------------------------------------
@@ -215,8 +221,9 @@ def test_stream_download_keeps_server_memory_flat():
     rows = 1_500_000  # ~51 MB of CSV
     example = load_example("stream_download")
     with cli("stream_download") as (proc, url):
-        assert requests.get(url + "/rows.csv?rows=3").text == (
-            "id,checksum,name,price\n" + "".join(example.row(n) for n in range(3)))
+        expected = "id,checksum,name,price\n" + "".join(example.row(n) for n in range(5000))
+        assert requests.get(url + "/rows.csv?rows=5000").text == expected
+        assert requests.get(url + "/rows-write.csv?rows=5000").text == expected  # write() path
         before = rss_kib(proc.pid)
         peak = before
         size = lines = 0
@@ -294,15 +301,19 @@ def test_flask_app_streams_a_chunked_upload_with_progress(serve):
 
 # -- the guides show exactly what the examples run ------------------------------------------------
 
-SNIPPET = re.compile(r"<!-- snippet: (?P<path>[\w./-]+)#(?P<name>[\w-]+) -->\n```python\n(?P<code>.*?)```",
-                     re.S)
+SNIPPET = re.compile(r"^<!-- snippet: (?P<path>[\w./-]+)#(?P<name>[\w-]+) -->\n```python\n(?P<code>.*?)^```$",
+                     re.S | re.M)
 
 
 def region(path: str, name: str) -> str:
-    text = (ROOT / path).read_text()
-    start, end = f"# --8<-- [start:{name}]\n", f"# --8<-- [end:{name}]\n"
-    assert start in text and end in text, f"{path} has no region {name!r}"
-    return text.split(start, 1)[1].split(end, 1)[0]
+    """The lines between ``# --8<-- [start:NAME]`` and ``# --8<-- [end:NAME]`` (at any indent)."""
+    lines = (ROOT / path).read_text().splitlines(keepends=True)
+    marks = [line.strip() for line in lines]
+    start, end = f"# --8<-- [start:{name}]", f"# --8<-- [end:{name}]"
+    assert start in marks and end in marks, f"{path} has no region {name!r}"
+    code = lines[marks.index(start) + 1:marks.index(end)]
+    # Markers of regions nested inside this one are not shown.
+    return "".join(line for line in code if not line.strip().startswith("# --8<-- ["))
 
 
 def guide_snippets() -> list[tuple[str, str, str, str]]:
@@ -326,6 +337,12 @@ def test_guide_snippet_matches_its_source(guide, path, name, code):
         "run `python tests/test_examples.py --write-snippets`")
 
 
+def test_every_snippet_marker_is_followed_by_its_code_block():
+    for guide in sorted(GUIDES.glob("*.md")):
+        text = guide.read_text()
+        assert text.count("<!-- snippet:") == len(SNIPPET.findall(text)), guide.name
+
+
 def test_every_example_appears_in_a_guide():
     shown = {path for _, path, _, _ in guide_snippets()}
     examples = {f"examples/{p.name}" for p in EXAMPLES.glob("*.py") if p.name != "hello.py"}
@@ -336,7 +353,8 @@ def write_snippets() -> None:
     """Refresh every snippet in docs/guides from its source region."""
     for guide in sorted(GUIDES.glob("*.md")):
         text = guide.read_text()
-        updated = SNIPPET.sub(lambda m: m.group(0).replace(m["code"], region(m["path"], m["name"])), text)
+        updated = SNIPPET.sub(lambda m: f"<!-- snippet: {m['path']}#{m['name']} -->\n```python\n"
+                                        f"{region(m['path'], m['name'])}```", text)
         if updated != text:
             guide.write_text(updated)
             print(f"updated {guide.relative_to(ROOT)}")
