@@ -184,7 +184,7 @@ class MemoryStore:
 def upload_id(environ: dict[str, Any]) -> str | None:
     """The ``X-Progress-ID`` of a request (query parameter first, then header), or None."""
     query = environ.get("QUERY_STRING", "")
-    if "rogress" in query:  # cheap test before parsing every query string
+    if "progress" in query.lower():  # cheap test before parsing every query string
         for name, values in parse_qs(query).items():
             if name.lower() == "x-progress-id" and values:
                 return values[0]

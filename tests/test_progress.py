@@ -100,6 +100,7 @@ def test_rate_eta_and_stall():
 @pytest.mark.parametrize("environ, expected", [
     ({"QUERY_STRING": "X-Progress-ID=abc"}, "abc"),
     ({"QUERY_STRING": "a=1&x-progress-id=abc"}, "abc"),
+    ({"QUERY_STRING": "X-PROGRESS-ID=up"}, "up"),
     ({"HTTP_X_PROGRESS_ID": "hdr"}, "hdr"),
     ({"QUERY_STRING": "X-Progress-ID=q", "HTTP_X_PROGRESS_ID": "hdr"}, "q"),
     ({"QUERY_STRING": "progress=1"}, None),
