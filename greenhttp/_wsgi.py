@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
 from urllib.parse import unquote_to_bytes
 
 from ._body import Body, WSGIInput
-from ._errors import ClientDisconnected, LocalProtocolError, ProtocolError, ReadTimeout
+from ._errors import ClientDisconnected, ConnectionLost, LocalProtocolError, ProtocolError, ReadTimeout
 from ._log import error_logger
 from ._protocol import RequestHead, parse_target, validate_fields
 from ._stream import Stream
@@ -174,6 +174,13 @@ class WSGIHandler:
                 self._send_result(conn, state, result)
             except (ClientDisconnected, ProtocolError, ReadTimeout):
                 raise  # the connection loop answers these (or cannot answer at all)
+            except ConnectionLost as exc:
+                # A body that ended on purpose (Stream.abort) or lost its own upstream:
+                # an event worth a line, not a crash worth a traceback.
+                error_logger.info("%s: response body ended early: %s", conn.client, exc)
+                if not conn.head_on_wire:
+                    conn.send_simple(500, b"500 Internal Server Error\n")
+                return False
             except Exception:
                 if conn.detached:
                     return False

@@ -550,3 +550,22 @@ def test_body_timeout_bounds_stalls_not_slow_steady_readers(serve):
             gevent.sleep(0.02)  # steady but slow: the whole transfer outlasts body_timeout
         assert got > len(payload)  # head + every body byte
         assert time.monotonic() - started > 0.5
+
+
+def test_aborted_stream_closes_connection_with_one_log_line(serve, caplog):
+    def app(environ, start_response):
+        stream = greenhttp.Stream()
+
+        def produce():
+            stream.send(b"first")
+            gevent.sleep(0.05)
+            stream.abort(greenhttp.StreamClosed("slow consumer cut off"))
+        gevent.spawn(produce)
+        start_response("200 OK", [])
+        return stream
+
+    with caplog.at_level(logging.INFO, logger="greenhttp.error"), serve(app) as server:
+        raw = raw_exchange(server.address, b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
+    assert b"5\r\nfirst\r\n" in raw and not raw.endswith(b"0\r\n\r\n")
+    records = [r for r in caplog.records if "slow consumer" in r.getMessage()]
+    assert len(records) == 1 and records[0].exc_info is None
