@@ -1,0 +1,194 @@
+"""``greenhttp proxy`` as a separate process: argument checks, routes, the forward mode
+with curl -x, a 502 log line, and 200 MiB each way through it in bounded memory."""
+
+from __future__ import annotations
+
+import hashlib
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any, Iterator
+
+import gevent
+import pytest
+
+import greenhttp
+from greenhttp._proxy_cli import build_app, build_parser
+
+ROOT = Path(__file__).resolve().parent.parent
+MIB = 1024 * 1024
+
+
+def cli_app(*argv: str) -> Any:
+    return build_app(build_parser().parse_args(list(argv)))
+
+
+def test_arguments_are_checked():
+    from greenhttp._cli import CLIError
+
+    with pytest.raises(CLIError, match="no routes"):
+        cli_app()
+    with pytest.raises(CLIError, match="--forward needs at least one --allow"):
+        cli_app("--forward")
+    with pytest.raises(CLIError, match="add --forward"):
+        cli_app("--allow", "example.com:443", "/=http://127.0.0.1:9")
+    with pytest.raises(CLIError, match="PREFIX=URL"):
+        cli_app("/api")
+    with pytest.raises(CLIError, match="http:// or https://"):
+        cli_app("/=ftp://x")
+    with pytest.raises(CLIError, match="HOST:PORT"):
+        cli_app("--forward", "--allow", "example.com")
+    with pytest.raises(CLIError, match="USER:PASSWORD"):
+        cli_app("--forward", "--allow", "*:*", "--auth", "nocolon")
+    assert isinstance(cli_app("/=http://127.0.0.1:9"), greenhttp.ReverseProxy)
+    forward = cli_app("--forward", "--allow", "*:443", "/=http://127.0.0.1:9")
+    assert isinstance(forward, greenhttp.ForwardProxy) and isinstance(forward.app, greenhttp.ReverseProxy)
+
+
+def run_cli(*argv: str, timeout: float = 20) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "greenhttp", *argv], cwd=ROOT, capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def test_help_and_one_line_errors():
+    shown = run_cli("proxy", "--help")
+    assert shown.returncode == 0
+    for flag in ("PREFIX=URL", "--forward", "--allow", "--auth", "--bind", "--port", "--no-access-log",
+                 "--max-body-size", "--read-timeout"):
+        assert flag in shown.stdout, flag
+    failed = run_cli("proxy", "--forward")
+    assert failed.returncode == 1
+    assert failed.stderr.strip().splitlines() == [
+        "greenhttp: error: --forward needs at least one --allow HOST:PORT (--allow '*:*' allows "
+        "every destination, deliberately)"]
+
+
+# -- a running proxy process ---------------------------------------------------------------------
+
+
+def block(i: int) -> bytes:
+    return hashlib.sha256(b"block %d" % i).digest() * 32768  # 1 MiB
+
+
+def generated(size: int) -> Iterator[bytes]:
+    for offset in range(0, size, MIB):
+        yield block(offset // MIB)[:size - offset]
+
+
+def digest_of(size: int) -> str:
+    digest = hashlib.sha256()
+    for piece in generated(size):
+        digest.update(piece)
+    return digest.hexdigest()
+
+
+def upstream_app(environ, start_response):
+    path = environ["PATH_INFO"]
+    if path == "/download":
+        size = int(environ["QUERY_STRING"])
+        start_response("200 OK", [("Content-Length", str(size))])
+        return generated(size)
+    if path == "/upload":
+        digest = hashlib.sha256()
+        for chunk in environ["greenhttp.body"]:
+            digest.update(chunk)
+        data = f"{environ['greenhttp.body'].received} {digest.hexdigest()}".encode()
+        start_response("200 OK", [("Content-Length", str(len(data)))])
+        return [data]
+    data = f"{environ['REQUEST_METHOD']} {environ['REQUEST_URI']} via={environ.get('HTTP_VIA')}".encode()
+    start_response("200 OK", [("Content-Length", str(len(data)))])
+    return [data]
+
+
+def peak_rss_mib(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM")
+
+
+class ProxyProcess:
+    def __init__(self, process: subprocess.Popen, url: str) -> None:
+        self.process = process
+        self.url = url
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[greenhttp.Server]:
+    server = greenhttp.Server(upstream_app, port=0, access_log=False)
+    server.start()
+    yield server
+    server.stop(timeout=1)
+
+
+@pytest.fixture(scope="module")
+def proxy_process(upstream) -> Iterator[ProxyProcess]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        dead = probe.getsockname()[1]
+    up_port = upstream.address[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "greenhttp", "proxy", "-p", "0", "--no-access-log",
+         "--forward", "--allow", f"127.0.0.1:{up_port}", "--auth", "u:p",
+         f"/dead=http://127.0.0.1:{dead}", f"/=http://127.0.0.1:{up_port}"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        if not url.startswith("http://"):
+            process.kill()
+            pytest.fail(f"greenhttp proxy did not start: {url!r} {process.stderr.read() if process.stderr else ''}")
+        yield ProxyProcess(process, url)
+    finally:
+        process.terminate()
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+
+
+def test_routes_and_the_forward_mode_with_curl(proxy_process, upstream):
+    with greenhttp.Pool() as own:
+        assert greenhttp.get(proxy_process.url + "/x?y=1", pool=own).content == b"GET /x?y=1 via=1.1 greenhttp"
+    target = f"http://127.0.0.1:{upstream.address[1]}/fwd"
+    result = subprocess.run(["curl", "-sS", "--max-time", "10", "-x", proxy_process.url, "-U", "u:p", target],
+                            capture_output=True, timeout=20)
+    assert result.returncode == 0 and result.stdout == b"GET /fwd via=1.1 greenhttp", result
+    denied = subprocess.run(["curl", "-sS", "-o", "/dev/null", "-w", "%{http_code}", "-x", proxy_process.url,
+                             target], capture_output=True, timeout=20)
+    assert denied.stdout == b"407"
+
+
+def test_a_dead_upstream_is_a_502_and_one_log_line(proxy_process):
+    with greenhttp.Pool() as own:
+        response = greenhttp.get(proxy_process.url + "/dead/x", pool=own)
+    assert response.status == 502
+    stderr = proxy_process.process.stderr
+    assert stderr is not None
+    lines: list[str] = []
+    with gevent.Timeout(5, AssertionError(f"no 502 line on stderr: {lines}")):
+        while not lines or "502" not in lines[-1]:
+            lines.append(stderr.readline())
+    assert '"GET /dead/x"' in lines[-1] and "refused" in lines[-1], lines
+
+
+def test_200_mib_each_way_in_bounded_memory(proxy_process):
+    size = 200 * MIB + 7
+    before = peak_rss_mib(proxy_process.process.pid)
+    started = time.monotonic()
+    with greenhttp.Pool() as own:
+        digest = hashlib.sha256()
+        with greenhttp.get(f"{proxy_process.url}/download?{size}", stream=True, pool=own, timeout=30) as response:
+            for chunk in response.body:
+                digest.update(chunk)
+        assert response.body.received == size and digest.hexdigest() == digest_of(size)
+        uploaded = greenhttp.post(proxy_process.url + "/upload", body=generated(size), pool=own, timeout=30)
+        assert uploaded.content == f"{size} {digest_of(size)}".encode()
+    elapsed = time.monotonic() - started
+    peak = peak_rss_mib(proxy_process.process.pid)
+    # The proxy holds about one 1 MiB chunk per direction; 400 MiB went through it.
+    assert peak - before < 24 and peak < 80, f"proxy peak RSS {before:.0f} -> {peak:.0f} MiB"
+    print(f"\n400 MiB through `greenhttp proxy` in {elapsed:.1f} s, proxy peak RSS {before:.0f} -> {peak:.0f} MiB")
