@@ -726,7 +726,7 @@ def interactive(session: Session) -> None:
     history = _file_history(history_path())
     session.history = history
     style = Style.from_dict({"url": "ansigreen bold", "sep": "ansibrightblack"})
-    prompt = PromptSession(history=history, completer=make_completer(session),
+    prompt: "PromptSession[str]" = PromptSession(history=history, completer=make_completer(session),
                            lexer=make_lexer(), auto_suggest=AutoSuggestFromHistory(),
                            complete_while_typing=False, enable_history_search=True)
     session.say("greenhttp repl: 'help' for commands, Ctrl-D to leave")

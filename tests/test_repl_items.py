@@ -179,3 +179,15 @@ def test_kinds():
     assert kind_of("image/png") == "binary"
     assert kind_of("") == "unknown"
     assert looks_binary(b"a\x00b") and not looks_binary("héllo".encode())
+
+
+def test_serving_does_not_import_the_shell_libraries():
+    import subprocess
+    import sys
+
+    code = ("import sys, greenhttp, greenhttp._cli, greenhttp._console, greenhttp._repl; "
+            "greenhttp._cli.build_parser(); "
+            "print(sorted({m.split('.')[0] for m in sys.modules} & {'prompt_toolkit', 'pygments', 'tqdm', 'ssl'}))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
