@@ -141,17 +141,63 @@ def is_hop_by_hop(lname: str, named: set[str] | frozenset[str] = frozenset()) ->
     return lname in HOP_BY_HOP or lname.startswith("proxy-") or lname in named
 
 
+_hop_names: dict[str, bool] = {}
+
+
 def strip_hop_by_hop(items: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     """``items`` without hop-by-hop fields (RFC 9110 §7.6.1), order kept."""
     items = list(items)
     named = connection_options(items)
-    return [(name, value) for name, value in items if not is_hop_by_hop(name.lower(), named)]
+    if named:
+        return [(name, value) for name, value in items if not is_hop_by_hop(name.lower(), named)]
+    hop = _hop_names
+    out = []
+    for item in items:
+        name = item[0]
+        drop = hop.get(name)
+        if drop is None:
+            drop = is_hop_by_hop(name.lower())
+            if len(hop) < 4096:
+                hop[name] = drop
+        if not drop:
+            out.append(item)
+    return out
 
 
 def _via_version(protocol: str) -> str:
     # RFC 9110 §7.6.3: received-protocol is the version the message came in with;
     # the "HTTP/" prefix is omitted for HTTP.
     return protocol[5:] if protocol.startswith("HTTP/") else protocol
+
+
+# What forwarded_request_headers does with each environ key, decided once per key:
+# (field name, kind). Header names repeat endlessly across requests.
+_KEEP, _DROP, _VIA, _XFF, _XFORWARDED = range(5)
+_key_kinds: dict[str, tuple[str, int]] = {}
+
+
+def _key_kind(key: str) -> tuple[str, int]:
+    entry = _key_kinds.get(key)
+    if entry is None:
+        if key[:5] != "HTTP_":
+            entry = ("Content-Type", _KEEP) if key == "CONTENT_TYPE" else ("", _DROP)
+        else:
+            name = _field_name(key)
+            lname = name.lower()
+            if is_hop_by_hop(lname) or lname in _REQUEST_DROP:
+                kind = _DROP
+            elif lname == "via":
+                kind = _VIA
+            elif lname == "x-forwarded-for":
+                kind = _XFF
+            elif lname.startswith("x-forwarded-"):
+                kind = _XFORWARDED
+            else:
+                kind = _KEEP
+            entry = (name, kind)
+        if len(_key_kinds) < 4096:
+            _key_kinds[key] = entry
+    return entry
 
 
 def forwarded_request_headers(environ: dict[str, Any], *, preserve_host: bool = False,
@@ -167,27 +213,27 @@ def forwarded_request_headers(environ: dict[str, Any], *, preserve_host: bool = 
     """
     items: list[tuple[str, str]] = []
     connection = environ.get("HTTP_CONNECTION")
-    named = connection_options([("connection", connection)]) if connection else frozenset()
-    host = environ.get("HTTP_HOST")
+    named = connection_options([("connection", connection)]) if connection else None
     received_via = None
     received_xff = None
+    kinds = _key_kinds
     for key, value in environ.items():
-        if key[:5] != "HTTP_":
-            if key == "CONTENT_TYPE" and value:
-                items.append(("Content-Type", value))
+        entry = kinds.get(key) or _key_kind(key)
+        kind = entry[1]
+        if kind == _KEEP:
+            if named and entry[0].lower() in named:
+                continue
+            if value or key != "CONTENT_TYPE":
+                items.append((entry[0], value))
+        elif kind == _DROP:
             continue
-        name = _field_name(key)
-        lname = name.lower()
-        if is_hop_by_hop(lname, named) or lname in _REQUEST_DROP:
-            continue
-        if lname == "via":
+        elif kind == _VIA:
             received_via = value
-            continue
-        if forwarded and lname.startswith("x-forwarded-"):
-            if lname == "x-forwarded-for":
-                received_xff = value
-            continue  # replaced below with this hop's view
-        items.append((name, value))
+        elif not forwarded:
+            items.append((entry[0], value))  # X-Forwarded-* passed on as received
+        elif kind == _XFF:
+            received_xff = value
+    host = environ.get("HTTP_HOST")
     if preserve_host and host:
         items.append(("Host", host))
     if forwarded:
@@ -199,6 +245,8 @@ def forwarded_request_headers(environ: dict[str, Any], *, preserve_host: bool = 
     if via:
         ours = f"{_via_version(environ.get('SERVER_PROTOCOL', 'HTTP/1.1'))} {via}"
         items.append(("Via", f"{received_via}, {ours}" if received_via else ours))
+    elif received_via:
+        items.append(("Via", received_via))
     return items
 
 
@@ -430,14 +478,14 @@ def proxy_request(environ: dict[str, Any], url: str, *, pool: Pool | None = None
         status, text = _failure(exc)
         _log_failure(log_as, url, status, exc)
         return _plain(status, text, url=url, error=exc)
-    raw = upstream.headers.items()
-    named = connection_options(raw)
-    out = Headers()
-    out._items = [(name, value) for name, value in raw if not is_hop_by_hop(name.lower(), named)]
+    out = Headers(strip_hop_by_hop(upstream.headers.items()))
     if via:
         ours = f"{_via_version('HTTP/' + upstream.http_version)} {via}"
         received = out.get("via")
-        out.set("Via", f"{received}, {ours}" if received else ours)
+        if received:
+            out.set("Via", f"{received}, {ours}")
+        else:
+            out.add("Via", ours)
     return ProxyResponse(upstream.status, upstream.reason, out, upstream, url=url, log_as=log_as)
 
 

@@ -1,0 +1,216 @@
+"""Reverse-proxy benchmark: greenhttp's ``greenhttp proxy`` against nginx ``proxy_pass``,
+both in front of the same upstream nginx, measured with wrk in one run.
+
+    python benchmarks/proxy.py                 # 5 s per run, 1 round
+    python benchmarks/proxy.py --secs 10 --rounds 3
+
+Scenarios: ``small`` (GET of a 13-byte static file, wrk -c50) and ``10mib`` (GET of a
+10 MiB static file, wrk -c4). Each proxy is one process (nginx: one worker) keeping
+keep-alive connections to the upstream (nginx: ``keepalive 64`` with HTTP/1.1), no
+access logs. With ``taskset`` available the proxy under test runs on CPU 1, the
+upstream nginx and wrk on CPU 0, so each proxy has one core to itself.
+Not part of the test suite.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+WRK_SCRIPT = ROOT / "benchmarks" / "wrk" / "hello.lua"
+
+UPSTREAM_CONF = """
+{user}
+daemon off;
+worker_processes 1;
+pid {tmp}/upstream.pid;
+error_log {tmp}/upstream-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/ubody;
+    proxy_temp_path {tmp}/uproxy;
+    fastcgi_temp_path {tmp}/ufastcgi;
+    uwsgi_temp_path {tmp}/uuwsgi;
+    scgi_temp_path {tmp}/uscgi;
+    keepalive_requests 1000000;
+    keepalive_timeout 600s;
+    sendfile on;
+    default_type application/octet-stream;
+    server {{
+        listen 127.0.0.1:{port};
+        root {tmp}/www;
+    }}
+}}
+"""
+
+PROXY_CONF = """
+{user}
+daemon off;
+worker_processes 1;
+pid {tmp}/proxy.pid;
+error_log {tmp}/proxy-error.log warn;
+events {{ worker_connections 1024; }}
+http {{
+    access_log off;
+    client_body_temp_path {tmp}/pbody;
+    proxy_temp_path {tmp}/pproxy;
+    fastcgi_temp_path {tmp}/pfastcgi;
+    uwsgi_temp_path {tmp}/puwsgi;
+    scgi_temp_path {tmp}/pscgi;
+    keepalive_requests 1000000;
+    keepalive_timeout 600s;
+    upstream backend {{
+        server 127.0.0.1:{upstream_port};
+        keepalive 64;
+    }}
+    server {{
+        listen 127.0.0.1:{port};
+        location / {{
+            proxy_pass http://backend;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+            {buffering}
+        }}
+    }}
+}}
+"""
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def wait_port(port: int, process: subprocess.Popen, what: str) -> None:
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                sys.exit(f"{what} did not start")
+            time.sleep(0.05)
+
+
+def pinned(cpu: int, argv: list[str]) -> list[str]:
+    if shutil.which("taskset") and (os.cpu_count() or 1) >= 2:
+        return ["taskset", "-c", str(cpu), *argv]
+    return argv
+
+
+def nginx_binary() -> str:
+    found = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
+    if not found:
+        sys.exit("nginx is needed: apt-get update -qq && apt-get install -y -qq nginx-light")
+    return found
+
+
+def run_wrk(url: str, connections: int, secs: float) -> dict[str, float]:
+    argv = pinned(0, ["wrk", "-t1", f"-c{connections}", f"-d{secs:g}s", "--timeout", "10s", "-s",
+                      str(WRK_SCRIPT), url])
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=secs + 60)
+    match = re.search(r"GREENHTTP_BENCH (.*)", result.stdout)
+    if not match:
+        sys.exit(f"wrk failed: {result.stdout}\n{result.stderr}")
+    fields = {k: int(v) for k, v in (item.split("=") for item in match.group(1).split())}
+    seconds = fields["duration_us"] / 1e6
+    errors = sum(fields[k] for k in ("connect", "read", "write", "status", "timeout"))
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", result.stdout)
+    return {"rps": fields["requests"] / seconds, "mib_s": fields["bytes"] / seconds / 2**20,
+            "errors": errors + (int(non2xx.group(1)) if non2xx else 0)}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--secs", type=float, default=5.0, help="seconds per wrk run (default 5)")
+    parser.add_argument("--rounds", type=int, default=1, help="rounds, order alternating (default 1)")
+    parser.add_argument("--nginx-buffering", choices=("on", "off"), default="on",
+                        help="nginx proxy_buffering (default on, nginx's default)")
+    opts = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed: apt-get install -y -qq wrk")
+    binary = nginx_binary()
+    tmp = Path(tempfile.mkdtemp(prefix="greenhttp-proxy-bench-"))
+    (tmp / "www").mkdir()
+    (tmp / "www" / "small").write_bytes(b"Hello, World!")
+    with open(tmp / "www" / "10m", "wb") as f:
+        f.write(os.urandom(10 * 1024 * 1024))
+    user = "user root;" if os.geteuid() == 0 else ""
+    upstream_port, nginx_port, green_port = free_port(), free_port(), free_port()
+    (tmp / "upstream.conf").write_text(UPSTREAM_CONF.format(tmp=tmp, port=upstream_port, user=user))
+    buffering = "proxy_buffering off;" if opts.nginx_buffering == "off" else ""
+    (tmp / "proxy.conf").write_text(PROXY_CONF.format(tmp=tmp, port=nginx_port, user=user,
+                                                      upstream_port=upstream_port, buffering=buffering))
+    processes: list[subprocess.Popen] = []
+    try:
+        upstream = subprocess.Popen(pinned(0, [binary, "-p", str(tmp), "-c", str(tmp / "upstream.conf"),
+                                               "-e", str(tmp / "upstream-error.log")]))
+        processes.append(upstream)
+        wait_port(upstream_port, upstream, "upstream nginx")
+        nginx = subprocess.Popen(pinned(1, [binary, "-p", str(tmp), "-c", str(tmp / "proxy.conf"),
+                                            "-e", str(tmp / "proxy-error.log")]))
+        processes.append(nginx)
+        wait_port(nginx_port, nginx, "nginx proxy")
+        green_cmd = [sys.executable, "-m", "greenhttp", "proxy", f"/=http://127.0.0.1:{upstream_port}",
+                     "-p", str(green_port), "--no-access-log", "--keepalive-timeout", "600"]
+        green = subprocess.Popen(pinned(1, green_cmd), cwd=ROOT, stdout=subprocess.DEVNULL)
+        processes.append(green)
+        wait_port(green_port, green, "greenhttp proxy")
+        proxies = {"greenhttp": green_port, "nginx": nginx_port}
+        print(f"# greenhttp: {' '.join(green_cmd[1:])}")
+        print(f"# nginx {subprocess.run([binary, '-v'], capture_output=True, text=True).stderr.strip()}: "
+              f"proxy_pass, keepalive 64, HTTP/1.1, proxy_buffering {opts.nginx_buffering}")
+        print(f"# wrk -t1, {opts.secs:g} s per run, {opts.rounds} round(s); taskset: "
+              f"{'yes' if shutil.which('taskset') else 'no'}")
+        scenarios = {"small": ("/small", 50, "rps"), "10mib": ("/10m", 4, "mib_s")}
+        for port in proxies.values():  # warm up: connections to the upstream, caches
+            run_wrk(f"http://127.0.0.1:{port}/small", 50, 1)
+        results: dict[tuple[str, str], list[float]] = {}
+        for round_ in range(opts.rounds):
+            order = list(proxies) if round_ % 2 == 0 else list(reversed(proxies))
+            for scenario, (path, connections, unit) in scenarios.items():
+                for name in order:
+                    measured = run_wrk(f"http://127.0.0.1:{proxies[name]}{path}", connections, opts.secs)
+                    value = measured[unit]
+                    results.setdefault((scenario, name), []).append(value)
+                    flag = f" ({measured['errors']} errors)" if measured["errors"] else ""
+                    print(f"round {round_ + 1} {scenario:6} {name:10} {value:10.1f} "
+                          f"{'req/s' if unit == 'rps' else 'MiB/s'}{flag}", flush=True)
+                    time.sleep(0.5)
+        print()
+        print("| scenario | greenhttp | nginx | greenhttp / nginx |")
+        print("| --- | ---: | ---: | ---: |")
+        for scenario, (_, connections, unit) in scenarios.items():
+            green_value = statistics.median(results[(scenario, "greenhttp")])
+            nginx_value = statistics.median(results[(scenario, "nginx")])
+            label = "req/s" if unit == "rps" else "MiB/s"
+            print(f"| {scenario} (wrk -c{connections}, {label}) | {green_value:.0f} | {nginx_value:.0f} "
+                  f"| {green_value / nginx_value:.2f}x |")
+    finally:
+        for process in reversed(processes):
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(5)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        shutil.rmtree(tmp, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
