@@ -795,7 +795,8 @@ class _Exchange:
             self.release(False)
 
     def abandon(self) -> None:
-        """The Response was garbage-collected unread: close, no I/O, free the slot."""
+        """Close the connection with no further I/O and free the slot (``Response.abort``,
+        or the Response was garbage-collected unread)."""
         self.release(False)
 
 
@@ -894,6 +895,17 @@ class Response:
         if exchange is not None:
             self._exchange = None
             exchange.close()
+
+    def abort(self) -> None:
+        """Stop at once: close the connection without reading the rest, free its pool slot.
+
+        For an endless or unwanted stream, where ``close()`` would try to drain it, and
+        for a proxy whose own client went away.
+        """
+        exchange = self._exchange
+        if exchange is not None:
+            self._exchange = None
+            exchange.abandon()
 
     def __enter__(self) -> "Response":
         return self

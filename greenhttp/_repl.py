@@ -394,10 +394,7 @@ def abort(response: Any) -> None:
     if response.body.complete:
         response.close()
         return
-    exchange = getattr(response, "_exchange", None)
-    if exchange is not None:
-        response._exchange = None
-        exchange.abandon()
+    response.abort()
 
 
 def describe_error(exc: BaseException) -> str:

@@ -46,7 +46,8 @@ def test_per_host_limit_waiting_and_stats(serve):
     with serve(app) as server, greenhttp.Pool(max_per_host=2) as pool:
         jobs = [gevent.spawn(greenhttp.get, server.url, pool=pool) for _ in range(10)]
         deadline = time.monotonic() + 5
-        while pool.stats()["waiting"] < 8 and time.monotonic() < deadline:
+        # Under load the second connection may still be connecting; wait for the state.
+        while (pool.stats()["waiting"] < 8 or pool.stats()["in_use"] < 2) and time.monotonic() < deadline:
             gevent.sleep(0.01)
         stats = pool.stats()
         assert stats["open"] == 2 and stats["in_use"] == 2 and stats["waiting"] == 8
@@ -197,3 +198,29 @@ def test_default_pool_is_shared(serve):
         first = greenhttp.get(server.url).content
         assert greenhttp.Client().get(server.url).content == first
         assert server.url in greenhttp.default_pool().stats()["hosts"]
+
+
+def test_abort_closes_an_endless_stream_at_once_and_frees_the_slot(serve):
+    import gevent
+
+    def endless(environ, start_response):
+        start_response("200 OK", [("Content-Type", "text/plain")])
+
+        def forever():
+            while True:
+                yield b"tick\n"
+                gevent.sleep(0.01)
+        return forever()
+
+    pool = greenhttp.Pool(max_per_host=1)
+    with serve(endless) as server:
+        response = greenhttp.get(server.url, stream=True, pool=pool)
+        assert next(iter(response.body)).startswith(b"tick")
+        started = time.monotonic()
+        response.abort()
+        assert time.monotonic() - started < 0.5
+        assert pool.stats()["in_use"] == 0 and pool.stats()["open"] == 0
+        # The single slot is free again: a second request does not hit PoolTimeout.
+        second = greenhttp.get(server.url, stream=True, pool=pool, timeout=greenhttp.Timeout(2))
+        assert second.status == 200
+        second.abort()
