@@ -47,7 +47,8 @@ def test_per_host_limit_waiting_and_stats(serve):
         jobs = [gevent.spawn(greenhttp.get, server.url, pool=pool) for _ in range(10)]
         deadline = time.monotonic() + 5
         # Under load the second connection may still be connecting; wait for the state.
-        while (pool.stats()["waiting"] < 8 or pool.stats()["in_use"] < 2) and time.monotonic() < deadline:
+        while ((pool.stats()["waiting"] < 8 or pool.stats()["in_use"] < 2 or active["now"] < 2)
+               and time.monotonic() < deadline):
             gevent.sleep(0.01)
         stats = pool.stats()
         assert stats["open"] == 2 and stats["in_use"] == 2 and stats["waiting"] == 8
