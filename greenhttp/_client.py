@@ -848,6 +848,12 @@ class Response:
         return self.status in REDIRECT_STATUSES and self._has_header(b"location")
 
     @property
+    def is_buffered(self) -> bool:
+        """True when the whole body is in memory and no connection is held: ``content``
+        costs no I/O (small bodies that came with their head, or a non-streamed call)."""
+        return self._exchange is None and self._content is not None
+
+    @property
     def content(self) -> bytes:
         """The whole body (read on first use, then kept)."""
         if self._content is None:

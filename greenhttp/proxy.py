@@ -53,10 +53,10 @@ from ._body import Body
 from ._client import Client, Response, Timeout
 from ._errors import (
     ConnectError,
+    ConnectionLost,
     GreenHTTPError,
     LocalProtocolError,
     PoolTimeout,
-    ReadTimeout,
     TimeoutError,
 )
 from ._headers import Headers
@@ -338,23 +338,15 @@ class ProxyResponse:
         return f"<ProxyResponse {self.status} {self.reason} from {self.url}>"
 
 
-class _CutShort(ReadTimeout):
-    """The upstream broke after the response head went out.
-
-    A ReadTimeout only because that is what greenhttp's connection loop handles by
-    closing the connection quietly (one info line, no terminating chunk) once a
-    response has started; anything else would log a traceback or end the body.
-    """
+class _CutShort(ConnectionLost):
+    """The upstream broke after the response head went out: the server closes the
+    client connection without ending the body (one info line, no traceback)."""
 
 
 def _buffered_content(response: Response) -> bytes | None:
     # The client reads a response that arrived whole with its head (small bodies, 304,
     # HEAD) before returning it, and then holds no connection: send it as a list.
-    if getattr(response, "_exchange", True) is None:
-        content = getattr(response, "_content", None)
-        if isinstance(content, bytes):
-            return content
-    return None
+    return response.content if response.is_buffered else None
 
 
 def _abort(response: Response) -> None:
@@ -363,12 +355,7 @@ def _abort(response: Response) -> None:
     ``Response.close()`` would read up to 256 KiB of the rest to keep the connection,
     which, from a slow upstream, can take the whole read timeout.
     """
-    exchange = getattr(response, "_exchange", None)
-    if exchange is None:
-        response.close()
-        return
-    response._exchange = None
-    exchange.abandon()
+    response.abort()
 
 
 def _plain_headers(content: bytes, extra: Sequence[tuple[str, str]] = ()) -> list[tuple[str, str]]:
