@@ -214,7 +214,7 @@ class HTTPConnection:
         self._status = 0
         self._body_sent = 0
         self.requests_served += 1
-        started = time.perf_counter()
+        started = time.perf_counter() if self.server.access_log else 0.0
         if request.has_body:
             body = Body(self._pull_body, request.content_length)
             self._continue_pending = request.expect_continue
@@ -351,6 +351,26 @@ class HTTPConnection:
             self._queue(framed)
         if flush:
             self.flush()
+
+    def respond_whole(self, status: int, reason: str, headers: list[tuple[str, str]],
+                      body: bytes) -> None:
+        """A complete response whose body is one bytes object: head, body and end in one
+        queued piece (the common ``return [body]`` case, without the per-chunk path)."""
+        self.start_response(status, reason, headers)
+        framing = self._framing
+        assert framing is not None and self._head is not None
+        framed = framing.frame(body)
+        if framed:
+            self._body_sent = len(body)
+        data = self._head + framed + framing.end() if framed else self._head + framing.end()
+        self._head = None
+        self._continue_pending = False
+        self._out.append(data)
+        self._out_size += len(data)
+        if not self.protocol.has_buffered_events() or self._out_size > OUTPUT_HOLD:
+            self.flush()
+        else:
+            self._hold()
 
     def finish(self) -> None:
         """End the response body (flushing is left to the loop, for pipelining)."""

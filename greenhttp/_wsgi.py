@@ -222,6 +222,15 @@ class WSGIHandler:
             # chunking, and send head and body together.
             if state.status is None:
                 raise AssertionError("app returned without calling start_response()")
+            if len(result) == 1 and not state.head_sent and type(result[0]) is bytes:
+                body = result[0]
+                status = state.status
+                headers = state.headers
+                if not _has_length(headers):
+                    headers = headers + [("Content-Length", str(len(body)))]
+                state.head_sent = True
+                conn.respond_whole(int(status[:3]), status[4:], headers, body)
+                return
             if not state.head_sent:
                 if _has_length(state.headers):
                     self._send_head(conn, state)
