@@ -36,6 +36,7 @@ setup(
             "trustme>=1.1",
             "pexpect>=4.8",
             "selenium>=4.11",
+            "hypothesis>=6.80",
         ],
     },
     entry_points={"console_scripts": ["greenhttp = greenhttp._cli:main"]},
