@@ -346,6 +346,8 @@ class _Route:
 
     __slots__ = ("key", "label", "poolable", "absolute_target", "proxy_authorization", "_connect",
                  "_address", "_context", "_server_hostname", "_tunnel")
+    #: What makes two connections interchangeable in the pool.
+    key: tuple[Any, ...]
 
     def __init__(self, url: _URL, proxy: _Proxy | None, verify: bool | str,
                  cert: Any, connect: Callable[..., Stream]) -> None:
@@ -751,7 +753,8 @@ class _Exchange:
         sent = 0
         for piece in payload.pieces(use_sendfile):
             if isinstance(piece, _FileRegion):
-                count = stream.sendfile(piece.file, piece.offset, piece.count, self.timer.write())  # type: ignore[union-attr]
+                assert isinstance(stream, SocketStream)  # pieces() yields regions only for it
+                count = stream.sendfile(piece.file, piece.offset, piece.count, self.timer.write())
             else:
                 count = len(piece)
                 if not count:

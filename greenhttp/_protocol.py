@@ -245,6 +245,7 @@ class _ParserCallbacks:
     # block up front, ~700 bytes per idle connection, and events rarely number more than 3.
     _events: list[Event]
     _next_event: int
+    _error: ProtocolError | None
     _headers: RawHeaders
     _trailers: RawHeaders | None
     _in_head: bool
