@@ -10,9 +10,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import os
-import shutil
-import socket
-import subprocess
 import time
 from pathlib import Path
 from typing import Iterator
@@ -21,28 +18,13 @@ import pytest
 import trustme
 
 import greenhttp
+from nginx_runner import free_port, nginx_config, running_nginx
 
-NGINX_CONF = """
-{user}
-daemon off;
-worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 512; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    keepalive_requests 10000;
-    keepalive_timeout 60s;
-    default_type application/octet-stream;
-    types {{ text/plain txt; }}
-    sendfile on;
+SERVERS = """
     server {{
         listen 127.0.0.1:{port};
+        keepalive_timeout 60s;
+        sendfile on;
         root {tmp}/www;
         location = /conn {{
             add_header X-Conn $connection always;
@@ -74,22 +56,7 @@ http {{
             return 200 "tls ok";
         }}
     }}
-}}
 """
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def nginx_binary() -> str:
-    found = shutil.which("nginx") or ("/usr/sbin/nginx" if os.path.exists("/usr/sbin/nginx") else None)
-    if found is None:
-        pytest.fail("nginx is not installed: these interop tests need it "
-                    "(apt-get update -qq && apt-get install -y -qq nginx-light; tests/run.sh does this)")
-    return found
 
 
 class Nginx:
@@ -106,7 +73,6 @@ class Nginx:
 
 @pytest.fixture(scope="module")
 def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
-    binary = nginx_binary()
     tmp = tmp_path_factory.mktemp("nginx")
     ca = trustme.CA()
     ca.cert_pem.write_to_path(str(tmp / "ca.pem"))
@@ -119,33 +85,9 @@ def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
         block = os.urandom(1024 * 1024)
         for i in range(64):
             f.write(block[i:] + block[:i])
-    conf = tmp / "nginx.conf"
-    # As root, nginx's workers switch to "nobody", who cannot read pytest's 0700 temp dirs.
-    user = "user root;" if os.geteuid() == 0 else ""
-    conf.write_text(NGINX_CONF.format(tmp=tmp, port=server.port, tls_port=server.tls_port, user=user))
-    process = subprocess.Popen([binary, "-p", str(tmp), "-c", str(conf), "-e", str(tmp / "error.log")],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", server.tls_port), timeout=1).close()
-                socket.create_connection(("127.0.0.1", server.port), timeout=1).close()
-                break
-            except OSError:
-                if process.poll() is not None or time.monotonic() > deadline:
-                    output = process.stdout.read().decode(errors="replace") if process.stdout else ""
-                    log = (tmp / "error.log").read_text() if (tmp / "error.log").exists() else ""
-                    pytest.fail(f"nginx did not start: {output}\n{log}")
-                time.sleep(0.05)
+    config = nginx_config(tmp, SERVERS.format(tmp=tmp, port=server.port, tls_port=server.tls_port))
+    with running_nginx(tmp, config, [server.port, server.tls_port]):
         yield server
-    finally:
-        process.terminate()
-        try:
-            process.wait(5)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(5)
 
 
 @pytest.fixture
