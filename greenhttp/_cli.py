@@ -196,13 +196,13 @@ def serve_main(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     config = config_from_args(args)
     app = load_app(args.app)
-    on_started = None
-    if args.console:
+
+    def open_console(server: Any) -> None:
         from ._console import start_console
 
-        def on_started(server: Any) -> None:
-            start_console(server, app)
-    return run_server(app, config, on_started=on_started)
+        start_console(server, app)
+
+    return run_server(app, config, on_started=open_console if args.console else None)
 
 
 def run_server(app: Any, config: Any, on_started: Callable[[Any], None] | None = None,

@@ -35,7 +35,7 @@ import time
 import weakref
 from functools import partial
 from email.utils import parsedate_to_datetime
-from typing import IO, Any, Callable, Iterable, Iterator, Mapping, Sequence, Union
+from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, Union
 from urllib.parse import quote, urlencode, urljoin, urlsplit
 
 import gevent.pool

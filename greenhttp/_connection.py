@@ -33,7 +33,6 @@ from ._body import Body
 from ._date import http_date
 from ._errors import (
     ClientDisconnected,
-    LocalProtocolError,
     ProtocolError,
     ReadTimeout,
 )

@@ -52,7 +52,6 @@ import gevent
 from ._body import Body
 from ._client import Client, Response, Timeout
 from ._errors import (
-    ConnectError,
     ConnectionLost,
     GreenHTTPError,
     LocalProtocolError,

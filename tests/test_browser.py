@@ -94,7 +94,7 @@ def test_progress_bar_moves_while_the_browser_uploads(serve, browser, tmp_path):
         browser.find_element(By.ID, "file").send_keys(str(upload))
         browser.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
 
-        bar = browser.find_element(By.ID, "bar")
+        assert browser.find_element(By.ID, "bar").get_attribute("max") is not None
         status = browser.find_element(By.ID, "status")
         seen: list[tuple[float, float]] = []
         deadline = time.monotonic() + 20
