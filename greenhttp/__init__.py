@@ -37,13 +37,15 @@ from ._errors import (
     WriteTimeout,
 )
 from ._headers import Headers
-from ._client import Client, CookieJar, Response, Timeout, delete, fetch_all, get, head, options, patch, post, put, request
+from ._client import Client, Response, delete, fetch_all, get, head, options, patch, post, put, request
+from ._cookies import CookieJar
 from ._multipart import MultipartEncoder
 from ._pool import Pool, default_pool
 from .proxy import ForwardProxy, ProxyResponse, ReverseProxy, proxy_request
 from ._server import Server, serve
 from ._settings import ServerConfig
 from ._stream import Stream, StreamClosed
+from ._timeouts import Timeout
 from ._version import __version__
 from ._wsgi import FileWrapper
 from . import progress

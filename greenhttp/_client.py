@@ -28,50 +28,51 @@ Foreign exceptions are mapped in ``_transport`` only; this module sees greenhttp
 
 from __future__ import annotations
 
-import base64
 import json as _json
-import os
 import time
 import weakref
 from functools import partial
-from email.utils import parsedate_to_datetime
 from typing import Any, Callable, Iterable, Iterator, Mapping, Sequence, Union
-from urllib.parse import quote, urlencode, urljoin, urlsplit
+from urllib.parse import urljoin
 
 import gevent.pool
 import msgpack as _msgpack
 
 from ._body import Body
+from ._cookies import CookieJar
 from ._errors import (
     ConnectionLost,
-    DeadlineExceeded,
     DecodeError,
     HTTPStatusError,
     IncompleteBody,
-    InvalidURL,
     LocalProtocolError,
-    ProxyError,
-    ResponseProtocolError,
     TimeoutError,
     TooManyRedirects,
 )
 from ._headers import Headers
-from ._multipart import MultipartEncoder
+from ._payload import _FileRegion, _Payload
 from ._pool import Pool, PooledConnection, default_pool
 from ._protocol import (
     LAST_CHUNK,
     NEED_DATA,
-    ClientProtocol,
     Data,
     EndOfMessage,
     InformationalResponse,
     ResponseHead,
     chunk,
 )
-from ._transport import READ_SIZE, SocketStream, Stream, tls_context
-from ._version import __version__
-
-USER_AGENT = f"greenhttp/{__version__}"
+from ._routing import (
+    USER_AGENT,
+    _URL,
+    _add_params,
+    _basic_auth,
+    _parse_url,
+    _Route,
+    _route_for,
+    _select_proxy,
+)
+from ._timeouts import _as_timeout, _Timer
+from ._transport import READ_SIZE, SocketStream
 
 # RFC 9110 §9.2.2: methods whose repetition has the same effect as one request.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
@@ -82,7 +83,6 @@ REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 SMALL_BODY = 65536
 # Raw reads of Content-Length bodies: 1 MiB, so a 1 GiB download is 1024 recv calls.
 RAW_READ_SIZE = 1024 * 1024
-WRITE_SIZE = 262144
 # Reading this much of an unwanted body off a warm connection is cheaper than a new
 # TCP (and TLS) handshake; beyond it, closing is cheaper.
 DRAIN_LIMIT = 262144
@@ -90,489 +90,6 @@ DRAIN_LIMIT = 262144
 # 100 before sending anyway (servers that predate 100-continue never answer).
 EXPECT_THRESHOLD = 1024 * 1024
 EXPECT_WAIT = 1.0
-
-
-# -- timeouts ------------------------------------------------------------------------
-
-
-class Timeout:
-    """Per-phase timeouts in seconds; ``None`` disables one.
-
-    ``connect``: DNS, TCP, proxy tunnel and TLS handshake together. ``read``: the
-    longest wait for the next bytes of a response. ``write``: the longest wait to
-    send the next bytes. ``pool``: the longest wait for a pool slot (``None``: the
-    pool's ``checkout_timeout``). ``total``: an overall deadline for the whole
-    request, redirects and body included.
-
-    ``Timeout(5)`` sets connect, read, write and pool to 5 s.
-    """
-
-    __slots__ = ("connect", "read", "write", "pool", "total")
-
-    def __init__(self, default: float | None = None, *, connect: float | None = ...,  # type: ignore[assignment]
-                 read: float | None = ..., write: float | None = ...,  # type: ignore[assignment]
-                 pool: float | None = ..., total: float | None = None) -> None:  # type: ignore[assignment]
-        self.connect = default if connect is ... else connect
-        self.read = default if read is ... else read
-        self.write = default if write is ... else write
-        self.pool = default if pool is ... else pool
-        self.total = total
-
-    def __repr__(self) -> str:
-        return (f"Timeout(connect={self.connect}, read={self.read}, write={self.write}, "
-                f"pool={self.pool}, total={self.total})")
-
-
-# On by default, unlike requests and urllib3 (whose missing defaults are a classic
-# source of hung workers). Connect 10 s (hackney: 8 s), read and write 30 s (nginx's
-# proxy_read_timeout is 60 s; a client should give up first), pool: the pool's own.
-DEFAULT_TIMEOUT = Timeout(connect=10.0, read=30.0, write=30.0, pool=None)
-
-TimeoutLike = Union[Timeout, float, int, None]
-
-
-def _as_timeout(value: Any) -> Timeout:
-    if value is ...:
-        return DEFAULT_TIMEOUT
-    if isinstance(value, Timeout):
-        return value
-    if value is None:
-        return Timeout(None)
-    return Timeout(float(value))
-
-
-class _Timer:
-    """One request's timeouts, each capped by the overall deadline when there is one."""
-
-    __slots__ = ("timeout", "deadline")
-
-    def __init__(self, timeout: Timeout) -> None:
-        self.timeout = timeout
-        self.deadline = None if timeout.total is None else time.monotonic() + timeout.total
-
-    def _cap(self, base: float | None) -> float | None:
-        deadline = self.deadline
-        if deadline is None:
-            return base
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise DeadlineExceeded(f"request deadline of {self.timeout.total} s passed")
-        return remaining if base is None or remaining < base else base
-
-    def connect(self) -> float | None:
-        return self._cap(self.timeout.connect)
-
-    def read(self) -> float | None:
-        return self._cap(self.timeout.read)
-
-    def write(self) -> float | None:
-        return self._cap(self.timeout.write)
-
-    def pool(self) -> float | None:
-        base = self.timeout.pool
-        if self.deadline is None:
-            return base
-        # None means "the pool's own"; a deadline still caps it.
-        return self._cap(base)
-
-    def expired(self, exc: BaseException) -> None:
-        """Re-raise a timeout as DeadlineExceeded when the deadline, not the phase, ran out."""
-        if self.deadline is not None and time.monotonic() >= self.deadline - 0.001:
-            raise DeadlineExceeded(f"request deadline of {self.timeout.total} s passed") from exc
-
-
-# -- URLs ------------------------------------------------------------------------------
-
-_DEFAULT_PORTS = {"http": 80, "https": 443}
-# Characters left as they are in a request target: RFC 3986 reserved and unreserved,
-# and "%" so that an already-encoded URL is not encoded twice.
-_SAFE_TARGET = "!#$%&'()*+,/:;=?@[]~-._"
-
-
-class _URL:
-    __slots__ = ("scheme", "host", "port", "target", "username", "password")
-
-    def __init__(self, url: str) -> None:
-        try:
-            parts = urlsplit(url)
-            port = parts.port
-        except ValueError as exc:
-            raise InvalidURL(f"invalid URL {url!r}: {exc}") from None
-        scheme = parts.scheme.lower()
-        if scheme not in _DEFAULT_PORTS:
-            raise InvalidURL(f"unsupported URL scheme in {url!r} (http and https only)")
-        host = parts.hostname
-        if not host:
-            raise InvalidURL(f"no host in URL {url!r}")
-        try:
-            host.encode("ascii")
-        except UnicodeEncodeError:
-            try:
-                host = host.encode("idna").decode("ascii")
-            except UnicodeError as exc:
-                raise InvalidURL(f"invalid host name in {url!r}: {exc}") from None
-        self.scheme = scheme
-        self.host = host
-        self.port = port or _DEFAULT_PORTS[scheme]
-        target = quote(parts.path or "/", safe=_SAFE_TARGET)
-        if parts.query:
-            target += "?" + quote(parts.query, safe=_SAFE_TARGET)
-        self.target = target
-        self.username = parts.username
-        self.password = parts.password
-
-    @property
-    def authority(self) -> str:
-        host = f"[{self.host}]" if ":" in self.host else self.host
-        if self.port == _DEFAULT_PORTS[self.scheme]:
-            return host
-        return f"{host}:{self.port}"
-
-    @property
-    def origin(self) -> tuple[str, str, int]:
-        return (self.scheme, self.host, self.port)
-
-    def __str__(self) -> str:
-        return f"{self.scheme}://{self.authority}{self.target}"
-
-
-def _add_params(url: str, params: Any) -> str:
-    if not params:
-        return url
-    query = params if isinstance(params, str) else urlencode(
-        list(params.items()) if isinstance(params, Mapping) else list(params), doseq=True)
-    base, hash_mark, fragment = url.partition("#")
-    joiner = "&" if "?" in base else "?"
-    return base + joiner + query + hash_mark + fragment
-
-
-# -- proxies ------------------------------------------------------------------------
-
-
-class _Proxy:
-    __slots__ = ("url", "authorization", "key")
-
-    def __init__(self, url: str) -> None:
-        if "://" not in url:
-            url = "http://" + url  # HTTP_PROXY=host:3128 is common and curl accepts it
-        parsed = _URL(url)
-        if parsed.scheme != "http":
-            raise ProxyError(f"only http:// proxies are supported, not {url!r}")
-        self.url = parsed
-        self.key = url
-        self.authorization: str | None = None
-        if parsed.username is not None:
-            self.authorization = _basic_auth(parsed.username, parsed.password or "")
-
-
-_proxies: dict[str, _Proxy] = {}
-
-
-def _proxy(url: str) -> _Proxy:
-    proxy = _proxies.get(url)
-    if proxy is None:
-        if len(_proxies) >= _CACHE_SIZE:
-            _proxies.clear()
-        proxy = _proxies[url] = _Proxy(url)
-    return proxy
-
-
-# os.environ.get encodes the key and decodes the value on every call (~2 us, and a
-# request asks up to seven times). On POSIX its backing dict of bytes is read
-# directly: the same data, and os.environ writes (monkeypatch.setenv too) update it.
-_environ_bytes: dict[bytes, bytes] | None = getattr(os.environ, "_data", None) if os.name == "posix" else None
-_ENV_NAMES: dict[str, tuple[Any, Any]] = {}
-
-
-def _env(name: str) -> str | None:
-    # curl and requests prefer the lower-case name; both are honoured.
-    if _environ_bytes is None:
-        return os.environ.get(name.lower()) or os.environ.get(name.upper()) or None
-    keys = _ENV_NAMES.get(name)
-    if keys is None:
-        keys = _ENV_NAMES[name] = (name.lower().encode(), name.upper().encode())
-    value = _environ_bytes.get(keys[0]) or _environ_bytes.get(keys[1])
-    return os.fsdecode(value) if value else None
-
-
-def _no_proxy(host: str, port: int) -> bool:
-    """True if NO_PROXY exempts ``host`` (curl's rules: suffix match, leading dot optional, ``*``)."""
-    value = _env("no_proxy")
-    if not value:
-        return False
-    host = host.lower()
-    for entry in value.replace(" ", "").split(","):
-        if not entry:
-            continue
-        if entry == "*":
-            return True
-        name, _, entry_port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
-        if entry_port and entry_port != str(port):
-            continue
-        name = name.lower().lstrip(".").strip("[]")
-        if host == name or host.endswith("." + name):
-            return True
-    return False
-
-
-def _select_proxy(url: _URL, proxy: Any) -> _Proxy | None:
-    """``proxy``: None (use the environment), False (none), a URL, or {scheme: URL}."""
-    if proxy is False:
-        return None
-    if proxy is None:
-        if _no_proxy(url.host, url.port):
-            return None
-        # HTTP_PROXY comes from the request in CGI (httpoxy): ignore it there, as requests does.
-        if url.scheme == "http" and _env("request_method"):
-            value = os.environ.get("http_proxy")
-        else:
-            value = _env(f"{url.scheme}_proxy")
-        if not value:
-            value = _env("all_proxy")
-        return _proxy(value) if value else None
-    if isinstance(proxy, Mapping):
-        value = proxy.get(url.scheme) or proxy.get("all")
-        return _proxy(value) if value else None
-    return _proxy(str(proxy))
-
-
-def _basic_auth(username: str, password: str) -> str:
-    token = f"{username}:{password}".encode("utf-8")
-    return "Basic " + base64.b64encode(token).decode("ascii")
-
-
-class _Route:
-    """Where a request's connection goes, and how it is opened and pooled."""
-
-    __slots__ = ("key", "label", "poolable", "absolute_target", "proxy_authorization", "_connect",
-                 "_address", "_context", "_server_hostname", "_tunnel")
-    #: What makes two connections interchangeable in the pool.
-    key: tuple[Any, ...]
-
-    def __init__(self, url: _URL, proxy: _Proxy | None, verify: bool | str,
-                 cert: Any, connect: Callable[..., Stream]) -> None:
-        self._connect = connect
-        self._context: Any = None
-        self._server_hostname: str | None = None
-        self._tunnel: Any = None
-        self.absolute_target = False
-        self.proxy_authorization: str | None = None
-        self.poolable = True
-        host, port = url.host, url.port
-        if url.scheme == "https":
-            context: Any = tls_context(verify, cert)
-            self._context = context
-            self._server_hostname = host
-            if proxy is None:
-                self.key = ("https", host, port, verify, cert)
-                self.label = f"https://{url.authority}"
-                self._address = (host, port)
-            else:
-                # A tunnel is the client's private pipe to one origin through one proxy;
-                # it is never pooled (a CONNECT exchange per request, then closed).
-                self.key = ("tunnel", host, port, proxy.url.host, proxy.url.port, verify, cert)
-                self.label = f"https://{url.authority} via {proxy.url.authority}"
-                self.poolable = False
-                self._tunnel = _connect_tunnel(url, proxy)
-                self._address = (proxy.url.host, proxy.url.port)
-        elif proxy is None:
-            self.key = ("http", host, port)
-            self.label = f"http://{url.authority}"
-            self._address = (host, port)
-        else:
-            # RFC 9112 §3.2.2: to a forward proxy, the target is the absolute URI.
-            self.key = ("http-proxy", proxy.url.host, proxy.url.port, proxy.authorization)
-            self.label = f"proxy http://{proxy.url.authority}"
-            self.absolute_target = True
-            self.proxy_authorization = proxy.authorization
-            self._address = (proxy.url.host, proxy.url.port)
-
-    def open(self, timer: _Timer) -> Stream:
-        host, port = self._address
-        if self._context is None:
-            return self._connect(host, port, timer.connect())
-        return self._connect(host, port, timer.connect(), self._context, self._server_hostname,
-                             self._tunnel)
-
-
-# Routes and parsed URLs are immutable once built; a client that talks to a few hosts
-# should not pay urlsplit, quoting and TLS-context lookups on every request.
-_CACHE_SIZE = 512
-_routes: dict[tuple[Any, ...], _Route] = {}
-_urls: dict[str, _URL] = {}
-
-
-def _route_for(url: _URL, proxy: _Proxy | None, verify: bool | str, cert: Any,
-               connect: Callable[..., Stream]) -> _Route:
-    key = (url.scheme, url.host, url.port, proxy.key if proxy is not None else None, verify, cert, connect)
-    route = _routes.get(key)
-    if route is None:
-        if len(_routes) >= _CACHE_SIZE:
-            _routes.clear()
-        route = _routes[key] = _Route(url, proxy, verify, cert, connect)
-    return route
-
-
-def _parse_url(url: str) -> _URL:
-    parsed = _urls.get(url)
-    if parsed is None:
-        if len(_urls) >= _CACHE_SIZE:
-            _urls.clear()
-        parsed = _urls[url] = _URL(url)
-    return parsed
-
-
-def _connect_tunnel(url: _URL, proxy: _Proxy) -> Callable[[SocketStream, float | None], None]:
-    host = f"[{url.host}]" if ":" in url.host else url.host
-    authority = f"{host}:{url.port}"
-
-    def tunnel(stream: SocketStream, timeout: float | None) -> None:
-        # Runs inside connect()'s timer, so the reads here need no timeout of their own.
-        protocol = ClientProtocol()
-        headers = [("Host", authority), ("User-Agent", USER_AGENT)]
-        if proxy.authorization:
-            headers.append(("Proxy-Authorization", proxy.authorization))
-        stream.write(protocol.request_head("CONNECT", authority, headers, None, False), None)
-        try:
-            while True:
-                event = protocol.next_event()
-                if event is NEED_DATA:
-                    data = stream.read(65536, None)
-                    if data:
-                        protocol.receive_data(data)
-                    else:
-                        protocol.receive_eof()
-                elif isinstance(event, ResponseHead):
-                    if not 200 <= event.status < 300:
-                        raise ProxyError(f"proxy {proxy.url.authority} answered {event.status} "
-                                         f"{event.reason} to CONNECT {authority}")
-                elif isinstance(event, EndOfMessage):
-                    return
-        except ResponseProtocolError as exc:
-            raise ProxyError(f"proxy {proxy.url.authority} sent a malformed answer to CONNECT: {exc}") from exc
-
-    return tunnel
-
-
-# -- request bodies -----------------------------------------------------------------
-
-
-class _FileRegion:
-    __slots__ = ("file", "offset", "count")
-
-    def __init__(self, file: Any, offset: int, count: int) -> None:
-        self.file = file
-        self.offset = offset
-        self.count = count
-
-
-class _Payload:
-    """A request body ready to send: its framing, whether it can be sent again, its bytes."""
-
-    __slots__ = ("kind", "source", "length", "replayable", "content_type", "start", "regular_file")
-
-    def __init__(self, kind: str, source: Any, length: int | None, replayable: bool,
-                 content_type: str | None = None) -> None:
-        self.kind = kind
-        self.source = source
-        self.length = length
-        self.replayable = replayable
-        self.content_type = content_type
-        self.start: int | None = None
-        self.regular_file = False
-
-    @classmethod
-    def prepare(cls, body: Any = None, json: Any = ..., msgpack: Any = ..., form: Any = None,
-                files: Any = None) -> "_Payload | None":
-        if json is not ...:
-            data = _json.dumps(json, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-            return cls("bytes", data, len(data), True, "application/json")
-        if msgpack is not ...:
-            data = _msgpack.packb(msgpack, use_bin_type=True)
-            return cls("bytes", data, len(data), True, "application/msgpack")
-        if files:
-            encoder = MultipartEncoder(form, files)
-            return cls("multipart", encoder, encoder.length, encoder.replayable, encoder.content_type)
-        if form is not None:
-            pairs = list(form.items()) if isinstance(form, Mapping) else list(form)
-            data = urlencode(pairs, doseq=True).encode("ascii")
-            return cls("bytes", data, len(data), True, "application/x-www-form-urlencoded")
-        if body is None:
-            return None
-        if isinstance(body, str):
-            data = body.encode("utf-8")
-            return cls("bytes", data, len(data), True, "text/plain; charset=utf-8")
-        if isinstance(body, (bytes, bytearray, memoryview)):
-            return cls("bytes", body, len(body), True)
-        if isinstance(body, Body):
-            # A server-side Body forwarded as it arrives (the proxy's path). It
-            # cannot be rewound: no retry, no 307 replay.
-            return cls("iter", body, body.length, False)
-        if hasattr(body, "read"):
-            return cls._file(body)
-        if isinstance(body, (list, tuple)):
-            parts = [p.encode("utf-8") if isinstance(p, str) else bytes(p) for p in body]
-            return cls("iter", parts, sum(len(p) for p in parts), True)
-        if isinstance(body, Iterable):
-            return cls("iter", body, None, False)
-        raise TypeError(f"cannot send a {type(body).__name__} as a request body")
-
-    @classmethod
-    def _file(cls, file: Any) -> "_Payload":
-        from ._multipart import _size_of
-
-        length = _size_of(file)
-        start: int | None = None
-        try:
-            if file.seekable():
-                start = file.tell()
-        except (AttributeError, OSError, ValueError):
-            start = None
-        payload = cls("file", file, length, start is not None)
-        payload.start = start
-        try:
-            payload.regular_file = length is not None and os.path.isfile(file.name) and file.fileno() >= 0
-        except (AttributeError, OSError, ValueError, TypeError):
-            payload.regular_file = False
-        return payload
-
-    def rewind(self) -> bool:
-        """Get ready to send the body again; False if it cannot be replayed."""
-        if not self.replayable:
-            return False
-        if self.kind == "file" and self.start is not None:
-            self.source.seek(self.start)
-        elif self.kind == "multipart":
-            self.source.rewind()
-        return True
-
-    def pieces(self, sendfile: bool) -> Iterator[Any]:
-        kind = self.kind
-        source = self.source
-        if kind == "bytes":
-            view = memoryview(source).cast("B") if not isinstance(source, bytes) else source
-            for offset in range(0, len(view), WRITE_SIZE):
-                yield view[offset:offset + WRITE_SIZE]
-        elif kind == "file":
-            if sendfile and self.regular_file and self.start is not None and self.length:
-                # sendfile(2) with an explicit offset leaves the file position alone.
-                yield _FileRegion(source, self.start, self.length)
-                return
-            remaining = self.length
-            while remaining is None or remaining > 0:
-                data = source.read(WRITE_SIZE if remaining is None else min(WRITE_SIZE, remaining))
-                if not data:
-                    return
-                if isinstance(data, str):
-                    data = data.encode("utf-8")
-                if remaining is not None:
-                    remaining -= len(data)
-                yield data
-        else:
-            for data in source:
-                if isinstance(data, str):
-                    data = data.encode("utf-8")
-                yield data
 
 
 # -- one exchange on one connection ------------------------------------------------------
@@ -924,129 +441,6 @@ class Response:
 
     def __repr__(self) -> str:
         return f"<Response {self.status} {self.reason}>"
-
-
-# -- cookies -----------------------------------------------------------------------------
-
-
-class _Cookie:
-    __slots__ = ("name", "value", "domain", "host_only", "path", "secure", "expires")
-
-    def __init__(self, name: str, value: str, domain: str, host_only: bool, path: str,
-                 secure: bool, expires: float | None) -> None:
-        self.name = name
-        self.value = value
-        self.domain = domain
-        self.host_only = host_only
-        self.path = path
-        self.secure = secure
-        self.expires = expires
-
-
-class CookieJar:
-    """A small RFC 6265 cookie store: domain and path matching, Secure, Max-Age/Expires.
-
-    ``http.cookiejar`` would pull in ``urllib.request`` (and with it ``ssl`` at import
-    time, which the CLI must not see before it monkey-patches), so this is our own.
-    """
-
-    def __init__(self) -> None:
-        self._cookies: dict[tuple[str, str, str], _Cookie] = {}
-
-    def set(self, name: str, value: str, domain: str, path: str = "/") -> None:
-        domain = domain.lower().lstrip(".")
-        self._cookies[(domain, path, name)] = _Cookie(name, value, domain, False, path, False, None)
-
-    def get(self, name: str, default: str | None = None) -> str | None:
-        for cookie in self._cookies.values():
-            if cookie.name == name:
-                return cookie.value
-        return default
-
-    def clear(self) -> None:
-        self._cookies.clear()
-
-    def __len__(self) -> int:
-        return len(self._cookies)
-
-    def __iter__(self) -> Iterator[tuple[str, str]]:
-        return iter([(c.name, c.value) for c in self._cookies.values()])
-
-    def extract(self, url: _URL, headers: Headers) -> None:
-        for line in headers.get_all("set-cookie"):
-            self._extract_one(url, line)
-
-    def _extract_one(self, url: _URL, line: str) -> None:
-        pair, *attributes = line.split(";")
-        name, sep, value = pair.partition("=")
-        name, value = name.strip(), value.strip()
-        if not sep or not name:
-            return
-        domain, host_only = url.host, True
-        request_path = url.target.split("?", 1)[0]
-        # RFC 6265 §5.1.4: the default path is the request path up to its last "/".
-        path = request_path[:request_path.rfind("/")] or "/"
-        secure = False
-        expires: float | None = None
-        max_age: float | None = None
-        for attribute in attributes:
-            key, _, attr_value = attribute.strip().partition("=")
-            key = key.lower()
-            attr_value = attr_value.strip()
-            if key == "domain" and attr_value:
-                candidate = attr_value.lower().lstrip(".")
-                if url.host != candidate and not url.host.endswith("." + candidate):
-                    return  # §5.3 step 6: a cookie for a domain the host is not in
-                domain, host_only = candidate, False
-            elif key == "path" and attr_value.startswith("/"):
-                path = attr_value
-            elif key == "secure":
-                secure = True
-            elif key == "max-age":
-                try:
-                    max_age = time.time() + int(attr_value)
-                except ValueError:
-                    pass
-            elif key == "expires":
-                try:
-                    expires = parsedate_to_datetime(attr_value).timestamp()
-                except (TypeError, ValueError, IndexError):
-                    pass
-        if max_age is not None:
-            expires = max_age  # §5.3 step 3: Max-Age wins over Expires
-        key3 = (domain, path, name)
-        if expires is not None and expires <= time.time():
-            self._cookies.pop(key3, None)
-            return
-        self._cookies[key3] = _Cookie(name, value, domain, host_only, path, secure, expires)
-
-    def header_for(self, url: _URL) -> str | None:
-        if not self._cookies:
-            return None
-        now = time.time()
-        path = url.target.split("?", 1)[0]
-        host = url.host
-        matches: list[_Cookie] = []
-        for key, cookie in list(self._cookies.items()):
-            if cookie.expires is not None and cookie.expires <= now:
-                del self._cookies[key]
-                continue
-            if cookie.host_only or cookie.domain == host:
-                if host != cookie.domain:
-                    continue
-            elif not host.endswith("." + cookie.domain):
-                continue
-            if cookie.secure and url.scheme != "https":
-                continue
-            cp = cookie.path
-            if not (path == cp or (path.startswith(cp) and (cp.endswith("/") or path[len(cp):][:1] == "/"))):
-                continue
-            matches.append(cookie)
-        if not matches:
-            return None
-        # §5.4: longer paths first.
-        matches.sort(key=lambda c: -len(c.path))
-        return "; ".join(f"{c.name}={c.value}" for c in matches)
 
 
 # -- the client ------------------------------------------------------------------------

@@ -59,7 +59,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def build_app(args: argparse.Namespace) -> Any:
-    from ._client import Timeout
+    from ._timeouts import Timeout
     from ._pool import Pool
     from .proxy import ForwardProxy, ReverseProxy
 

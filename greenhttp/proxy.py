@@ -50,7 +50,7 @@ from urllib.parse import quote, urlsplit
 import gevent
 
 from ._body import Body
-from ._client import Client, Response, Timeout
+from ._client import Client, Response
 from ._errors import (
     ConnectionLost,
     GreenHTTPError,
@@ -61,6 +61,7 @@ from ._errors import (
 from ._headers import Headers
 from ._log import access_line, access_logger, escape
 from ._pool import Pool
+from ._timeouts import Timeout
 from ._transport import connect as _connect
 
 logger = logging.getLogger("greenhttp.proxy")

@@ -1,0 +1,302 @@
+"""Where a client request goes: URL parsing, proxy selection (arguments and
+``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY``), and the route a pooled connection is
+keyed and opened by (direct, forward proxy, or CONNECT tunnel)."""
+
+from __future__ import annotations
+
+import base64
+import os
+from typing import Any, Callable, Mapping
+from urllib.parse import quote, urlencode, urlsplit
+
+
+from ._errors import (
+    InvalidURL,
+    ProxyError,
+    ResponseProtocolError,
+)
+from ._protocol import (
+    NEED_DATA,
+    ClientProtocol,
+    EndOfMessage,
+    ResponseHead,
+)
+from ._timeouts import _Timer
+from ._transport import SocketStream, Stream, tls_context
+from ._version import __version__
+
+USER_AGENT = f"greenhttp/{__version__}"
+
+
+
+# -- URLs ------------------------------------------------------------------------------
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# Characters left as they are in a request target: RFC 3986 reserved and unreserved,
+# and "%" so that an already-encoded URL is not encoded twice.
+_SAFE_TARGET = "!#$%&'()*+,/:;=?@[]~-._"
+
+
+class _URL:
+    __slots__ = ("scheme", "host", "port", "target", "username", "password")
+
+    def __init__(self, url: str) -> None:
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError as exc:
+            raise InvalidURL(f"invalid URL {url!r}: {exc}") from None
+        scheme = parts.scheme.lower()
+        if scheme not in _DEFAULT_PORTS:
+            raise InvalidURL(f"unsupported URL scheme in {url!r} (http and https only)")
+        host = parts.hostname
+        if not host:
+            raise InvalidURL(f"no host in URL {url!r}")
+        try:
+            host.encode("ascii")
+        except UnicodeEncodeError:
+            try:
+                host = host.encode("idna").decode("ascii")
+            except UnicodeError as exc:
+                raise InvalidURL(f"invalid host name in {url!r}: {exc}") from None
+        self.scheme = scheme
+        self.host = host
+        self.port = port or _DEFAULT_PORTS[scheme]
+        target = quote(parts.path or "/", safe=_SAFE_TARGET)
+        if parts.query:
+            target += "?" + quote(parts.query, safe=_SAFE_TARGET)
+        self.target = target
+        self.username = parts.username
+        self.password = parts.password
+
+    @property
+    def authority(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        if self.port == _DEFAULT_PORTS[self.scheme]:
+            return host
+        return f"{host}:{self.port}"
+
+    @property
+    def origin(self) -> tuple[str, str, int]:
+        return (self.scheme, self.host, self.port)
+
+    def __str__(self) -> str:
+        return f"{self.scheme}://{self.authority}{self.target}"
+
+
+def _add_params(url: str, params: Any) -> str:
+    if not params:
+        return url
+    query = params if isinstance(params, str) else urlencode(
+        list(params.items()) if isinstance(params, Mapping) else list(params), doseq=True)
+    base, hash_mark, fragment = url.partition("#")
+    joiner = "&" if "?" in base else "?"
+    return base + joiner + query + hash_mark + fragment
+
+
+# -- proxies ------------------------------------------------------------------------
+
+
+class _Proxy:
+    __slots__ = ("url", "authorization", "key")
+
+    def __init__(self, url: str) -> None:
+        if "://" not in url:
+            url = "http://" + url  # HTTP_PROXY=host:3128 is common and curl accepts it
+        parsed = _URL(url)
+        if parsed.scheme != "http":
+            raise ProxyError(f"only http:// proxies are supported, not {url!r}")
+        self.url = parsed
+        self.key = url
+        self.authorization: str | None = None
+        if parsed.username is not None:
+            self.authorization = _basic_auth(parsed.username, parsed.password or "")
+
+
+_proxies: dict[str, _Proxy] = {}
+
+
+def _proxy(url: str) -> _Proxy:
+    proxy = _proxies.get(url)
+    if proxy is None:
+        if len(_proxies) >= _CACHE_SIZE:
+            _proxies.clear()
+        proxy = _proxies[url] = _Proxy(url)
+    return proxy
+
+
+# os.environ.get encodes the key and decodes the value on every call (~2 us, and a
+# request asks up to seven times). On POSIX its backing dict of bytes is read
+# directly: the same data, and os.environ writes (monkeypatch.setenv too) update it.
+_environ_bytes: dict[bytes, bytes] | None = getattr(os.environ, "_data", None) if os.name == "posix" else None
+_ENV_NAMES: dict[str, tuple[Any, Any]] = {}
+
+
+def _env(name: str) -> str | None:
+    # curl and requests prefer the lower-case name; both are honoured.
+    if _environ_bytes is None:
+        return os.environ.get(name.lower()) or os.environ.get(name.upper()) or None
+    keys = _ENV_NAMES.get(name)
+    if keys is None:
+        keys = _ENV_NAMES[name] = (name.lower().encode(), name.upper().encode())
+    value = _environ_bytes.get(keys[0]) or _environ_bytes.get(keys[1])
+    return os.fsdecode(value) if value else None
+
+
+def _no_proxy(host: str, port: int) -> bool:
+    """True if NO_PROXY exempts ``host`` (curl's rules: suffix match, leading dot optional, ``*``)."""
+    value = _env("no_proxy")
+    if not value:
+        return False
+    host = host.lower()
+    for entry in value.replace(" ", "").split(","):
+        if not entry:
+            continue
+        if entry == "*":
+            return True
+        name, _, entry_port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
+        if entry_port and entry_port != str(port):
+            continue
+        name = name.lower().lstrip(".").strip("[]")
+        if host == name or host.endswith("." + name):
+            return True
+    return False
+
+
+def _select_proxy(url: _URL, proxy: Any) -> _Proxy | None:
+    """``proxy``: None (use the environment), False (none), a URL, or {scheme: URL}."""
+    if proxy is False:
+        return None
+    if proxy is None:
+        if _no_proxy(url.host, url.port):
+            return None
+        # HTTP_PROXY comes from the request in CGI (httpoxy): ignore it there, as requests does.
+        if url.scheme == "http" and _env("request_method"):
+            value = os.environ.get("http_proxy")
+        else:
+            value = _env(f"{url.scheme}_proxy")
+        if not value:
+            value = _env("all_proxy")
+        return _proxy(value) if value else None
+    if isinstance(proxy, Mapping):
+        value = proxy.get(url.scheme) or proxy.get("all")
+        return _proxy(value) if value else None
+    return _proxy(str(proxy))
+
+
+def _basic_auth(username: str, password: str) -> str:
+    token = f"{username}:{password}".encode("utf-8")
+    return "Basic " + base64.b64encode(token).decode("ascii")
+
+
+class _Route:
+    """Where a request's connection goes, and how it is opened and pooled."""
+
+    __slots__ = ("key", "label", "poolable", "absolute_target", "proxy_authorization", "_connect",
+                 "_address", "_context", "_server_hostname", "_tunnel")
+    #: What makes two connections interchangeable in the pool.
+    key: tuple[Any, ...]
+
+    def __init__(self, url: _URL, proxy: _Proxy | None, verify: bool | str,
+                 cert: Any, connect: Callable[..., Stream]) -> None:
+        self._connect = connect
+        self._context: Any = None
+        self._server_hostname: str | None = None
+        self._tunnel: Any = None
+        self.absolute_target = False
+        self.proxy_authorization: str | None = None
+        self.poolable = True
+        host, port = url.host, url.port
+        if url.scheme == "https":
+            context: Any = tls_context(verify, cert)
+            self._context = context
+            self._server_hostname = host
+            if proxy is None:
+                self.key = ("https", host, port, verify, cert)
+                self.label = f"https://{url.authority}"
+                self._address = (host, port)
+            else:
+                # A tunnel is the client's private pipe to one origin through one proxy;
+                # it is never pooled (a CONNECT exchange per request, then closed).
+                self.key = ("tunnel", host, port, proxy.url.host, proxy.url.port, verify, cert)
+                self.label = f"https://{url.authority} via {proxy.url.authority}"
+                self.poolable = False
+                self._tunnel = _connect_tunnel(url, proxy)
+                self._address = (proxy.url.host, proxy.url.port)
+        elif proxy is None:
+            self.key = ("http", host, port)
+            self.label = f"http://{url.authority}"
+            self._address = (host, port)
+        else:
+            # RFC 9112 §3.2.2: to a forward proxy, the target is the absolute URI.
+            self.key = ("http-proxy", proxy.url.host, proxy.url.port, proxy.authorization)
+            self.label = f"proxy http://{proxy.url.authority}"
+            self.absolute_target = True
+            self.proxy_authorization = proxy.authorization
+            self._address = (proxy.url.host, proxy.url.port)
+
+    def open(self, timer: _Timer) -> Stream:
+        host, port = self._address
+        if self._context is None:
+            return self._connect(host, port, timer.connect())
+        return self._connect(host, port, timer.connect(), self._context, self._server_hostname,
+                             self._tunnel)
+
+
+# Routes and parsed URLs are immutable once built; a client that talks to a few hosts
+# should not pay urlsplit, quoting and TLS-context lookups on every request.
+_CACHE_SIZE = 512
+_routes: dict[tuple[Any, ...], _Route] = {}
+_urls: dict[str, _URL] = {}
+
+
+def _route_for(url: _URL, proxy: _Proxy | None, verify: bool | str, cert: Any,
+               connect: Callable[..., Stream]) -> _Route:
+    key = (url.scheme, url.host, url.port, proxy.key if proxy is not None else None, verify, cert, connect)
+    route = _routes.get(key)
+    if route is None:
+        if len(_routes) >= _CACHE_SIZE:
+            _routes.clear()
+        route = _routes[key] = _Route(url, proxy, verify, cert, connect)
+    return route
+
+
+def _parse_url(url: str) -> _URL:
+    parsed = _urls.get(url)
+    if parsed is None:
+        if len(_urls) >= _CACHE_SIZE:
+            _urls.clear()
+        parsed = _urls[url] = _URL(url)
+    return parsed
+
+
+def _connect_tunnel(url: _URL, proxy: _Proxy) -> Callable[[SocketStream, float | None], None]:
+    host = f"[{url.host}]" if ":" in url.host else url.host
+    authority = f"{host}:{url.port}"
+
+    def tunnel(stream: SocketStream, timeout: float | None) -> None:
+        # Runs inside connect()'s timer, so the reads here need no timeout of their own.
+        protocol = ClientProtocol()
+        headers = [("Host", authority), ("User-Agent", USER_AGENT)]
+        if proxy.authorization:
+            headers.append(("Proxy-Authorization", proxy.authorization))
+        stream.write(protocol.request_head("CONNECT", authority, headers, None, False), None)
+        try:
+            while True:
+                event = protocol.next_event()
+                if event is NEED_DATA:
+                    data = stream.read(65536, None)
+                    if data:
+                        protocol.receive_data(data)
+                    else:
+                        protocol.receive_eof()
+                elif isinstance(event, ResponseHead):
+                    if not 200 <= event.status < 300:
+                        raise ProxyError(f"proxy {proxy.url.authority} answered {event.status} "
+                                         f"{event.reason} to CONNECT {authority}")
+                elif isinstance(event, EndOfMessage):
+                    return
+        except ResponseProtocolError as exc:
+            raise ProxyError(f"proxy {proxy.url.authority} sent a malformed answer to CONNECT: {exc}") from exc
+
+    return tunnel
