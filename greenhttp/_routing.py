@@ -9,7 +9,6 @@ import os
 from typing import Any, Callable, Mapping
 from urllib.parse import quote, urlencode, urlsplit
 
-
 from ._errors import (
     InvalidURL,
     ProxyError,

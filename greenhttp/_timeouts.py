@@ -6,11 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any, Union
 
-
-from ._errors import (
-    DeadlineExceeded,
-)
-
+from ._errors import DeadlineExceeded
 
 
 # -- timeouts ------------------------------------------------------------------------
