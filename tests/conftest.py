@@ -109,3 +109,25 @@ def read_one_response(sock: socket.socket, timeout: float = 5.0) -> tuple[bytes,
                 _leftover[sock] = rest
                 return lines[0], headers, body
     return lines[0], headers, rest + read_response(sock, timeout)
+
+
+@pytest.fixture
+def pool() -> Iterator[greenhttp.Pool]:
+    """A client connection pool of the test's own, closed afterwards."""
+    with greenhttp.Pool() as pool:
+        yield pool
+
+
+@pytest.fixture(scope="module")
+def ca() -> Any:
+    """A throwaway certificate authority (trustme) for TLS tests."""
+    import trustme
+
+    return trustme.CA()
+
+
+@pytest.fixture
+def ca_file(ca: Any, tmp_path: Any) -> str:
+    path = tmp_path / "ca.pem"
+    ca.cert_pem.write_to_path(str(path))
+    return str(path)

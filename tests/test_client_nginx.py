@@ -90,12 +90,6 @@ def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
         yield server
 
 
-@pytest.fixture
-def pool() -> Iterator[greenhttp.Pool]:
-    with greenhttp.Pool() as pool:
-        yield pool
-
-
 def test_keep_alive_reuse(nginx, pool):
     conns = set()
     for i in range(1, 21):

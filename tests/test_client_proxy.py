@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import base64
 import ssl
-from typing import Any, Iterator
+from typing import Any
 from urllib.parse import urlsplit
 
 import gevent
@@ -140,24 +140,6 @@ def where_app(environ, start_response):
     data = f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}?{environ['QUERY_STRING']}".encode()
     start_response("200 OK", [("Content-Length", str(len(data)))])
     return [data]
-
-
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture
-def ca_file(ca, tmp_path) -> str:
-    path = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return str(path)
-
-
-@pytest.fixture
-def pool() -> Iterator[greenhttp.Pool]:
-    with greenhttp.Pool() as pool:
-        yield pool
 
 
 def test_http_through_a_forward_proxy_with_credentials(serve, pool):

@@ -149,12 +149,6 @@ def upstream(serve) -> Iterator[tuple[Upstream, greenhttp.Server]]:
 
 
 @pytest.fixture
-def pool() -> Iterator[greenhttp.Pool]:
-    with greenhttp.Pool() as pool:
-        yield pool
-
-
-@pytest.fixture
 def cpool() -> Iterator[greenhttp.Pool]:
     """The test client's own pool, so that ``pool`` holds only the proxy's upstream connections."""
     with greenhttp.Pool() as pool:

@@ -93,28 +93,10 @@ def big_digest(size: int) -> str:
     return digest.hexdigest()
 
 
-@pytest.fixture(scope="module")
-def ca() -> trustme.CA:
-    return trustme.CA()
-
-
-@pytest.fixture
-def ca_file(ca, tmp_path) -> str:
-    path = tmp_path / "ca.pem"
-    ca.cert_pem.write_to_path(str(path))
-    return str(path)
-
-
 @pytest.fixture
 def origin(serve) -> Iterator[greenhttp.Server]:
     with serve(echo_app) as server:
         yield server
-
-
-@pytest.fixture
-def pool() -> Iterator[greenhttp.Pool]:
-    with greenhttp.Pool() as pool:
-        yield pool
 
 
 def test_allow_list_entries():

@@ -86,12 +86,6 @@ def nginx(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Nginx]:
 
 
 @pytest.fixture
-def pool() -> Iterator[greenhttp.Pool]:
-    with greenhttp.Pool() as pool:
-        yield pool
-
-
-@pytest.fixture
 def front(serve, nginx, pool) -> Iterator[greenhttp.Server]:
     proxy = ReverseProxy({"/": nginx.url}, pool=pool, timeout=greenhttp.Timeout(5, read=5))
     with serve(proxy) as server:
