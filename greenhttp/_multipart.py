@@ -16,6 +16,22 @@ from typing import IO, Any, Iterable, Iterator, Mapping, Union
 
 READ_SIZE = 65536
 
+
+def read_in_slices(file: Any, length: int | None, size: int) -> Iterator[bytes]:
+    """Read a file-like in slices of at most ``size`` bytes, ``length`` bytes in all
+    (None: to the end), so a large file never sits in memory whole. Text files are
+    encoded as UTF-8."""
+    remaining = length
+    while remaining is None or remaining > 0:
+        data = file.read(size if remaining is None else min(size, remaining))
+        if not data:
+            return
+        if isinstance(data, str):
+            data = data.encode("utf-8")
+        if remaining is not None:
+            remaining -= len(data)
+        yield data
+
 FileSpec = Union[bytes, str, IO[bytes], tuple[Any, ...]]
 
 
@@ -142,17 +158,7 @@ class MultipartEncoder:
                 yield part.head + part.data + b"\r\n"
                 continue
             yield part.head
-            remaining = part.size
-            while remaining is None or remaining > 0:
-                wanted = READ_SIZE if remaining is None else min(READ_SIZE, remaining)
-                data = part.file.read(wanted)
-                if not data:
-                    break
-                if isinstance(data, str):
-                    data = data.encode("utf-8")
-                if remaining is not None:
-                    remaining -= len(data)
-                yield data
+            yield from read_in_slices(part.file, part.size, READ_SIZE)
             yield b"\r\n"
         yield self._tail
 

@@ -11,7 +11,7 @@ from urllib.parse import urlencode
 import msgpack as _msgpack
 
 from ._body import Body
-from ._multipart import MultipartEncoder
+from ._multipart import MultipartEncoder, read_in_slices
 
 # Bodies are written in slices of this size so that progress() can report as they go.
 WRITE_SIZE = 262144
@@ -122,16 +122,7 @@ class _Payload:
                 # sendfile(2) with an explicit offset leaves the file position alone.
                 yield _FileRegion(source, self.start, self.length)
                 return
-            remaining = self.length
-            while remaining is None or remaining > 0:
-                data = source.read(WRITE_SIZE if remaining is None else min(WRITE_SIZE, remaining))
-                if not data:
-                    return
-                if isinstance(data, str):
-                    data = data.encode("utf-8")
-                if remaining is not None:
-                    remaining -= len(data)
-                yield data
+            yield from read_in_slices(source, self.length, WRITE_SIZE)
         else:
             for data in source:
                 if isinstance(data, str):

@@ -5,6 +5,7 @@ keyed and opened by (direct, forward proxy, or CONNECT tunnel)."""
 from __future__ import annotations
 
 import base64
+import functools
 import os
 from typing import Any, Callable, Mapping
 from urllib.parse import quote, urlencode, urlsplit
@@ -112,16 +113,9 @@ class _Proxy:
             self.authorization = _basic_auth(parsed.username, parsed.password or "")
 
 
-_proxies: dict[str, _Proxy] = {}
-
-
+@functools.lru_cache(maxsize=512)
 def _proxy(url: str) -> _Proxy:
-    proxy = _proxies.get(url)
-    if proxy is None:
-        if len(_proxies) >= _CACHE_SIZE:
-            _proxies.clear()
-        proxy = _proxies[url] = _Proxy(url)
-    return proxy
+    return _Proxy(url)
 
 
 # os.environ.get encodes the key and decodes the value on every call (~2 us, and a
@@ -246,7 +240,6 @@ class _Route:
 # should not pay urlsplit, quoting and TLS-context lookups on every request.
 _CACHE_SIZE = 512
 _routes: dict[tuple[Any, ...], _Route] = {}
-_urls: dict[str, _URL] = {}
 
 
 def _route_for(url: _URL, proxy: _Proxy | None, verify: bool | str, cert: Any,
@@ -260,13 +253,9 @@ def _route_for(url: _URL, proxy: _Proxy | None, verify: bool | str, cert: Any,
     return route
 
 
+@functools.lru_cache(maxsize=_CACHE_SIZE)
 def _parse_url(url: str) -> _URL:
-    parsed = _urls.get(url)
-    if parsed is None:
-        if len(_urls) >= _CACHE_SIZE:
-            _urls.clear()
-        parsed = _urls[url] = _URL(url)
-    return parsed
+    return _URL(url)
 
 
 def _connect_tunnel(url: _URL, proxy: _Proxy) -> Callable[[SocketStream, float | None], None]:
