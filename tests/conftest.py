@@ -131,3 +131,15 @@ def ca_file(ca: Any, tmp_path: Any) -> str:
     path = tmp_path / "ca.pem"
     ca.cert_pem.write_to_path(str(path))
     return str(path)
+
+
+def tls_stream_server(ca: Any, handle: Callable[[Any, Any], None]) -> Any:
+    """An (unstarted) gevent TLS server on an ephemeral loopback port, with a certificate
+    for ``localhost`` issued by the trustme ``ca``; ``handle(sock, address)`` per client."""
+    import ssl
+
+    import gevent.server
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(context)
+    return gevent.server.StreamServer(("127.0.0.1", 0), handle, ssl_context=context)

@@ -5,7 +5,6 @@ to greenhttp's server and to a gevent TLS server with a trustme certificate."""
 from __future__ import annotations
 
 import base64
-import ssl
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -16,6 +15,7 @@ import pytest
 import trustme
 
 import greenhttp
+from conftest import tls_stream_server
 
 
 def read_head(reader: Any) -> tuple[str, list[tuple[str, str]]] | None:
@@ -111,9 +111,7 @@ class TLSEcho:
     """A minimal HTTPS server (gevent StreamServer + ssl): answers the request line it got."""
 
     def __init__(self, ca: trustme.CA) -> None:
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ca.issue_cert("localhost").configure_cert(context)
-        self.server = gevent.server.StreamServer(("127.0.0.1", 0), self.handle, ssl_context=context)
+        self.server = tls_stream_server(ca, self.handle)
 
     @property
     def port(self) -> int:

@@ -17,6 +17,7 @@ import pytest
 import trustme
 
 import greenhttp
+from conftest import tls_stream_server
 from greenhttp.proxy import AllowList, ForwardProxy
 
 from conftest import read_one_response
@@ -45,9 +46,7 @@ class TLSOrigin:
     """
 
     def __init__(self, ca: trustme.CA) -> None:
-        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-        ca.issue_cert("localhost").configure_cert(context)
-        self.server = gevent.server.StreamServer(("127.0.0.1", 0), self.handle, ssl_context=context)
+        self.server = tls_stream_server(ca, self.handle)
 
     @property
     def port(self) -> int:
