@@ -39,7 +39,7 @@ setup(
             "hypothesis>=6.80",
         ],
     },
-    entry_points={"console_scripts": ["greenhttp = greenhttp._cli:main"]},
+    entry_points={"console_scripts": ["greenhttp = greenhttp.cli:main"]},
     scripts=[],
     classifiers=[
         "Programming Language :: Python :: 3",

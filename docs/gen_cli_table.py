@@ -1,4 +1,4 @@
-"""Print the options table of docs/cli.md, generated from ``greenhttp._settings.SETTINGS``.
+"""Print the options table of docs/cli.md, generated from ``greenhttp.settings.SETTINGS``.
 
     python docs/gen_cli_table.py          # print the table
     python docs/gen_cli_table.py --write  # replace it in docs/cli.md between the markers
@@ -14,7 +14,7 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from greenhttp._settings import SETTINGS, Setting  # noqa: E402
+from greenhttp.settings import SETTINGS, Setting  # noqa: E402
 
 BEGIN = "<!-- settings:begin -->"
 END = "<!-- settings:end -->"

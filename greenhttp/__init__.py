@@ -1,54 +1,109 @@
 """greenhttp: HTTP/1.1 servers, clients and proxies on gevent, one greenlet per connection.
 
-The public surface is what ``__all__`` lists; everything in ``_name`` modules is private.
+The public surface is what ``__all__`` lists. The names are re-exported lazily (PEP 562
+``__getattr__``): ``import greenhttp`` imports nothing but this file, so ``greenhttp
+app.py`` can monkey-patch before any module that touches sockets is loaded, and a
+server never pays for the client, proxy or REPL it does not use.
+
+The folders show the architecture (docs/architecture.md walks a request through them):
+
+- ``protocol/``: the sans-I/O HTTP/1.1 core, both directions;
+- ``server/``: the listener, the connection loop, the WSGI adapter, ``Stream``;
+- ``client/``: public calls, ``Client``, the pool, routing and the socket transport;
+- ``proxy/``: header policy, ``proxy_request``, reverse and forward proxies;
+- ``cli/`` and ``repl/``: the entry points;
+- ``body``, ``headers``, ``codecs``, ``errors``, ``settings``, ``log``, ``progress``: shared.
 """
 
-from ._body import Body
-from ._codecs import negotiate, read_body, respond
-from ._errors import (
-    AppLoadError,
-    BadRequest,
-    BodyTooLarge,
-    ClientDisconnected,
-    ConnectError,
-    ConnectionLost,
-    ConnectTimeout,
-    DeadlineExceeded,
-    DecodeError,
-    ExpectationFailed,
-    GreenHTTPError,
-    HeadersTooLarge,
-    HTTPStatusError,
-    IncompleteBody,
-    InvalidURL,
-    LocalProtocolError,
-    MalformedBody,
-    NotImplementedCoding,
-    PoolTimeout,
-    ProtocolError,
-    ProxyError,
-    ReadTimeout,
-    RequestLineTooLong,
-    ResponseProtocolError,
-    TimeoutError,
-    TooManyRedirects,
-    UnsupportedMediaType,
-    VersionNotSupported,
-    WriteTimeout,
-)
-from ._headers import Headers
-from ._client import Client, Response, delete, fetch_all, get, head, options, patch, post, put, request
-from ._cookies import CookieJar
-from ._multipart import MultipartEncoder
-from ._pool import Pool, default_pool
-from .proxy import ForwardProxy, ProxyResponse, ReverseProxy, proxy_request
-from ._server import Server, serve
-from ._settings import ServerConfig
-from ._stream import Stream, StreamClosed
-from ._timeouts import Timeout
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._version import __version__
-from ._wsgi import FileWrapper
-from . import progress
+
+#: public name -> module that defines it (relative to this package)
+_EXPORTS: dict[str, str] = {
+    "Body": ".body",
+    "negotiate": ".codecs",
+    "read_body": ".codecs",
+    "respond": ".codecs",
+    "AppLoadError": ".errors",
+    "BadRequest": ".errors",
+    "BodyTooLarge": ".errors",
+    "ClientDisconnected": ".errors",
+    "ConnectError": ".errors",
+    "ConnectionLost": ".errors",
+    "ConnectTimeout": ".errors",
+    "DeadlineExceeded": ".errors",
+    "DecodeError": ".errors",
+    "ExpectationFailed": ".errors",
+    "GreenHTTPError": ".errors",
+    "HeadersTooLarge": ".errors",
+    "HTTPStatusError": ".errors",
+    "IncompleteBody": ".errors",
+    "InvalidURL": ".errors",
+    "LocalProtocolError": ".errors",
+    "MalformedBody": ".errors",
+    "NotImplementedCoding": ".errors",
+    "PoolTimeout": ".errors",
+    "ProtocolError": ".errors",
+    "ProxyError": ".errors",
+    "ReadTimeout": ".errors",
+    "RequestLineTooLong": ".errors",
+    "ResponseProtocolError": ".errors",
+    "TimeoutError": ".errors",
+    "TooManyRedirects": ".errors",
+    "UnsupportedMediaType": ".errors",
+    "VersionNotSupported": ".errors",
+    "WriteTimeout": ".errors",
+    "Headers": ".headers",
+    "Client": ".client.core",
+    "Response": ".client.core",
+    "delete": ".client.core",
+    "fetch_all": ".client.core",
+    "get": ".client.core",
+    "head": ".client.core",
+    "options": ".client.core",
+    "patch": ".client.core",
+    "post": ".client.core",
+    "put": ".client.core",
+    "request": ".client.core",
+    "CookieJar": ".client.cookies",
+    "MultipartEncoder": ".client.multipart",
+    "Pool": ".client.pool",
+    "default_pool": ".client.pool",
+    "Timeout": ".client.timeouts",
+    "ForwardProxy": ".proxy",
+    "ProxyResponse": ".proxy",
+    "ReverseProxy": ".proxy",
+    "proxy_request": ".proxy",
+    "Server": ".server.listener",
+    "serve": ".server.listener",
+    "ServerConfig": ".settings",
+    "Stream": ".server.stream",
+    "StreamClosed": ".server.stream",
+    "FileWrapper": ".server.wsgi",
+    "progress": ".progress",
+}
+
+if TYPE_CHECKING:  # what mypy and editors see; at run time __getattr__ imports on first use
+
+    from .body import Body
+    from .codecs import negotiate, read_body, respond
+    from .errors import AppLoadError, BadRequest, BodyTooLarge, ClientDisconnected, ConnectError, ConnectionLost, ConnectTimeout, DeadlineExceeded, DecodeError, ExpectationFailed, GreenHTTPError, HeadersTooLarge, HTTPStatusError, IncompleteBody, InvalidURL, LocalProtocolError, MalformedBody, NotImplementedCoding, PoolTimeout, ProtocolError, ProxyError, ReadTimeout, RequestLineTooLong, ResponseProtocolError, TimeoutError, TooManyRedirects, UnsupportedMediaType, VersionNotSupported, WriteTimeout
+    from .headers import Headers
+    from .client.core import Client, Response, delete, fetch_all, get, head, options, patch, post, put, request
+    from .client.cookies import CookieJar
+    from .client.multipart import MultipartEncoder
+    from .client.pool import Pool, default_pool
+    from .client.timeouts import Timeout
+    from .proxy import ForwardProxy, ProxyResponse, ReverseProxy, proxy_request
+    from .server.listener import Server, serve
+    from .settings import ServerConfig
+    from .server.stream import Stream, StreamClosed
+    from .server.wsgi import FileWrapper
+    from . import progress
 
 __all__ = [
     "__version__",
@@ -71,3 +126,18 @@ __all__ = [
     # upload progress: the submodule greenhttp.progress
     "progress",
 ]
+
+
+
+def __getattr__(name: str) -> Any:
+    module_name = _EXPORTS.get(name)
+    if module_name is None:
+        raise AttributeError(f"module 'greenhttp' has no attribute {name!r}")
+    module = importlib.import_module(module_name, __name__)
+    value = module if name == "progress" else getattr(module, name)
+    globals()[name] = value  # later lookups skip __getattr__
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -41,8 +41,8 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, Iterable, Iterator, Protocol
 from urllib.parse import parse_qs
 
-from ._body import Body, WSGIInput
-from ._codecs import respond
+from .body import Body, WSGIInput
+from .codecs import respond
 
 __all__ = ["Progress", "ProgressStore", "MemoryStore", "ProgressMiddleware", "progress_app",
            "upload_id", "STATES"]
@@ -398,8 +398,8 @@ class ProgressMiddleware:
 def _keep_type(result: Any) -> bool:
     # The server treats these types specially (Stream: abandon on disconnect;
     # FileWrapper: sendfile), so they are never wrapped.
-    from ._stream import Stream
-    from ._wsgi import FileWrapper
+    from .server.stream import Stream
+    from .server.wsgi import FileWrapper
 
     return isinstance(result, (Stream, FileWrapper))
 

@@ -231,7 +231,7 @@ def test_doc_table_covers_the_required_inputs():
 
 
 def test_limits_table_matches_the_declared_settings():
-    from greenhttp._settings import SETTINGS_BY_NAME
+    from greenhttp.settings import SETTINGS_BY_NAME
 
     documented = {cells[0].strip("`"): cells for cells in _table("limits")}
     expected = ["max_request_line", "max_header_size", "max_header_count", "max_head_size",

@@ -37,7 +37,7 @@ def paced(app: Callable, chunk: int = 256 * 1024, interval: float = 0.1) -> Call
     """Serve ``app`` with a request body that reads ``chunk`` bytes per ``interval``: a slow
     network, as the app sees it. Wraps outside the progress middleware, which counts what
     it is handed."""
-    from greenhttp._body import WSGIInput
+    from greenhttp.body import WSGIInput
 
     def wrapper(environ: dict, start_response: Callable) -> Iterable[bytes]:
         original: Body = environ["greenhttp.body"]

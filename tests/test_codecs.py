@@ -13,7 +13,7 @@ import webtest
 
 import greenhttp
 from greenhttp import MalformedBody, UnsupportedMediaType
-from greenhttp._codecs import JSON, MSGPACK, X_MSGPACK, decode_json, decode_msgpack
+from greenhttp.codecs import JSON, MSGPACK, X_MSGPACK, decode_json, decode_msgpack
 
 from conftest import read_one_response
 

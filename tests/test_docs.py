@@ -29,7 +29,7 @@ def test_cli_md_options_table_is_generated_from_settings():
 
 
 def test_generated_table_has_one_row_per_setting():
-    from greenhttp._settings import SETTINGS
+    from greenhttp.settings import SETTINGS
 
     rows = load_generator().table().splitlines()[2:]
     assert len(rows) == len(SETTINGS)

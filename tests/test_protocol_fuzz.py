@@ -4,8 +4,8 @@ the bytes are split across reads never changes what comes out."""
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from greenhttp import _protocol as p
-from greenhttp._errors import ProtocolError
+from greenhttp import protocol as p
+from greenhttp.errors import ProtocolError
 
 VALID_STREAM = (
     b"GET /a?x=1 HTTP/1.1\r\nHost: h\r\nAccept: */*\r\n\r\n"

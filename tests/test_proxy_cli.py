@@ -15,7 +15,7 @@ import gevent
 import pytest
 
 import greenhttp
-from greenhttp._proxy_cli import build_app, build_parser
+from greenhttp.cli.proxy import build_app, build_parser
 
 ROOT = Path(__file__).resolve().parent.parent
 MIB = 1024 * 1024
@@ -26,7 +26,7 @@ def cli_app(*argv: str) -> Any:
 
 
 def test_arguments_are_checked():
-    from greenhttp._cli import CLIError
+    from greenhttp.cli.command import CLIError
 
     with pytest.raises(CLIError, match="no routes"):
         cli_app()

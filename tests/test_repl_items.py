@@ -8,9 +8,9 @@ import shlex
 import msgpack
 import pytest
 
-from greenhttp._repl import join_url, normalize_url
-from greenhttp._repl_format import Printer, kind_of, looks_binary
-from greenhttp._repl_items import (
+from greenhttp.repl.shell import join_url, normalize_url
+from greenhttp.repl.format import Printer, kind_of, looks_binary
+from greenhttp.repl.items import (
     ItemError,
     add_sticky,
     build_request,
@@ -185,8 +185,8 @@ def test_serving_does_not_import_the_shell_libraries():
     import subprocess
     import sys
 
-    code = ("import sys, greenhttp, greenhttp._cli, greenhttp._console, greenhttp._repl; "
-            "greenhttp._cli.build_parser(); "
+    code = ("import sys, greenhttp, greenhttp.cli.command, greenhttp.cli.console, greenhttp.repl.shell; "
+            "greenhttp.cli.command.build_parser(); "
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'prompt_toolkit', 'pygments', 'tqdm', 'ssl'}))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr

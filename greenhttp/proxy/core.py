@@ -49,20 +49,20 @@ from urllib.parse import quote, urlsplit
 
 import gevent
 
-from ._body import Body
-from ._client import Client, Response
-from ._errors import (
+from ..body import Body
+from ..client.core import Client, Response
+from ..errors import (
     ConnectionLost,
     GreenHTTPError,
     LocalProtocolError,
     PoolTimeout,
     TimeoutError,
 )
-from ._headers import Headers
-from ._log import access_line, access_logger, escape
-from ._pool import Pool
-from ._timeouts import Timeout
-from ._transport import connect as _connect
+from ..headers import Headers
+from ..log import access_line, access_logger, escape
+from ..client.pool import Pool
+from ..client.timeouts import Timeout
+from ..client.transport import connect as _connect
 
 logger = logging.getLogger("greenhttp.proxy")
 

@@ -25,7 +25,7 @@ import gevent
 from gevent import socket as gsocket
 from gevent.monkey import get_original
 
-from ._errors import (
+from ..errors import (
     ConnectError,
     ConnectionLost,
     ConnectTimeout,

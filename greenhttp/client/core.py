@@ -38,9 +38,9 @@ from urllib.parse import urljoin
 import gevent.pool
 import msgpack as _msgpack
 
-from ._body import Body
-from ._cookies import CookieJar
-from ._errors import (
+from ..body import Body
+from .cookies import CookieJar
+from ..errors import (
     ConnectionLost,
     DecodeError,
     HTTPStatusError,
@@ -49,10 +49,10 @@ from ._errors import (
     TimeoutError,
     TooManyRedirects,
 )
-from ._headers import Headers
-from ._payload import _FileRegion, _Payload
-from ._pool import Pool, PooledConnection, default_pool
-from ._protocol import (
+from ..headers import Headers
+from .payload import _FileRegion, _Payload
+from .pool import Pool, PooledConnection, default_pool
+from ..protocol.core import (
     LAST_CHUNK,
     NEED_DATA,
     Data,
@@ -61,7 +61,7 @@ from ._protocol import (
     ResponseHead,
     chunk,
 )
-from ._routing import (
+from .routing import (
     USER_AGENT,
     _URL,
     _add_params,
@@ -71,8 +71,8 @@ from ._routing import (
     _route_for,
     _select_proxy,
 )
-from ._timeouts import _as_timeout, _Timer
-from ._transport import READ_SIZE, SocketStream
+from .timeouts import _as_timeout, _Timer
+from .transport import READ_SIZE, SocketStream
 
 # RFC 9110 §9.2.2: methods whose repetition has the same effect as one request.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})

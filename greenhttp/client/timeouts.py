@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any, Union
 
-from ._errors import DeadlineExceeded
+from ..errors import DeadlineExceeded
 
 
 # -- timeouts ------------------------------------------------------------------------

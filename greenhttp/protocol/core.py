@@ -31,7 +31,7 @@ from typing import Iterable, Union
 
 import httptools
 
-from ._errors import (
+from ..errors import (
     BadRequest,
     BodyTooLarge,
     ExpectationFailed,

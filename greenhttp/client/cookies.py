@@ -7,8 +7,8 @@ import time
 from email.utils import parsedate_to_datetime
 from typing import Iterator
 
-from ._headers import Headers
-from ._routing import _URL
+from ..headers import Headers
+from .routing import _URL
 
 
 # -- cookies -----------------------------------------------------------------------------

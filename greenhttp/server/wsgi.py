@@ -14,14 +14,14 @@ import sys
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
 from urllib.parse import unquote_to_bytes
 
-from ._body import Body, WSGIInput
-from ._errors import ClientDisconnected, ConnectionLost, LocalProtocolError, ProtocolError, ReadTimeout
-from ._log import error_logger
-from ._protocol import RequestHead, parse_target, validate_fields
-from ._stream import Stream
+from ..body import Body, WSGIInput
+from ..errors import ClientDisconnected, ConnectionLost, LocalProtocolError, ProtocolError, ReadTimeout
+from ..log import error_logger
+from ..protocol.core import RequestHead, parse_target, validate_fields
+from .stream import Stream
 
 if TYPE_CHECKING:
-    from ._connection import HTTPConnection
+    from .connection import HTTPConnection
 
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 

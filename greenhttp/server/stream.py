@@ -14,7 +14,7 @@ from typing import Iterator
 
 import gevent.queue
 
-from ._errors import ConnectionLost
+from ..errors import ConnectionLost
 
 _END = object()
 

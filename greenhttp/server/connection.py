@@ -29,16 +29,16 @@ from gevent import get_hub
 from gevent import socket as gsocket
 from gevent.socket import cancel_wait, wait_write
 
-from ._body import Body
-from ._date import http_date
-from ._errors import (
+from ..body import Body
+from .dates import http_date
+from ..errors import (
     ClientDisconnected,
     ProtocolError,
     ReadTimeout,
 )
-from ._headers import Headers
-from ._log import access_line, access_logger, error_logger
-from ._protocol import (
+from ..headers import Headers
+from ..log import access_line, access_logger, error_logger
+from ..protocol.core import (
     CONTINUE_RESPONSE,
     NEED_DATA,
     Data,
@@ -51,7 +51,7 @@ from ._protocol import (
 )
 
 if TYPE_CHECKING:
-    from ._server import Server
+    from .listener import Server
 
 # 64 KiB per recv: large enough for a 1 MiB upload in 16 reads, small enough that
 # the per-connection bound on buffered body bytes stays small.

@@ -10,8 +10,8 @@ from urllib.parse import urlencode
 
 import msgpack as _msgpack
 
-from ._body import Body
-from ._multipart import MultipartEncoder, read_in_slices
+from ..body import Body
+from .multipart import MultipartEncoder, read_in_slices
 
 # Bodies are written in slices of this size so that progress() can report as they go.
 WRITE_SIZE = 262144
@@ -83,7 +83,7 @@ class _Payload:
 
     @classmethod
     def _file(cls, file: Any) -> "_Payload":
-        from ._multipart import _size_of
+        from .multipart import _size_of
 
         length = _size_of(file)
         start: int | None = None

@@ -32,8 +32,8 @@ import time
 from typing import IO, Any, Callable, NamedTuple, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
-from ._errors import GreenHTTPError, TimeoutError
-from ._repl_format import (
+from ..errors import GreenHTTPError, TimeoutError
+from .format import (
     PRETTY_LIMIT,
     Printer,
     StreamWriter,
@@ -43,7 +43,7 @@ from ._repl_format import (
     looks_binary,
     media_type,
 )
-from ._repl_items import (
+from .items import (
     FORMATS,
     Item,
     ItemError,
@@ -190,9 +190,9 @@ class Session:
 
     def __init__(self, base_url: str | None, out: IO[str] | None = None, color: bool = False,
                  err: IO[str] | None = None) -> None:
-        from ._client import Client
-        from ._pool import Pool
-        from ._transport import connect
+        from ..client.core import Client
+        from ..client.pool import Pool
+        from ..client.transport import connect
 
         self.base_url = normalize_url(base_url) if base_url else "http://localhost:8080/"
         self.url = self.base_url
@@ -399,7 +399,7 @@ def abort(response: Any) -> None:
 
 def describe_error(exc: BaseException) -> str:
     """One line: what went wrong, in the user's terms."""
-    from ._errors import ConnectError, ConnectTimeout, PoolTimeout, ReadTimeout
+    from ..errors import ConnectError, ConnectTimeout, PoolTimeout, ReadTimeout
 
     message = str(exc) or type(exc).__name__
     if isinstance(exc, (ItemError, ReplError)):
@@ -754,7 +754,7 @@ def _use_color(stream: IO[str]) -> bool:
 
 
 def main(argv: Sequence[str]) -> int:
-    from ._cli import ArgumentParser
+    from ..cli.command import ArgumentParser
 
     parser = ArgumentParser(
         prog="greenhttp repl",
@@ -767,7 +767,7 @@ def main(argv: Sequence[str]) -> int:
     try:
         session = Session(args.url, color=_use_color(sys.stdout))
     except ReplError as exc:
-        from ._cli import CLIError
+        from ..cli.command import CLIError
 
         raise CLIError(str(exc)) from None
     if args.timeout is not None:
@@ -793,7 +793,7 @@ def oneshot_main(argv: Sequence[str]) -> int:
     Exit statuses follow HTTPie's: 0 done; 1 an error (connection refused, bad
     item...); 2 a timeout; with ``--check-status``, 3/4/5 for a 3xx/4xx/5xx answer.
     """
-    from ._cli import ArgumentParser, CLIError
+    from ..cli.command import ArgumentParser, CLIError
 
     method = argv[0].upper()
     parser = ArgumentParser(

@@ -4,7 +4,7 @@
     greenhttp proxy --forward --allow example.com:443 --allow '*.internal:*' --auth user:secret
 
 The bind, port, limit, timeout and log options are those of serving an app (the
-same :data:`~greenhttp._settings.SETTINGS`, added by ``add_server_options``). The
+same :data:`~greenhttp.settings.SETTINGS`, added by ``add_server_options``). The
 forward proxy never starts by accident: it needs ``--forward`` and at least one
 ``--allow``; with routes as well, requests that are not proxy requests go to them.
 """
@@ -15,11 +15,11 @@ import argparse
 import os
 from typing import Any, Sequence
 
-from ._cli import PROG, ArgumentParser, CLIError, add_server_options, config_from_args, run_server
+from .command import PROG, ArgumentParser, CLIError, add_server_options, config_from_args, run_server
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ._version import __version__
+    from .._version import __version__
 
     parser = ArgumentParser(
         prog=f"{PROG} proxy",
@@ -59,9 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def build_app(args: argparse.Namespace) -> Any:
-    from ._timeouts import Timeout
-    from ._pool import Pool
-    from .proxy import ForwardProxy, ReverseProxy
+    from ..client.timeouts import Timeout
+    from ..client.pool import Pool
+    from ..proxy.core import ForwardProxy, ReverseProxy
 
     timeout = Timeout(connect=args.connect_timeout, read=args.read_timeout, write=args.read_timeout)
     if args.max_per_host < 1:

@@ -10,12 +10,12 @@ from gevent import socket as gsocket
 from gevent.event import Event
 from gevent.server import StreamServer
 
-from ._body import Body
-from ._connection import HTTPConnection
-from ._log import error_logger
-from ._protocol import Limits, RequestHead
-from ._settings import ServerConfig
-from ._wsgi import WSGIApp, WSGIHandler
+from ..body import Body
+from .connection import HTTPConnection
+from ..log import error_logger
+from ..protocol.core import Limits, RequestHead
+from ..settings import ServerConfig
+from .wsgi import WSGIApp, WSGIHandler
 
 Handler = Callable[[HTTPConnection, RequestHead, Body], bool]
 

@@ -26,7 +26,7 @@ import os
 import shlex
 from typing import Any, Iterable, NamedTuple
 
-from ._errors import GreenHTTPError
+from ..errors import GreenHTTPError
 
 # Longest first: at one position ":=@" must win over ":=" and ":".
 SEPARATORS: tuple[tuple[str, str], ...] = (

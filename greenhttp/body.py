@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Iterator
 
-from ._headers import Headers
+from .headers import Headers
 
 Pull = Callable[[], "bytes | None"]
 

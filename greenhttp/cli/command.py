@@ -18,14 +18,14 @@ import os
 import sys
 from typing import Any, Callable, NoReturn, Sequence
 
-from ._errors import AppLoadError
+from ..errors import AppLoadError
 
 #: verb -> "module:function". The function takes the whole argv, verb first, and returns
 #: an exit status. Modules are imported only when their verb is used.
 SUBCOMMANDS: dict[str, str] = {
-    "proxy": "greenhttp._proxy_cli:main",
-    "repl": "greenhttp._repl:main",
-    **{method: "greenhttp._repl:oneshot_main"
+    "proxy": "greenhttp.cli.proxy:main",
+    "repl": "greenhttp.repl.shell:main",
+    **{method: "greenhttp.repl.shell:oneshot_main"
        for method in ("get", "post", "put", "patch", "delete", "head", "options")},
 }
 
@@ -70,7 +70,7 @@ class ArgumentParser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from ._version import __version__
+    from .._version import __version__
 
     parser = ArgumentParser(
         prog=PROG,
@@ -92,7 +92,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def add_server_options(parser: argparse.ArgumentParser) -> None:
     """The bind/port/limits/timeouts/log options of :data:`SETTINGS`, shared by every serving verb."""
-    from ._settings import SETTINGS
+    from ..settings import SETTINGS
 
     for setting in SETTINGS:
         flags = [setting.cli_flag]
@@ -108,7 +108,7 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> Any:
     """A ServerConfig from the options :func:`add_server_options` added (and GREENHTTP_* variables)."""
-    from ._settings import SETTINGS, ServerConfig
+    from ..settings import SETTINGS, ServerConfig
 
     try:
         return ServerConfig.from_environ(
@@ -198,7 +198,7 @@ def serve_main(argv: Sequence[str]) -> int:
     app = load_app(args.app)
 
     def open_console(server: Any) -> None:
-        from ._console import start_console
+        from .console import start_console
 
         start_console(server, app)
 
@@ -212,7 +212,7 @@ def run_server(app: Any, config: Any, on_started: Callable[[Any], None] | None =
 
     import gevent
 
-    from ._server import Server
+    from ..server.listener import Server
 
     configure_logging(config.access_log)
     server = Server(app, config, handler=handler)

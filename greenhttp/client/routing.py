@@ -10,20 +10,20 @@ import os
 from typing import Any, Callable, Mapping
 from urllib.parse import quote, urlencode, urlsplit
 
-from ._errors import (
+from ..errors import (
     InvalidURL,
     ProxyError,
     ResponseProtocolError,
 )
-from ._protocol import (
+from ..protocol.core import (
     NEED_DATA,
     ClientProtocol,
     EndOfMessage,
     ResponseHead,
 )
-from ._timeouts import _Timer
-from ._transport import SocketStream, Stream, tls_context
-from ._version import __version__
+from .timeouts import _Timer
+from .transport import SocketStream, Stream, tls_context
+from .._version import __version__
 
 USER_AGENT = f"greenhttp/{__version__}"
 

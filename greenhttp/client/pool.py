@@ -29,9 +29,9 @@ from typing import Any, Callable, Hashable
 
 import gevent.event
 
-from ._errors import PoolTimeout
-from ._protocol import ClientProtocol
-from ._transport import Stream, connect
+from ..errors import PoolTimeout
+from ..protocol.core import ClientProtocol
+from .transport import Stream, connect
 
 # Defaults with precedent: hackney's pool holds 50 connections; httpx and aiohttp cap
 # the total at 100, we allow a few busy hosts more. Idle connections live 30 s: long

@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterable
 
 import msgpack
 
-from ._errors import BodyTooLarge, MalformedBody, UnsupportedMediaType
+from .errors import BodyTooLarge, MalformedBody, UnsupportedMediaType
 
 JSON = "application/json"
 MSGPACK = "application/msgpack"
