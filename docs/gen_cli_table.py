@@ -3,7 +3,7 @@
     python docs/gen_cli_table.py          # print the table
     python docs/gen_cli_table.py --write  # replace it in docs/cli.md between the markers
 
-tests/test_docs.py regenerates the table and fails if docs/cli.md differs, so a
+tests/protocol/test_docs.py regenerates the table and fails if docs/cli.md differs, so a
 setting cannot be added, renamed or re-defaulted without the docs following.
 """
 

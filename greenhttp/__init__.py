@@ -25,6 +25,14 @@ from ._version import __version__
 #: public name -> module that defines it (relative to this package)
 _EXPORTS: dict[str, str] = {
     "Body": ".body",
+    "RequestError": ".errors",
+    "UpstreamError": ".errors",
+    "UsageError": ".errors",
+    "RemoteProtocolError": ".errors",
+    "RequestTimeout": ".errors",
+    "UpstreamTimeout": ".errors",
+    "CLIError": ".errors",
+    "StreamClosed": ".errors",
     "negotiate": ".codecs",
     "read_body": ".codecs",
     "respond": ".codecs",
@@ -82,7 +90,6 @@ _EXPORTS: dict[str, str] = {
     "serve": ".server.listener",
     "ServerConfig": ".settings",
     "Stream": ".server.stream",
-    "StreamClosed": ".server.stream",
     "FileWrapper": ".server.wsgi",
     "progress": ".progress",
 }
@@ -91,7 +98,7 @@ if TYPE_CHECKING:  # what mypy and editors see; at run time __getattr__ imports 
 
     from .body import Body
     from .codecs import negotiate, read_body, respond
-    from .errors import AppLoadError, BadRequest, BodyTooLarge, ClientDisconnected, ConnectError, ConnectionLost, ConnectTimeout, DeadlineExceeded, DecodeError, ExpectationFailed, GreenHTTPError, HeadersTooLarge, HTTPStatusError, IncompleteBody, InvalidURL, LocalProtocolError, MalformedBody, NotImplementedCoding, PoolTimeout, ProtocolError, ProxyError, ReadTimeout, RequestLineTooLong, ResponseProtocolError, TimeoutError, TooManyRedirects, UnsupportedMediaType, VersionNotSupported, WriteTimeout
+    from .errors import RequestError, UpstreamError, UsageError, RemoteProtocolError, RequestTimeout, UpstreamTimeout, CLIError, StreamClosed, AppLoadError, BadRequest, BodyTooLarge, ClientDisconnected, ConnectError, ConnectionLost, ConnectTimeout, DeadlineExceeded, DecodeError, ExpectationFailed, GreenHTTPError, HeadersTooLarge, HTTPStatusError, IncompleteBody, InvalidURL, LocalProtocolError, MalformedBody, NotImplementedCoding, PoolTimeout, ProtocolError, ProxyError, ReadTimeout, RequestLineTooLong, ResponseProtocolError, TimeoutError, TooManyRedirects, UnsupportedMediaType, VersionNotSupported, WriteTimeout
     from .headers import Headers
     from .client.core import Client, Response, delete, fetch_all, get, head, options, patch, post, put, request
     from .client.cookies import CookieJar
@@ -101,21 +108,22 @@ if TYPE_CHECKING:  # what mypy and editors see; at run time __getattr__ imports 
     from .proxy import ForwardProxy, ProxyResponse, ReverseProxy, proxy_request
     from .server.listener import Server, serve
     from .settings import ServerConfig
-    from .server.stream import Stream, StreamClosed
+    from .server.stream import Stream
     from .server.wsgi import FileWrapper
     from . import progress
 
 __all__ = [
     "__version__",
     # serving
-    "Server", "serve", "ServerConfig", "Body", "Stream", "StreamClosed", "FileWrapper", "Headers",
+    "Server", "serve", "ServerConfig", "Body", "Stream", "FileWrapper", "Headers",
     # client
     "request", "get", "post", "put", "patch", "delete", "head", "options", "fetch_all",
     "Client", "Response", "Timeout", "Pool", "default_pool", "CookieJar", "MultipartEncoder",
     # proxying
     "proxy_request", "ProxyResponse", "ReverseProxy", "ForwardProxy",
     # errors
-    "GreenHTTPError", "ProtocolError", "BadRequest", "RequestLineTooLong", "HeadersTooLarge",
+    "GreenHTTPError", "RequestError", "UpstreamError", "UsageError", "ProtocolError",
+    "RemoteProtocolError", "RequestTimeout", "UpstreamTimeout", "StreamClosed", "CLIError", "BadRequest", "RequestLineTooLong", "HeadersTooLarge",
     "BodyTooLarge", "ExpectationFailed", "NotImplementedCoding", "VersionNotSupported",
     "ResponseProtocolError", "IncompleteBody", "LocalProtocolError", "ConnectionLost",
     "ClientDisconnected", "ConnectError", "TimeoutError", "ConnectTimeout", "ReadTimeout",

@@ -1,13 +1,31 @@
-"""The one exception tree of greenhttp.
+"""The one exception tree of greenhttp, whose classes say whose fault it was.
 
 Everything greenhttp raises on purpose derives from :class:`GreenHTTPError`, so
 ``except greenhttp.GreenHTTPError`` catches all of it. Where users already expect a
 standard exception (a timeout, a bad value, a lost connection) the class also
 derives from the stdlib one, as urllib3 v2 does.
 
-Protocol errors carry ``status_hint``: the status a server answers with when the
-peer sent this (h11's ``error_status_hint``), so the server loop turns any
-``ProtocolError`` straight into a response without a table of its own.
+Roles
+-----
+A server, a client and a proxy share this tree, and the same event (a stall, a
+truncated body) can be anybody's fault. So every class that can cross the app
+boundary has one of three roles, decided once, where the bytes come in (h11 raises
+one internal error and re-raises it with the *remote* role at its single
+``next_event`` boundary; here the role is the class the reading side raises):
+
+* :class:`RequestError`: **the inbound client** (the peer of our server) did wrong.
+  Only the server's own reading of its request raises these (its protocol, its
+  ``Body``, ``read_body``), or an app that means "your request is bad". The server
+  answers ``status_hint`` (400, 408, 413, ...) whether the app caught it or not.
+* :class:`UpstreamError`: **a server we called** (through the client or the proxy)
+  failed: refused, timed out, sent a malformed or truncated response. To the inbound
+  client that is never a 4xx: a plain app that lets one escape answers 500; the proxy
+  API answers 502, or 504 for a timeout.
+* :class:`LocalProtocolError` and :class:`UsageError`: **our own side** (the app, the
+  caller, the command line) asked for something HTTP or greenhttp forbids. Nothing
+  goes on the wire; in a server that is a 500.
+
+Everything else an app lets escape is a 500 with the traceback in the log only.
 """
 
 from __future__ import annotations
@@ -19,70 +37,113 @@ class GreenHTTPError(Exception):
     """Root of every exception greenhttp raises."""
 
 
-# -- protocol -----------------------------------------------------------------
+# -- roles -----------------------------------------------------------------------
 
 
-class ProtocolError(GreenHTTPError):
-    """The peer broke HTTP/1.1 framing or syntax."""
+class RequestError(GreenHTTPError):
+    """The inbound client's fault: the server answers ``status_hint`` (if it still can)."""
 
     status_hint: int = 400
 
-    def __init__(self, message: str, status_hint: int | None = None) -> None:
+    def __init__(self, message: str = "", status_hint: int | None = None) -> None:
         super().__init__(message)
         if status_hint is not None:
             self.status_hint = status_hint
 
 
-class BadRequest(ProtocolError):
+class UpstreamError(GreenHTTPError):
+    """A server we called failed; to our own client that is a 5xx, never a 4xx.
+
+    ``status_hint`` is what a proxy answers for it (RFC 9110 §15.6.3 502 Bad Gateway,
+    §15.6.5 504 Gateway Timeout).
+    """
+
+    status_hint: int = 502
+
+
+class UsageError(GreenHTTPError, ValueError):
+    """Our own side asked for something greenhttp cannot do (a bad argument, flag or app)."""
+
+
+# -- HTTP syntax and framing -------------------------------------------------------
+
+
+class ProtocolError(GreenHTTPError):
+    """HTTP/1.1 framing or syntax was broken; the subclass says by whom.
+
+    ``status_hint`` is the status a server answers when its client sent this
+    (h11's ``error_status_hint``).
+    """
+
+    status_hint: int = 400
+
+    def __init__(self, message: str = "", status_hint: int | None = None) -> None:
+        super().__init__(message)
+        if status_hint is not None:
+            self.status_hint = status_hint
+
+
+class LocalProtocolError(ProtocolError, ValueError):
+    """Our own side tried to send something HTTP forbids (e.g. CR/LF in a header).
+
+    Raised before a byte of it reaches the wire. In a server it is the app's bug: 500.
+    """
+
+    status_hint = 500
+
+
+class RemoteProtocolError(ProtocolError):
+    """The peer broke HTTP/1.1; a request or a response error says which peer."""
+
+
+class BadRequest(RemoteProtocolError, RequestError):
+    """The inbound client sent a malformed request (RFC 9110 §15.5.1: 400)."""
+
     status_hint = 400
 
 
-class RequestLineTooLong(ProtocolError):
+class RequestLineTooLong(BadRequest):
     status_hint = 414
 
 
-class HeadersTooLarge(ProtocolError):
+class HeadersTooLarge(BadRequest):
     status_hint = 431
 
 
-class BodyTooLarge(ProtocolError):
+class BodyTooLarge(BadRequest):
     status_hint = 413
 
 
-class ExpectationFailed(ProtocolError):
+class ExpectationFailed(BadRequest):
     status_hint = 417
 
 
-class NotImplementedCoding(ProtocolError):
-    """A transfer coding we do not implement (RFC 9112 §6.1: answer 501)."""
+class NotImplementedCoding(BadRequest):
+    """A transfer coding or method we do not implement (RFC 9112 §6.1, RFC 9110 §9.1: 501)."""
 
     status_hint = 501
 
 
-class VersionNotSupported(ProtocolError):
+class VersionNotSupported(BadRequest):
     status_hint = 505
 
 
-class ResponseProtocolError(ProtocolError):
-    """A server sent a malformed response (client side)."""
-
-    status_hint = 502
-
-
-class IncompleteBody(ProtocolError):
-    """The connection ended before the body its framing promised."""
-
-    status_hint = 400
-
-
-class UnsupportedMediaType(ProtocolError):
+class UnsupportedMediaType(BadRequest):
     """A request body in a format the app does not read (``greenhttp.read_body``)."""
 
     status_hint = 415
 
 
-class LocalProtocolError(GreenHTTPError, ValueError):
-    """Our own side tried to send something HTTP forbids (e.g. CR/LF in a header)."""
+class ResponseProtocolError(RemoteProtocolError, UpstreamError):
+    """A server we called sent a malformed response (client side)."""
+
+    status_hint = 502
+
+
+class IncompleteBody(ResponseProtocolError):
+    """A response ended before the body its framing promised (the upstream closed early)."""
+
+    status_hint = 502
 
 
 # -- connections and timeouts -------------------------------------------------
@@ -92,11 +153,13 @@ class ConnectionLost(GreenHTTPError, ConnectionError):
     """The peer closed or reset the connection while we still needed it."""
 
 
-class ClientDisconnected(ConnectionLost):
-    """Server side: the client went away before the request body was complete."""
+class ClientDisconnected(ConnectionLost, RequestError):
+    """Server side: the inbound client went away. There is nobody left to answer."""
+
+    status_hint = 400
 
 
-class ConnectError(GreenHTTPError, ConnectionError):
+class ConnectError(UpstreamError, ConnectionError):
     """Client side: could not establish a connection (DNS, refused, unreachable, TLS)."""
 
 
@@ -104,38 +167,55 @@ class TimeoutError(GreenHTTPError, builtins.TimeoutError):  # noqa: A001 - delib
     """Root of greenhttp's timeouts; also a builtin ``TimeoutError``."""
 
 
-class ConnectTimeout(TimeoutError, ConnectError):
+class RequestTimeout(TimeoutError, RequestError):
+    """Server side: the inbound client stalled while sending its body (RFC 9110 §15.5.9: 408)."""
+
+    status_hint = 408
+
+
+class UpstreamTimeout(TimeoutError, UpstreamError):
+    """Client side: a server we called was too slow. A proxy answers 504 (RFC 9110 §15.6.5)."""
+
+    status_hint = 504
+
+
+class ConnectTimeout(UpstreamTimeout, ConnectError):
+    status_hint = 504
+
+
+class ReadTimeout(UpstreamTimeout):
     pass
 
 
-class ReadTimeout(TimeoutError):
+class WriteTimeout(UpstreamTimeout):
     pass
 
 
-class WriteTimeout(TimeoutError):
-    pass
+class DeadlineExceeded(UpstreamTimeout):
+    """The overall deadline of a request passed."""
 
 
 class PoolTimeout(TimeoutError):
-    """No connection slot became free within the pool's checkout timeout."""
+    """No connection slot became free within the pool's checkout timeout.
 
+    Our own capacity, not the upstream's fault: a proxy answers 503 (RFC 9110 §15.6.4).
+    """
 
-class DeadlineExceeded(TimeoutError):
-    """The overall deadline of a request passed."""
+    status_hint = 503
 
 
 # -- client-level --------------------------------------------------------------
 
 
-class InvalidURL(GreenHTTPError, ValueError):
+class InvalidURL(UsageError):
     pass
 
 
-class TooManyRedirects(GreenHTTPError):
+class TooManyRedirects(UpstreamError):
     pass
 
 
-class ProxyError(GreenHTTPError):
+class ProxyError(UpstreamError):
     """A proxy refused or failed to set up the request or tunnel."""
 
 
@@ -159,8 +239,16 @@ class MalformedBody(DecodeError, BadRequest):
     """
 
 
-# -- serving --------------------------------------------------------------------
+class StreamClosed(ConnectionLost):
+    """``Stream.send()`` on a stream that was closed, by its producer or because the client left."""
 
 
-class AppLoadError(GreenHTTPError):
+# -- serving and the command line ------------------------------------------------------
+
+
+class AppLoadError(UsageError):
     """The CLI could not find or import the application."""
+
+
+class CLIError(UsageError):
+    """A command-line argument is wrong; the CLI prints the message on one line and exits 2."""

@@ -143,3 +143,16 @@ def tls_stream_server(ca: Any, handle: Callable[[Any, Any], None]) -> Any:
     context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("localhost").configure_cert(context)
     return gevent.server.StreamServer(("127.0.0.1", 0), handle, ssl_context=context)
+
+
+# -- layers --------------------------------------------------------------------------------
+
+_LAYERS = ("protocol", "replay", "sockets", "interop")
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    """Mark every test with the layer its folder names (tests/<layer>/test_*.py)."""
+    for item in items:
+        layer = item.path.parent.name
+        if layer in _LAYERS:
+            item.add_marker(getattr(pytest.mark, layer))

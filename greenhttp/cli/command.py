@@ -18,7 +18,7 @@ import os
 import sys
 from typing import Any, Callable, NoReturn, Sequence
 
-from ..errors import AppLoadError
+from ..errors import AppLoadError, CLIError
 
 #: verb -> "module:function". The function takes the whole argv, verb first, and returns
 #: an exit status. Modules are imported only when their verb is used.
@@ -30,10 +30,6 @@ SUBCOMMANDS: dict[str, str] = {
 }
 
 PROG = "greenhttp"
-
-
-class CLIError(Exception):
-    """A problem the user can fix: printed as one line, exit status 1."""
 
 
 def patch_gevent() -> None:

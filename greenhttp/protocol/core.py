@@ -40,6 +40,7 @@ from ..errors import (
     LocalProtocolError,
     NotImplementedCoding,
     ProtocolError,
+    RequestError,
     RequestLineTooLong,
     ResponseProtocolError,
     VersionNotSupported,
@@ -486,7 +487,7 @@ class ServerProtocol(_ParserCallbacks):
         if self._in_head:
             self._fail(BadRequest("connection closed inside a request head"))
         if self._message_open:
-            self._fail(IncompleteBody("connection closed before the request body was complete"))
+            self._fail(BadRequest("connection closed before the request body was complete"))
 
     # -- responses ------------------------------------------------------------
 
@@ -623,7 +624,7 @@ def simple_response(status: int, body: bytes, date: str, server: str | None = "g
     return "".join(lines).encode("latin-1") + body
 
 
-def error_response(error: ProtocolError, date: str, server: str | None = "greenhttp") -> bytes:
+def error_response(error: RequestError, date: str, server: str | None = "greenhttp") -> bytes:
     """The response a server sends for a malformed request, before it closes."""
     status = error.status_hint
     body = f"{status} {STATUS_REASONS.get(status, 'Error')}: {error}\n".encode("utf-8", "replace")

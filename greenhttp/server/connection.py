@@ -31,11 +31,7 @@ from gevent.socket import cancel_wait, wait_write
 
 from ..body import Body
 from .dates import http_date
-from ..errors import (
-    ClientDisconnected,
-    ProtocolError,
-    ReadTimeout,
-)
+from ..errors import ClientDisconnected, ProtocolError, RequestError, RequestTimeout
 from ..headers import Headers
 from ..log import access_line, access_logger, error_logger
 from ..protocol.core import (
@@ -198,7 +194,7 @@ class HTTPConnection:
         cancel_wait(getattr(self.sock, "_read_event", None), error)
         cancel_wait(getattr(self.sock, "_write_event", None), error)
 
-    def _reject(self, exc: ProtocolError) -> None:
+    def _reject(self, exc: RequestError) -> None:
         error_logger.info("%s: bad request (%d): %s", self.client, exc.status_hint, exc)
         self._linger = True
         self._send(error_response(exc, http_date(), self.config.server_header))
@@ -228,8 +224,14 @@ class HTTPConnection:
         keep_alive = request.keep_alive and not request.upgrade
         try:
             keep_alive = self.server.handler(self, request, body) and keep_alive
-        except ProtocolError as exc:
-            # A malformed body (bad chunk, too large) surfaced while the app read it.
+        except ClientDisconnected:
+            raise  # nobody left to answer: run() logs one line
+        except RequestError as exc:
+            # The inbound client's fault, surfaced while the app read the request (a bad
+            # chunk, too large, a stalled body) or raised by the app to mean "bad
+            # request". Only this role becomes a 4xx: whatever else escapes the app,
+            # greenhttp's own client errors about an upstream included, is the
+            # WSGI adapter's 500 (errors.py, "Roles").
             keep_alive = False
             if not self.head_on_wire:
                 self._head = None
@@ -237,12 +239,6 @@ class HTTPConnection:
                 self._status = exc.status_hint
             else:
                 error_logger.info("%s: bad request body after response started: %s", self.client, exc)
-        except ReadTimeout as exc:
-            keep_alive = False
-            error_logger.info("%s: %s", self.client, exc)
-            if not self.head_on_wire:
-                self._head = None
-                self.send_simple(408, b"408 Request Timeout: request body stalled\n")
         if self.detached:
             return False
         framing = self._framing
@@ -267,7 +263,7 @@ class HTTPConnection:
             return False
         try:
             return body.discard(self.config.drain_limit)
-        except (ProtocolError, ClientDisconnected, ReadTimeout):
+        except RequestError:
             return False
 
     def _pull_body(self) -> Optional[bytes]:
@@ -284,7 +280,7 @@ class HTTPConnection:
                 try:
                     data = self.sock.recv(RECV_SIZE)
                 except _timeout_errors:
-                    raise ReadTimeout(
+                    raise RequestTimeout(
                         f"no request body data for {self.config.body_timeout}s") from None
                 except OSError as exc:
                     raise ClientDisconnected(f"connection lost while reading the body: {exc}") from exc

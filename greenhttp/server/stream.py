@@ -14,13 +14,9 @@ from typing import Iterator
 
 import gevent.queue
 
-from ..errors import ConnectionLost
+from ..errors import StreamClosed
 
 _END = object()
-
-
-class StreamClosed(ConnectionLost):
-    """``send()`` on a stream that was closed, by its producer or because the client left."""
 
 
 class Stream:

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Optional
 from urllib.parse import unquote_to_bytes
 
 from ..body import Body, WSGIInput
-from ..errors import ClientDisconnected, ConnectionLost, LocalProtocolError, ProtocolError, ReadTimeout
+from ..errors import ConnectionLost, LocalProtocolError, RequestError
 from ..log import error_logger
 from ..protocol.core import RequestHead, parse_target, validate_fields
 from .stream import Stream
@@ -172,8 +172,8 @@ class WSGIHandler:
             try:
                 result = self.app(environ, start_response)
                 self._send_result(conn, state, result)
-            except (ClientDisconnected, ProtocolError, ReadTimeout):
-                raise  # the connection loop answers these (or cannot answer at all)
+            except RequestError:
+                raise  # the inbound client's fault: the connection loop answers it (errors.py, Roles)
             except ConnectionLost as exc:
                 # A body that ended on purpose (Stream.abort) or lost its own upstream:
                 # an event worth a line, not a crash worth a traceback.

@@ -180,7 +180,7 @@ def test_webtest_drives_the_hello_example():
     import importlib.util
     import pathlib
 
-    path = pathlib.Path(__file__).parent.parent / "examples" / "hello.py"
+    path = pathlib.Path(__file__).resolve().parents[2] / "examples" / "hello.py"
     spec = importlib.util.spec_from_file_location("hello_example", path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)

@@ -9,7 +9,7 @@ import sys
 
 import greenhttp
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 CLI_MD = ROOT / "docs" / "cli.md"
 
 

@@ -29,7 +29,7 @@ import greenhttp
 
 from conftest import read_one_response
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 EXAMPLES = ROOT / "examples"
 GUIDES = ROOT / "docs" / "guides"
 

@@ -19,7 +19,7 @@ import pexpect
 import pytest
 from pexpect import fdpexpect
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "greenhttp"]
 
 APP = textwrap.dedent('''

@@ -13,7 +13,7 @@ import gevent
 import pytest
 import requests
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "greenhttp"]
 
 

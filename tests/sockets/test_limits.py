@@ -252,7 +252,7 @@ def test_keepalive_timeout_closes_an_idle_connection(serve):
     assert 0.25 <= idle <= 0.8, f"closed after {idle:.2f}s idle with keepalive_timeout=0.3"
 
 
-def test_body_timeout_raises_read_timeout_in_the_app_and_answers_408(serve):
+def test_body_timeout_raises_request_timeout_in_the_app_and_answers_408(serve):
     app = Recorder()
     with serve(app, body_timeout=0.3) as server:
         with connect(server) as sock:
@@ -262,7 +262,7 @@ def test_body_timeout_raises_read_timeout_in_the_app_and_answers_408(serve):
             waited = time.monotonic() - started
             assert status == 408 and headers.get("connection") == "close"
             assert_closed(sock)
-    assert [type(e) for e in app.errors] == [greenhttp.ReadTimeout]
+    assert [type(e) for e in app.errors] == [greenhttp.RequestTimeout]
     assert app.received == [3]
     assert 0.25 <= waited <= 1.0, waited
 

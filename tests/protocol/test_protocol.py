@@ -151,12 +151,15 @@ def test_connect_pauses_parsing_and_keeps_trailing_bytes():
     assert proto.trailing_data == b"\x16\x03\x01more"
 
 
-def test_eof_inside_body_is_incomplete():
+def test_eof_inside_a_request_body_is_the_clients_fault():
+    # The server side of a truncated message is a RequestError (400), never the
+    # client-side IncompleteBody, which is an upstream's fault (502).
     proto = p.ServerProtocol()
     proto.receive_data(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 10\r\n\r\nabc")
     events(proto)
-    with pytest.raises(IncompleteBody):
+    with pytest.raises(errors.RequestError) as raised:
         proto.receive_eof()
+    assert not isinstance(raised.value, errors.UpstreamError) and raised.value.status_hint == 400
 
 
 def _request(method="GET", version="1.1", keep_alive=True):

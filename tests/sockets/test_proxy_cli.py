@@ -17,7 +17,7 @@ import pytest
 import greenhttp
 from greenhttp.cli.proxy import build_app, build_parser
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 MIB = 1024 * 1024
 
 

@@ -24,7 +24,7 @@ import pytest
 
 from conftest import read_one_response
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "bad-input.md"
 
 # Rows that fail surface within this long: a silent server is a failure, not a hang.
