@@ -37,6 +37,11 @@ setup(
             "pexpect>=4.8",
             "selenium>=4.11",
             "hypothesis>=6.80",
+            # the type check in tests/protocol/test_typing.py
+            "mypy>=1.8",
+            "types-gevent",
+            "types-tqdm",
+            "types-Pygments",
         ],
     },
     entry_points={"console_scripts": ["greenhttp = greenhttp.cli:main"]},
