@@ -1,0 +1,3 @@
+from .resource import Resource
+class TraceResource(Resource):
+    pass
