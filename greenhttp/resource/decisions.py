@@ -27,17 +27,19 @@ if TYPE_CHECKING:
 DEFAULT_CHALLENGE = 'Basic realm="greenhttp"'
 SAFE = ("GET", "HEAD")
 
-
 # -- B: the request itself ------------------------------------------------------------
 
 def B13(flow: Flow) -> Any:
     return flow.call("service_available")
 
+
 def B12(flow: Flow) -> Any:
     return flow.request.method in flow.call("known_methods")
 
+
 def B11(flow: Flow) -> Any:
     return flow.call("uri_too_long")
+
 
 def B10(flow: Flow) -> Any:
     allowed = list(flow.call("allowed_methods"))
@@ -47,8 +49,10 @@ def B10(flow: Flow) -> Any:
     flow.response.headers.set("Allow", ", ".join(allowed))
     return False
 
+
 def B9(flow: Flow) -> Any:
     return "Content-MD5" in flow.request.headers
+
 
 def B9a(flow: Flow) -> Any:
     verdict = flow.call("validate_content_checksum")
@@ -63,8 +67,10 @@ def B9a(flow: Flow) -> Any:
         return False
     return hmac.compare_digest(expected, hashlib.md5(data).digest())
 
+
 def B9b(flow: Flow) -> Any:
     return flow.call("malformed_request")
+
 
 def B8(flow: Flow) -> Any:
     verdict = flow.call("is_authorized")
@@ -77,17 +83,22 @@ def B8(flow: Flow) -> Any:
         flow.response.headers.set("WWW-Authenticate", DEFAULT_CHALLENGE)
     return False
 
+
 def B7(flow: Flow) -> Any:
     return flow.call("forbidden")
+
 
 def B6(flow: Flow) -> Any:
     return flow.call("valid_content_headers")
 
+
 def B5(flow: Flow) -> Any:
     return flow.call("known_content_type")
 
+
 def B4(flow: Flow) -> Any:
     return flow.call("valid_entity_length")
+
 
 def B3(flow: Flow) -> Any:
     if flow.request.method != "OPTIONS":
@@ -108,6 +119,7 @@ def C3(flow: Flow) -> Any:
         flow.resource.media_type = provided[0][0]
     return False
 
+
 def C4(flow: Flow) -> Any:
     try:
         chosen = conneg.choose_media_type([t for t, _ in flow.provided()], flow.header("Accept") or "")
@@ -116,6 +128,7 @@ def C4(flow: Flow) -> Any:
     flow.resource.media_type = chosen
     return chosen is not None
 
+
 def D4(flow: Flow) -> Any:
     languages = flow.languages()
     if "Accept-Language" in flow.request.headers:
@@ -123,6 +136,7 @@ def D4(flow: Flow) -> Any:
     if languages:
         flow.set_language(languages[0])
     return False
+
 
 def D5(flow: Flow) -> Any:
     languages = flow.languages()
@@ -137,6 +151,7 @@ def D5(flow: Flow) -> Any:
     flow.set_language(chosen)
     return True
 
+
 def E5(flow: Flow) -> Any:
     charsets = flow.charsets()
     if "Accept-Charset" in flow.request.headers:
@@ -144,6 +159,7 @@ def E5(flow: Flow) -> Any:
     if charsets:
         flow.resource.charset = charsets[0][0]
     return False
+
 
 def E6(flow: Flow) -> Any:
     charsets = flow.charsets()
@@ -155,6 +171,7 @@ def E6(flow: Flow) -> Any:
         return 400
     flow.resource.charset = chosen
     return chosen is not None
+
 
 def F6(flow: Flow) -> Any:
     media_type = flow.resource.media_type
@@ -169,6 +186,7 @@ def F6(flow: Flow) -> Any:
         return 406
     flow.set_encoding(chosen)
     return False
+
 
 def F7(flow: Flow) -> Any:
     try:
@@ -193,22 +211,28 @@ def G7(flow: Flow) -> Any:
         flow.response.headers.set("Vary", ", ".join(vary))
     return flow.call("resource_exists")
 
+
 def G8(flow: Flow) -> Any:
     return "If-Match" in flow.request.headers
 
+
 def G9(flow: Flow) -> Any:
     return (flow.header("If-Match") or "").strip() == "*"
+
 
 def G11(flow: Flow) -> Any:
     # RFC 9110 §13.1.1: "An origin server MUST use the strong comparison function".
     return strong_match(parse_etag_list(flow.header("If-Match") or "") or [], flow.etag())
 
+
 def H10(flow: Flow) -> Any:
     return "If-Unmodified-Since" in flow.request.headers
+
 
 def H11(flow: Flow) -> Any:
     flow.condition_date = flow.date("If-Unmodified-Since")
     return flow.condition_date is not None
+
 
 def H12(flow: Flow) -> Any:
     # RFC 9110 §13.1.4: without a modification date the condition cannot be evaluated
@@ -216,30 +240,38 @@ def H12(flow: Flow) -> Any:
     modified = flow.last_modified()
     return modified is not None and flow.condition_date is not None and modified > flow.condition_date
 
+
 def I12(flow: Flow) -> Any:
     return "If-None-Match" in flow.request.headers
 
+
 def I13(flow: Flow) -> Any:
     return (flow.header("If-None-Match") or "").strip() == "*"
+
 
 def K13(flow: Flow) -> Any:
     # RFC 9110 §13.1.2: "A recipient MUST use the weak comparison function".
     return weak_match(parse_etag_list(flow.header("If-None-Match") or "") or [], flow.etag())
 
+
 def J18(flow: Flow) -> Any:
     return flow.request.method in SAFE
+
 
 def L13(flow: Flow) -> Any:
     # RFC 9110 §13.1.3: "A recipient MUST ignore If-Modified-Since if the request
     # contains an If-None-Match" (we only get here without one) and it applies to GET/HEAD.
     return "If-Modified-Since" in flow.request.headers and flow.request.method in SAFE
 
+
 def L14(flow: Flow) -> Any:
     flow.condition_date = flow.date("If-Modified-Since")
     return flow.condition_date is not None
 
+
 def L15(flow: Flow) -> Any:
     return flow.condition_date is not None and flow.condition_date > datetime.datetime.now(datetime.timezone.utc)
+
 
 def L17(flow: Flow) -> Any:
     modified = flow.last_modified()
@@ -250,14 +282,18 @@ def L17(flow: Flow) -> Any:
 def M16(flow: Flow) -> Any:
     return flow.request.method == "DELETE"
 
+
 def M20(flow: Flow) -> Any:
     return flow.call("delete_resource")
+
 
 def M20b(flow: Flow) -> Any:
     return flow.call("delete_completed")
 
+
 def N16(flow: Flow) -> Any:
     return flow.request.method == "POST"
+
 
 def N11(flow: Flow) -> Any:
     if flow.call("post_is_create"):
@@ -275,14 +311,17 @@ def N11(flow: Flow) -> Any:
         return True if "Location" in flow.response.headers else 500
     return False
 
+
 def O16(flow: Flow) -> Any:
     return flow.request.method in ("PUT", "PATCH")
+
 
 def O14(flow: Flow) -> Any:
     if flow.call("is_conflict"):
         return True
     status = flow.accept_helper()
     return status if status is not None else False
+
 
 def O18(flow: Flow) -> Any:
     if flow.request.method not in SAFE:
@@ -306,11 +345,14 @@ def O18(flow: Flow) -> Any:
             break
     return True
 
+
 def O18b(flow: Flow) -> Any:
     return flow.call("multiple_choices")
 
+
 def O20(flow: Flow) -> Any:
     return flow.response.body not in (None, b"", "")
+
 
 def P11(flow: Flow) -> Any:
     return "Location" in flow.response.headers or flow.created
@@ -324,14 +366,18 @@ def H7(flow: Flow) -> Any:
     flow.if_match_on_missing = "If-Match" in flow.request.headers
     return True
 
+
 def I7(flow: Flow) -> Any:
     return flow.request.method == "PUT"
+
 
 def I4(flow: Flow) -> Any:
     return flow.moved("moved_permanently")
 
+
 def I5(flow: Flow) -> Any:
     return flow.if_match_on_missing
+
 
 def P3(flow: Flow) -> Any:
     if flow.call("is_conflict"):
@@ -342,26 +388,34 @@ def P3(flow: Flow) -> Any:
     flow.created = True
     return False
 
+
 def K7(flow: Flow) -> Any:
     return flow.call("previously_existed")
+
 
 def K5(flow: Flow) -> Any:
     return flow.moved("moved_permanently")
 
+
 def L5(flow: Flow) -> Any:
     return flow.moved("moved_temporarily")
+
 
 def M5(flow: Flow) -> Any:
     return flow.request.method == "POST"
 
+
 def N5(flow: Flow) -> Any:
     return flow.call("allow_missing_post")
+
 
 def L7(flow: Flow) -> Any:
     return flow.request.method == "POST"
 
+
 def M7(flow: Flow) -> Any:
     return flow.call("allow_missing_post")
+
 
 def N6(flow: Flow) -> Any:
     return flow.if_match_on_missing
