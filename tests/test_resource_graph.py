@@ -15,8 +15,10 @@ PACKAGE = pathlib.Path(graph.__file__).parent
 
 def test_every_node_has_a_decision_function_and_back() -> None:
     import greenhttp.resource.decisions as decisions
+    import greenhttp.resource.decisions_resource as decisions_resource
 
-    functions = {name for name in vars(decisions) if name[:1].isupper() and name[1:2].isdigit()}
+    functions = {name for module in (decisions, decisions_resource) for name in vars(module)
+                 if name[:1].isupper() and name[1:2].isdigit()}
     assert set(DECISIONS) == set(graph.NODES) == functions
 
 
