@@ -6,9 +6,10 @@ are encoded whole and get a Content-Length; everything else streams through
 :class:`EncodedBody`, one chunk in, one (possibly empty) chunk out, so memory stays
 bounded by the chunk size whatever the body's length.
 
-Built-in codings stream with a compressor object. Each chunk is sync-flushed, so a slow
-producer (a Stream feeding events) reaches the client as it produces instead of sitting
-in the compressor's window; the cost is a few bytes per chunk.
+Built-in codings stream with a compressor object. Chunks from a generator or file go
+through the compressor's window (small chunks coalesce, as they should); chunks pushed
+into a :class:`greenhttp.Stream` are sync-flushed, so an event reaches the client when it
+is sent instead of waiting in the window (a few bytes per chunk, paid only there).
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ FILE_BLOCK = 64 * 1024
 
 class Coder(Protocol):
     def compress(self, data: bytes) -> bytes: ...
-    def flush(self) -> bytes: ...
+    def sync(self) -> bytes: ...  # everything so far, decodable now; the stream goes on
+    def flush(self) -> bytes: ...  # the end
 
 
 class _Zlib:
@@ -32,7 +34,10 @@ class _Zlib:
         self._z = zlib.compressobj(6, zlib.DEFLATED, wbits)
 
     def compress(self, data: bytes) -> bytes:
-        return self._z.compress(data) + self._z.flush(zlib.Z_SYNC_FLUSH)
+        return self._z.compress(data)
+
+    def sync(self) -> bytes:
+        return self._z.flush(zlib.Z_SYNC_FLUSH)
 
     def flush(self) -> bytes:
         return self._z.flush(zlib.Z_FINISH)
@@ -45,7 +50,10 @@ class _Brotli:
         self._c = brotli.Compressor()
 
     def compress(self, data: bytes) -> bytes:
-        return bytes(self._c.process(data)) + bytes(self._c.flush())
+        return bytes(self._c.process(data))
+
+    def sync(self) -> bytes:
+        return bytes(self._c.flush())
 
     def flush(self) -> bytes:
         return bytes(self._c.finish())
@@ -59,7 +67,10 @@ class _Zstd:
         self._c = zstandard.ZstdCompressor().compressobj()
 
     def compress(self, data: bytes) -> bytes:
-        return bytes(self._c.compress(data)) + bytes(self._c.flush(self._module.COMPRESSOBJ_FLUSH_BLOCK))
+        return bytes(self._c.compress(data))
+
+    def sync(self) -> bytes:
+        return bytes(self._c.flush(self._module.COMPRESSOBJ_FLUSH_BLOCK))
 
     def flush(self) -> bytes:
         return bytes(self._c.flush())
@@ -73,6 +84,9 @@ class _PerChunk:
 
     def compress(self, data: bytes) -> bytes:
         return self._function(data)
+
+    def sync(self) -> bytes:
+        return b""
 
     def flush(self) -> bytes:
         return b""
@@ -121,13 +135,14 @@ class EncodedBody:
         self._chunks = chunks
         self._convert = convert
         self._coder = coder
+        self._sync = isinstance(source, Stream)
 
     def __iter__(self) -> Iterator[bytes]:
         coder = self._coder
         for chunk in self._chunks:
             data = self._convert(chunk) if isinstance(chunk, str) else bytes(chunk)
             if coder is not None:
-                data = coder.compress(data)
+                data = coder.compress(data) + coder.sync() if self._sync else coder.compress(data)
             if data:
                 yield data
         if coder is not None:
