@@ -18,7 +18,7 @@ from .graph import NODES, Next
 COLUMN = 104
 ROW = 56
 BOX_W, BOX_H = 52, 24
-_SUFFIX = {"": (0, 0), "a": (30, 26), "b": (-30, 26)}
+_SUFFIX = {"": (0, 0), "a": (58, 0), "b": (-58, 0)}
 
 
 def position(node_id: str) -> tuple[int, int]:
@@ -31,8 +31,9 @@ def position(node_id: str) -> tuple[int, int]:
 
 
 def status_position(node_id: str, status: int) -> tuple[int, int]:
+    """The true-edge status above right of the node, the false-edge one below right."""
     x, y = position(node_id)
-    return x + 34, y - 24
+    return x + 44, y - 17 if NODES[node_id].on_true == status else y + 17
 
 
 def _status_class(status: int) -> str:
