@@ -27,6 +27,8 @@ setup(
         "tqdm>=4.64",
     ],
     extras_require={
+        # br and zstd content codings for greenhttp.resource (gzip/deflate need nothing)
+        "compress": ["brotli>=1.0", "zstandard>=0.21"],
         "test": [
             "pytest>=7",
             "pytest-timeout>=2.1",
