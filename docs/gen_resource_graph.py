@@ -4,7 +4,7 @@
     python docs/gen_resource_graph.py          # print it
     python docs/gen_resource_graph.py --write  # replace it in docs/resources.md between the markers
 
-tests/test_resource_docs.py regenerates it and fails if docs/resources.md differs, so a
+tests/protocol/test_resource_docs.py regenerates it and fails if docs/resources.md differs, so a
 node cannot be added, rewired or renamed without the docs following.
 """
 

@@ -5,7 +5,7 @@ Owns: the decision table (graph), its interpreter (flow, decisions), negotiation
 routing (app), and the visual debugger (trace, debugger).
 
 May import: the standard library, the public ``greenhttp`` package, and
-``greenhttp._codecs`` in representations.py only. Nothing in greenhttp imports it.
+``greenhttp.codecs`` in representations.py only. Nothing in greenhttp imports it.
 
     from greenhttp.resource import Resource, Application
     app = Application(routes=[("/items/{id}", ItemResource), ("/items", ItemsResource)])

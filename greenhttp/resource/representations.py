@@ -1,14 +1,14 @@
 """JSON and msgpack representations, reusing greenhttp's codecs.
 
 The one module of greenhttp.resource that imports a private greenhttp module
-(``greenhttp._codecs``), so a restructure of the codecs touches one line here.
+(``greenhttp.codecs``), so a restructure of the codecs touches one line here.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from greenhttp._codecs import JSON, MSGPACK, X_MSGPACK, encode
+from greenhttp.codecs import JSON, MSGPACK, X_MSGPACK, encode
 
 #: Media types :func:`encode_value` can produce; handy in ``content_types_provided``.
 TYPES = (JSON, MSGPACK, X_MSGPACK)

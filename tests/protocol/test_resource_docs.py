@@ -9,7 +9,7 @@ import re
 
 from greenhttp.resource.graph import NODES
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 DOC = ROOT / "docs" / "resources.md"
 
 

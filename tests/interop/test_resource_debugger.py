@@ -114,7 +114,7 @@ def test_svg_drawn_from_the_table() -> None:
 
 @pytest.fixture
 def browser(tmp_path: pathlib.Path) -> Iterator[Any]:
-    # The driver setup of tests/test_browser.py: Debian's chromium + chromedriver, no downloads.
+    # The driver setup of tests/interop/test_browser.py: Debian's chromium + chromedriver, no downloads.
     missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.path.exists(path)]
     if missing:
         pytest.fail(f"the browser test needs {', '.join(missing)}: install Debian's packages with "

@@ -14,7 +14,7 @@ import msgpack
 import requests
 import webtest
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 def load() -> Any:
