@@ -11,6 +11,6 @@ are pure (no socket, no gevent) and tested without a server.
 """
 
 from .files import Files
-from .mount import build_static_app, mount, parse_mount
+from .mount import build_static_app, is_static_dir, mount, parse_mount
 
-__all__ = ["Files", "mount", "parse_mount", "build_static_app"]
+__all__ = ["Files", "mount", "parse_mount", "build_static_app", "is_static_dir"]

@@ -24,6 +24,15 @@ def parse_mount(spec: str) -> tuple[str, str]:
     return prefix.rstrip("/"), directory
 
 
+def is_static_dir(spec: str) -> bool:
+    """Whether ``greenhttp SPEC`` means "serve this directory": an existing directory that
+    is not a Python package (``greenhttp mypkg`` keeps importing ``mypkg``), or any
+    directory written as ``.`` or with a trailing slash (``greenhttp mypkg/``)."""
+    if not os.path.isdir(spec):
+        return False
+    return spec.endswith("/") or spec == "." or not os.path.isfile(os.path.join(spec, "__init__.py"))
+
+
 def mount(mounts: Mapping[str, WSGIApp], fallback: Optional[WSGIApp] = None) -> WSGIApp:
     """A WSGI app sending ``/PREFIX`` and ``/PREFIX/...`` to ``mounts[PREFIX]`` (longest
     prefix wins; its SCRIPT_NAME grows by PREFIX, PATH_INFO keeps the rest) and every
@@ -76,4 +85,4 @@ def build_static_app(app: Optional[WSGIApp], mounts: Sequence[str] = (),
     return mount(table, app)
 
 
-__all__ = ["parse_mount", "mount", "build_static_app"]
+__all__ = ["parse_mount", "mount", "build_static_app", "is_static_dir"]
