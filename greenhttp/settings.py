@@ -21,6 +21,8 @@ class Setting:
     help: str
     flag: str = ""
     metavar: str = ""
+    #: May be given many times; the value is a tuple (the env var: whitespace-separated).
+    repeat: bool = False
 
     @property
     def cli_flag(self) -> str:
@@ -59,6 +61,19 @@ def _port(text: str) -> int:
     return value
 
 
+def _mount(text: str) -> str:
+    # The directory is checked when the app is built (greenhttp.static.parse_mount).
+    if not text.startswith("/") or "=" not in text:
+        raise ValueError("must look like /PREFIX=DIR")
+    return text
+
+
+def _listings(text: str) -> str:
+    if text not in ("auto", "on", "off"):
+        raise ValueError("must be auto, on or off")
+    return text
+
+
 KIB = 1024
 MIB = 1024 * KIB
 
@@ -91,6 +106,12 @@ SETTINGS: tuple[Setting, ...] = (
             "past this it closes the connection instead.", metavar="BYTES"),
     Setting("graceful_timeout", 10.0, _positive_float,
             "Seconds in-flight requests get to finish after SIGTERM/SIGINT.", metavar="SECONDS"),
+    Setting("static", (), _mount, "Serve the files under DIR at /PREFIX beside the app "
+            "(repeatable; in the environment variable, separated by spaces); every other path "
+            "goes to the app. See docs/static.md.",
+            metavar="/PREFIX=DIR", repeat=True),
+    Setting("listings", "auto", _listings, "Directory listings: auto, on or off; auto is on for "
+            "`greenhttp DIR`, off for --static mounts.", metavar="MODE"),
 )
 
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
@@ -113,6 +134,8 @@ class ServerConfig:
     body_timeout: float = 30.0
     drain_limit: int = 1 * MIB
     graceful_timeout: float = 10.0
+    static: tuple[str, ...] = ()
+    listings: str = "auto"
     access_log: bool = True
     server_header: str = field(default="greenhttp")
 
@@ -125,7 +148,8 @@ class ServerConfig:
             raw = source.get(setting.env_var)
             if raw is not None:
                 try:
-                    values[setting.name] = setting.type(raw)
+                    values[setting.name] = (tuple(setting.type(v) for v in raw.split()) if setting.repeat
+                                            else setting.type(raw))
                 except ValueError as exc:
                     raise ValueError(f"{setting.env_var}={raw!r}: {exc}") from None
         values.update({k: v for k, v in overrides.items() if v is not None})

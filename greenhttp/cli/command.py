@@ -77,7 +77,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("app", metavar="APP",
                         help="path/to/app.py (its 'app', else 'application'), path/to/app.py:name, "
-                             "or package.module:name")
+                             "package.module:name, or a directory to serve its files (DIR)")
     add_server_options(parser)
     parser.add_argument("--console", action="store_true",
                         help="Also open a Python prompt in the serving process (app, server and "
@@ -96,7 +96,7 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
             flags.append("--" + setting.name.replace("_", "-"))
         default_text = setting.default
         parser.add_argument(*flags, dest=setting.name, type=_setting_type(setting), default=None,
-                            metavar=setting.metavar or None,
+                            metavar=setting.metavar or None, action="append" if setting.repeat else None,
                             help=f"{setting.help} (default: {default_text})")
     parser.add_argument("--no-access-log", action="store_true",
                         help="Do not log one line per request to stderr.")
@@ -108,10 +108,15 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
     try:
         return ServerConfig.from_environ(
-            **{s.name: getattr(args, s.name) for s in SETTINGS},
+            **{s.name: _arg(args, s) for s in SETTINGS},
             access_log=not args.no_access_log)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
+
+
+def _arg(args: argparse.Namespace, setting: Any) -> Any:
+    value = getattr(args, setting.name)
+    return tuple(value) if setting.repeat and value is not None else value
 
 
 def load_app(spec: str) -> Callable[..., Any]:
@@ -145,6 +150,19 @@ def load_app(spec: str) -> Callable[..., Any]:
         return obj
     wanted = attr or "'app' or 'application'"
     raise AppLoadError(f"{target} has no attribute {wanted}")
+
+
+def static_or_app(spec: str, config: Any) -> Callable[..., Any]:
+    """``greenhttp DIR`` serves files; otherwise APP is loaded. ``--static`` mounts go beside."""
+    from ..static import build_static_app, is_static_dir
+
+    directory = spec if is_static_dir(spec) else None
+    listings = {"on": True, "off": False}.get(config.listings)
+    try:
+        return build_static_app(None if directory else load_app(spec), config.static, listings,
+                                directory=directory)
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
 
 
 def _load_file(path: str) -> Any:
@@ -191,7 +209,7 @@ def serve_main(argv: Sequence[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     config = config_from_args(args)
-    app = load_app(args.app)
+    app = static_or_app(args.app, config)
 
     def open_console(server: Any) -> None:
         from .console import start_console
