@@ -61,7 +61,7 @@ def build_parser() -> argparse.ArgumentParser:
 def build_app(args: argparse.Namespace) -> Any:
     from ..client.timeouts import Timeout
     from ..client.pool import Pool
-    from ..proxy.core import ForwardProxy, ReverseProxy
+    from ..proxy import ForwardProxy, ReverseProxy
 
     timeout = Timeout(connect=args.connect_timeout, read=args.read_timeout, write=args.read_timeout)
     if args.max_per_host < 1:
