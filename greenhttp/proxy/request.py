@@ -24,11 +24,12 @@ app: return ``response(environ, start_response)`` and the answer goes back.
   paths abort the upstream exchange (connection closed, no draining) so its pool slot
   is free at once.
 
-Which exception came from which side matters, because the server and the client
-share one tree (a stalled upload and a stalled upstream are both ``ReadTimeout``).
-Errors of the upload are wrapped in ``_DownstreamFailed`` on the way through the
-client and unwrapped here, so the server answers them as it always does (408,
-400, or nothing for a client that left), never as a 504.
+Which side failed is the role of the exception (greenhttp.errors): reading the
+client's upload raises a :class:`~greenhttp.errors.RequestError` (a stalled upload
+is ``RequestTimeout``, a client that left ``ClientDisconnected``), which passes
+through the upstream client untouched and propagates, so the server answers it as
+for any app (408, 400, or nothing), never as a 504; an
+:class:`~greenhttp.errors.UpstreamError` becomes its ``status_hint``.
 
 The header policy is in :mod:`.headers`; :mod:`.reverse` and :mod:`.forward` build
 the two proxies on :func:`proxy_request`, :mod:`.tunnel` does ``CONNECT``.
@@ -44,13 +45,7 @@ from ..body import Body
 from ..client.core import Client, Response
 from ..client.pool import Pool
 from ..client.timeouts import Timeout
-from ..errors import (
-    ConnectionLost,
-    GreenHTTPError,
-    LocalProtocolError,
-    PoolTimeout,
-    TimeoutError,
-)
+from ..errors import ConnectionLost, LocalProtocolError, PoolTimeout, RequestError, UpstreamError
 from ..headers import Headers
 from ..log import escape
 from .headers import VIA, HeaderOverrides, apply_overrides, forwarded_request_headers, response_headers
@@ -64,16 +59,20 @@ StartResponse = Callable[..., Any]
 # and 60 s between bytes, nginx's proxy_read_timeout and proxy_send_timeout.
 DEFAULT_TIMEOUT = Timeout(connect=5.0, read=60.0, write=60.0, pool=None)
 
-# What an upstream failure before the response head becomes, first match wins:
-# ConnectTimeout is both a TimeoutError and a ConnectError, and like nginx we call it
-# a timeout (504). PoolTimeout: our own limit, not the upstream's fault: 503.
-FAILURES: tuple[tuple[type, int, str], ...] = (
-    (PoolTimeout, 503, "no connection to the upstream server became free"),
-    (TimeoutError, 504, "the upstream server did not answer in time"),
-    (LocalProtocolError, 500, "the request could not be forwarded"),
-    (GreenHTTPError, 502, "the upstream server could not be reached or broke the connection"),
-    (OSError, 502, "the upstream server could not be reached or broke the connection"),
-)
+# The errors a proxy answers itself, each with its role's status_hint (greenhttp.errors):
+# UpstreamError: 502, or 504 for a timeout (ConnectTimeout is a timeout and a connect
+# error; like nginx we call it a timeout). PoolTimeout: our own capacity, not the
+# upstream's fault: 503. LocalProtocolError: the request cannot be put on the wire: 500.
+# ConnectionLost: the upstream client's transport lost its connection (the inbound
+# client's loss is ClientDisconnected, a RequestError, and never answered here): 502.
+# A RequestError is the inbound client's: it propagates and the server answers it.
+ANSWERED: tuple[type[Exception], ...] = (UpstreamError, PoolTimeout, LocalProtocolError, ConnectionLost)
+FAILURE_TEXTS = {
+    500: "the request could not be forwarded",
+    502: "the upstream server could not be reached or broke the connection",
+    503: "no connection to the upstream server became free",
+    504: "the upstream server did not answer in time",
+}
 _REASONS = {403: "Forbidden", 404: "Not Found", 400: "Bad Request", 407: "Proxy Authentication Required",
             500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
             504: "Gateway Timeout"}
@@ -134,20 +133,22 @@ class ProxyResponse:
             for chunk in body:
                 sent += len(chunk)
                 yield chunk
-        except GreenHTTPError as exc:
+        except ANSWERED as exc:
             status, text = _failure(exc)
             if sent == 0:
                 # Nothing went out yet (the server holds the head until the first body
                 # bytes), so PEP 3333's exc_info lets us still answer with an error.
                 _log_failure(self._log_as, self.url, status, exc, "before its body")
-                content = f"{status} {_REASONS[status]}: {text}\n".encode()
-                start_response(f"{status} {_REASONS[status]}", _plain_headers(content), sys.exc_info())
-                yield content
+                answer = _plain(status, text)
+                start_response(f"{status} {answer.reason}", answer.headers.items(), sys.exc_info())
+                yield answer._content or b""
                 return
             _log_failure(self._log_as, self.url, status, exc, f"after {sent} body bytes; response cut short")
             # The head is out: close the client connection without ending the body, so a
-            # truncated body cannot pass for a complete one.
-            raise _CutShort(f"upstream {self.url} failed after {sent} body bytes: {exc}") from exc
+            # truncated body cannot pass for a complete one. The server takes a
+            # ConnectionLost out of a response body for exactly that: a body that lost
+            # its upstream, one log line (ours, above), no traceback.
+            raise ConnectionLost(f"upstream {self.url} failed after {sent} body bytes: {exc}") from exc
         finally:
             if not body.complete:
                 _abort(upstream)
@@ -159,11 +160,6 @@ class ProxyResponse:
 
     def __repr__(self) -> str:
         return f"<ProxyResponse {self.status} {self.reason} from {self.url}>"
-
-
-class _CutShort(ConnectionLost):
-    """The upstream broke after the response head went out: the server closes the
-    client connection without ending the body (one info line, no traceback)."""
 
 
 def _buffered_content(response: Response) -> bytes | None:
@@ -181,23 +177,19 @@ def _abort(response: Response) -> None:
     response.abort()
 
 
-def _plain_headers(content: bytes, extra: Sequence[tuple[str, str]] = ()) -> list[tuple[str, str]]:
-    return [("Content-Type", "text/plain; charset=utf-8"), ("Content-Length", str(len(content))),
-            *extra]
-
-
 def _plain(status: int, text: str, extra: Sequence[tuple[str, str]] = (), url: str = "",
            error: BaseException | None = None) -> ProxyResponse:
+    """A short text/plain answer of the proxy's own (an error, a refusal)."""
     content = f"{status} {_REASONS[status]}: {text}\n".encode()
-    return ProxyResponse(status, _REASONS[status], Headers(_plain_headers(content, extra)),
-                         content=content, error=error, url=url)
+    headers = Headers([("Content-Type", "text/plain; charset=utf-8"),
+                       ("Content-Length", str(len(content))), *extra])
+    return ProxyResponse(status, _REASONS[status], headers, content=content, error=error, url=url)
 
 
 def _failure(exc: BaseException) -> tuple[int, str]:
-    for kind, status, text in FAILURES:
-        if isinstance(exc, kind):
-            return status, text
-    return 502, FAILURES[-1][2]
+    """The status and text for one of :data:`ANSWERED`: its role's ``status_hint``."""
+    status = getattr(exc, "status_hint", 502)
+    return status, FAILURE_TEXTS[status]
 
 
 def _log_failure(who: str, url: str, status: int, exc: BaseException, when: str = "") -> None:
@@ -212,14 +204,6 @@ def _request_line(environ: dict[str, Any]) -> str:
 
 
 # -- forwarding one request -------------------------------------------------------------------
-
-
-class _DownstreamFailed(Exception):
-    """Carries an error of the client's upload through the upstream client, unmistaken."""
-
-    def __init__(self, error: BaseException) -> None:
-        super().__init__(str(error))
-        self.error = error
 
 
 def _upload_body(environ: dict[str, Any]) -> Body | None:
@@ -247,15 +231,7 @@ def _upload_body(environ: dict[str, Any]) -> Body | None:
         body = Body(read_input, length)
     elif body.complete and not body.received:
         return None  # no body at all (GET, or Content-Length: 0)
-    chunks = iter(body)
-
-    def pull() -> bytes | None:
-        try:
-            return next(chunks, None)
-        except Exception as exc:  # noqa: BLE001 - wrapped, not swallowed: re-raised by proxy_request
-            raise _DownstreamFailed(exc) from exc
-
-    return Body(pull, body.length)
+    return body
 
 
 def proxy_request(environ: dict[str, Any], url: str, *, pool: Pool | None = None,
@@ -270,8 +246,9 @@ def proxy_request(environ: dict[str, Any], url: str, *, pool: Pool | None = None
     ``headers`` adds or replaces upstream request fields (a value of None removes one).
     Also available as ``environ["greenhttp.proxy"](environ, url, ...)`` under
     greenhttp's server. Never raises for an upstream failure: that is a 502, 503 or
-    504 response (``response.error`` says why). Errors of the client's own side
-    (it left, or its upload stalled or was malformed) are raised as the server's.
+    504 response (``response.error`` says why). A :class:`~greenhttp.errors.RequestError`
+    of the client's own side (it left, or its upload stalled or was malformed)
+    propagates, and the server answers it.
     """
     method = method or environ["REQUEST_METHOD"]
     items = apply_overrides(forwarded_request_headers(
@@ -280,11 +257,12 @@ def proxy_request(environ: dict[str, Any], url: str, *, pool: Pool | None = None
     try:
         upstream = _client.request(method, url, headers=items, body=_upload_body(environ),
                                    stream=True, pool=pool, timeout=timeout)
-    except _DownstreamFailed as exc:
+    except RequestError as exc:
+        # The inbound client's fault (its upload stalled, broke or ended): the server answers it.
         logger.info("%s -> %s: the client's upload failed (%s: %s); upstream request aborted",
-                    log_as, url, type(exc.error).__name__, exc.error)
-        raise exc.error from None
-    except (GreenHTTPError, OSError) as exc:
+                    log_as, url, type(exc).__name__, exc)
+        raise
+    except ANSWERED as exc:
         status, text = _failure(exc)
         _log_failure(log_as, url, status, exc)
         return _plain(status, text, url=url, error=exc)

@@ -15,9 +15,8 @@ from typing import Any, Iterable
 import gevent
 
 from ..client.transport import connect as _connect
-from ..errors import GreenHTTPError
 from ..log import access_line, access_logger
-from .request import StartResponse, _failure, _log_failure, _plain, _request_line
+from .request import ANSWERED, StartResponse, _failure, _log_failure, _plain, _request_line
 
 
 def tunnel(environ: dict[str, Any], start_response: StartResponse, conn: Any, host: str, port: int,
@@ -31,7 +30,7 @@ def tunnel(environ: dict[str, Any], start_response: StartResponse, conn: Any, ho
     log_as = _request_line(environ)
     try:
         upstream = _connect(host, port, connect_timeout).sock
-    except (GreenHTTPError, OSError) as exc:
+    except ANSWERED as exc:
         status, text = _failure(exc)
         _log_failure(log_as, f"{host}:{port}", status, exc)
         return _plain(status, text, error=exc)(environ, start_response)
