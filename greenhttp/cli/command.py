@@ -18,7 +18,7 @@ import os
 import sys
 from typing import Any, Callable, NoReturn, Sequence
 
-from ..errors import AppLoadError, CLIError
+from ..errors import AppLoadError, CLIError, UsageError
 
 #: verb -> "module:function". The function takes the whole argv, verb first, and returns
 #: an exit status. Modules are imported only when their verb is used.
@@ -258,7 +258,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             command = getattr(importlib.import_module(module_name), function)
             return int(command(argv) or 0)
         return serve_main(argv)
-    except (CLIError, AppLoadError) as exc:
+    except UsageError as exc:  # CLIError, AppLoadError, the REPL's: the user's input, one line
         print(f"{PROG}: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -32,7 +32,7 @@ import time
 from typing import IO, Any, Callable, NamedTuple, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
-from ..errors import GreenHTTPError, TimeoutError
+from ..errors import GreenHTTPError, TimeoutError, UsageError
 from .format import (
     PRETTY_LIMIT,
     Printer,
@@ -46,7 +46,6 @@ from .format import (
 from .items import (
     FORMATS,
     Item,
-    ItemError,
     RequestSpec,
     add_sticky,
     build_request,
@@ -71,8 +70,8 @@ COMMON_HEADERS = (
 )
 
 
-class ReplError(GreenHTTPError):
-    """A command used wrongly; printed as one line, the prompt stays."""
+class ReplError(UsageError):
+    """A command used wrongly (the user's input): printed as one line, the prompt stays."""
 
 
 # -- URLs ---------------------------------------------------------------------------------------
@@ -402,7 +401,7 @@ def describe_error(exc: BaseException) -> str:
     from ..errors import ConnectError, ConnectTimeout, PoolTimeout, ReadTimeout
 
     message = str(exc) or type(exc).__name__
-    if isinstance(exc, (ItemError, ReplError)):
+    if isinstance(exc, UsageError):  # the user's own input: the message says it all
         return message
     for kind, prefix in ((ConnectTimeout, "connect timeout"), (ConnectError, "cannot connect"),
                          (ReadTimeout, "read timeout"), (PoolTimeout, "pool timeout")):
@@ -764,12 +763,7 @@ def main(argv: Sequence[str]) -> int:
     parser.add_argument("--timeout", type=_parse_timeout, default=None, metavar="SECONDS")
     parser.add_argument("--format", choices=FORMATS, default=None, help="how data fields are sent")
     args = parser.parse_args(list(argv)[1:])
-    try:
-        session = Session(args.url, color=_use_color(sys.stdout))
-    except ReplError as exc:
-        from ..cli.command import CLIError
-
-        raise CLIError(str(exc)) from None
+    session = Session(args.url, color=_use_color(sys.stdout))  # a bad URL: UsageError, one line
     if args.timeout is not None:
         session.options.timeout = args.timeout
     if args.format:
@@ -793,7 +787,7 @@ def oneshot_main(argv: Sequence[str]) -> int:
     Exit statuses follow HTTPie's: 0 done; 1 an error (connection refused, bad
     item...); 2 a timeout; with ``--check-status``, 3/4/5 for a 3xx/4xx/5xx answer.
     """
-    from ..cli.command import ArgumentParser, CLIError
+    from ..cli.command import ArgumentParser
 
     method = argv[0].upper()
     parser = ArgumentParser(
@@ -811,17 +805,15 @@ def oneshot_main(argv: Sequence[str]) -> int:
     parser.add_argument("-b", "--body", action="store_true", help="print the body only")
     parser.add_argument("--curl", action="store_true", help="print the request as a curl command instead of sending it")
     args = parser.parse_intermixed_args(list(argv)[1:])
-    try:
-        session = Session(args.url, color=_use_color(sys.stdout))
-        session.options.timeout = args.timeout
-        session.options.follow = not args.no_follow
-        session.options.format = args.format
-        session.body_only = args.body
-        session.show_timing = sys.stderr.isatty()
-        items = parse_items(args.items)
-        spec = build_request(method, session.url, items, args.format)
-    except (ItemError, ReplError) as exc:
-        raise CLIError(str(exc)) from None
+    # A bad URL or item is a UsageError: the command prints it on one line (cli.command.main).
+    session = Session(args.url, color=_use_color(sys.stdout))
+    session.options.timeout = args.timeout
+    session.options.follow = not args.no_follow
+    session.options.format = args.format
+    session.body_only = args.body
+    session.show_timing = sys.stderr.isatty()
+    items = parse_items(args.items)
+    spec = build_request(method, session.url, items, args.format)
     if args.curl:
         print(to_curl(spec, session.options.follow, session.options.timeout))
         return 0

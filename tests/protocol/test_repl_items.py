@@ -191,3 +191,16 @@ def test_serving_does_not_import_the_shell_libraries():
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_the_repls_errors_are_the_users_input_in_the_one_tree():
+    import greenhttp
+    from greenhttp.repl.shell import ReplError
+
+    for cls in (ItemError, ReplError):
+        assert issubclass(cls, greenhttp.UsageError) and issubclass(cls, ValueError)
+        assert not issubclass(cls, (greenhttp.RequestError, greenhttp.UpstreamError))
+    with pytest.raises(greenhttp.UsageError):
+        normalize_url("ftp://x")
+    with pytest.raises(ValueError):  # what callers parsing items always caught
+        parse_item("not an item")
