@@ -1,9 +1,20 @@
-"""Server settings, declared once.
+"""Every tunable of the server, the proxy, the pool and the client, declared once.
 
-Each :class:`Setting` names its default, its command-line flag, its environment
-variable and its documentation. The CLI builds its argument parser from this
-table and ``docs/cli.md`` is checked against it by a test, so a setting cannot
-exist in one place and be missing from another (gevent's ``_config.py`` idea).
+Each :class:`Setting` names its default, its validator, its documentation and, where
+it has one, its command-line flag and ``GREENHTTP_*`` environment variable (gevent's
+``_config.py`` idea: one record per setting, everything else derived). From
+:data:`SETTINGS` come:
+
+* the ``greenhttp`` flags (scope ``server``) and the ``greenhttp proxy`` flags
+  (``server`` and ``proxy``), via ``greenhttp.cli.options``;
+* :class:`ServerConfig`'s defaults and the protocol's ``Limits`` defaults;
+* the proxy's ``DEFAULT_TIMEOUT`` and ``ForwardProxy`` defaults, the pool's
+  ``DEFAULT_*`` and the client's ``DEFAULT_TIMEOUT`` (scopes ``pool`` and ``client``
+  have no flag: they are library defaults, changed by passing arguments);
+* the tables of docs/cli.md and docs/proxy.md (``docs/gen_cli_table.py``), which
+  tests/protocol/test_docs.py checks.
+
+Standard library only: everything imports this, the protocol core included.
 """
 
 from __future__ import annotations
@@ -12,6 +23,8 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Mapping
 
+SCOPES = ("server", "proxy", "pool", "client")
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -19,18 +32,37 @@ class Setting:
     default: Any
     type: Callable[[str], Any]
     help: str
+    scope: str = "server"
+    #: A short flag (``-p``) besides the long one.
     flag: str = ""
+    #: The long flag when it is not ``--<name>`` (the proxy's ``--connect-timeout``).
+    long: str = ""
     metavar: str = ""
     #: May be given many times; the value is a tuple (the env var: whitespace-separated).
     repeat: bool = False
 
     @property
+    def has_flag(self) -> bool:
+        """Pool and client settings are library defaults: no flag, no environment variable."""
+        return self.scope in ("server", "proxy")
+
+    @property
+    def long_flag(self) -> str:
+        return self.long or "--" + self.name.replace("_", "-")
+
+    @property
     def cli_flag(self) -> str:
-        return self.flag or "--" + self.name.replace("_", "-")
+        return self.flag or self.long_flag
 
     @property
     def env_var(self) -> str:
         return "GREENHTTP_" + self.name.upper()
+
+    def parse(self, text: str) -> Any:
+        """The value of ``text`` (an environment value); ValueError says why not."""
+        if self.repeat:
+            return tuple(self.type(item) for item in text.split())
+        return self.type(text)
 
 
 def _positive_int(text: str) -> int:
@@ -54,13 +86,6 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _port(text: str) -> int:
-    value = int(text)
-    if not 0 <= value <= 65535:
-        raise ValueError("must be between 0 and 65535")
-    return value
-
-
 def _mount(text: str) -> str:
     # The directory is checked when the app is built (greenhttp.static.parse_mount).
     if not text.startswith("/") or "=" not in text:
@@ -74,10 +99,18 @@ def _listings(text: str) -> str:
     return text
 
 
+def _port(text: str) -> int:
+    value = int(text)
+    if not 0 <= value <= 65535:
+        raise ValueError("must be between 0 and 65535")
+    return value
+
+
 KIB = 1024
 MIB = 1024 * KIB
 
 SETTINGS: tuple[Setting, ...] = (
+    # -- server: `greenhttp APP` and `greenhttp proxy` --------------------------------------
     Setting("bind", "127.0.0.1", str, "Address to listen on.", flag="-b", metavar="HOST"),
     Setting("port", 8080, _port, "Port to listen on; 0 picks a free one.", flag="-p", metavar="PORT"),
     Setting("backlog", 1024, _positive_int, "Listen backlog (pending connections the kernel queues)."),
@@ -112,56 +145,121 @@ SETTINGS: tuple[Setting, ...] = (
             metavar="/PREFIX=DIR", repeat=True),
     Setting("listings", "auto", _listings, "Directory listings: auto, on or off; auto is on for "
             "`greenhttp DIR`, off for --static mounts.", metavar="MODE"),
+    # -- proxy: `greenhttp proxy`, ReverseProxy, ForwardProxy --------------------------------
+    # Connect 5 s: a live upstream on a LAN answers in milliseconds (nginx's
+    # proxy_connect_timeout is 60 s, far longer than a user waits).
+    Setting("proxy_connect_timeout", 5.0, _positive_float,
+            "Seconds to connect to an upstream (or a CONNECT destination) before answering 504.",
+            scope="proxy", long="--connect-timeout", metavar="SECONDS"),
+    # 60 s between bytes: nginx's proxy_read_timeout and proxy_send_timeout.
+    Setting("proxy_read_timeout", 60.0, _positive_float,
+            "Seconds to wait for the next upstream byte, or to send one, before answering 504 "
+            "or cutting a response short (nginx's proxy_read_timeout).",
+            scope="proxy", long="--read-timeout", metavar="SECONDS"),
+    # Twice the pool's own 50: a proxy is one client standing in for many.
+    Setting("proxy_max_per_host", 100, _positive_int,
+            "Connections kept per upstream; more requests wait for one, up to the pool's checkout "
+            "timeout, then get 503.", scope="proxy", long="--max-per-host", metavar="N"),
+    # Five minutes idle, then a tunnel ends (squid's read_timeout is 15 min, haproxy's
+    # timeout tunnel has no default; a browser reopens a tunnel it still wants).
+    Setting("proxy_tunnel_idle_timeout", 300.0, _positive_float,
+            "Seconds a CONNECT tunnel may carry no byte in a direction before it ends.",
+            scope="proxy", long="--tunnel-idle-timeout", metavar="SECONDS"),
+    # -- pool: greenhttp.Pool -----------------------------------------------------------------
+    # hackney's pool holds 50 connections; httpx and aiohttp cap the total at 100, we allow
+    # a few busy hosts more. Idle connections live 30 s: long enough to bridge bursts,
+    # shorter than nginx's 75 s keepalive_timeout so the server rarely closes first.
+    Setting("pool_max_per_host", 50, _positive_int, "Open connections per host.", scope="pool"),
+    Setting("pool_max_total", 200, _positive_int, "Open connections across hosts.", scope="pool"),
+    Setting("pool_idle_timeout", 30.0, _positive_float, "Seconds an idle connection is kept.",
+            scope="pool"),
+    Setting("pool_checkout_timeout", 10.0, _positive_float,
+            "Seconds a request waits for a free slot before PoolTimeout.", scope="pool"),
+    # -- client: greenhttp.request() and Client -----------------------------------------------
+    # On by default, unlike requests and urllib3 (whose missing defaults are a classic source
+    # of hung workers). Connect 10 s (hackney: 8 s); read and write 30 s: a client should give
+    # up before a proxy in front of the server does (nginx's proxy_read_timeout is 60 s).
+    Setting("client_connect_timeout", 10.0, _positive_float,
+            "Seconds for DNS, TCP, a proxy tunnel and TLS together.", scope="client"),
+    Setting("client_read_timeout", 30.0, _positive_float,
+            "Seconds to wait for the next bytes of a response.", scope="client"),
+    Setting("client_write_timeout", 30.0, _positive_float,
+            "Seconds to wait to send the next bytes of a request.", scope="client"),
 )
 
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
+assert len(SETTINGS_BY_NAME) == len(SETTINGS), "a setting declared twice"
+
+
+def default(name: str) -> Any:
+    """The declared default of setting ``name``."""
+    return SETTINGS_BY_NAME[name].default
+
+
+def scoped(*scopes: str) -> tuple[Setting, ...]:
+    """The settings of ``scopes``, in declaration order."""
+    return tuple(s for s in SETTINGS if s.scope in scopes)
+
+
+def resolve(settings: tuple[Setting, ...], environ: Mapping[str, str] | None = None,
+            **overrides: Any) -> dict[str, Any]:
+    """Values of ``settings``: defaults, then ``GREENHTTP_*`` variables, then ``overrides``
+    that are not None. A bad environment value is a ValueError naming the variable."""
+    source: Mapping[str, str] = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for setting in settings:
+        value = overrides.get(setting.name)
+        if value is None:
+            raw = source.get(setting.env_var) if setting.has_flag else None
+            if raw is None:
+                value = setting.default
+            else:
+                try:
+                    value = setting.parse(raw)
+                except ValueError as exc:
+                    raise ValueError(f"{setting.env_var}={raw!r}: {exc}") from None
+        values[setting.name] = value
+    return values
 
 
 @dataclass
 class ServerConfig:
-    """Resolved values of :data:`SETTINGS` plus the few that are not CLI flags."""
+    """Resolved values of the ``server`` settings plus the few that are not flags.
 
-    bind: str = "127.0.0.1"
-    port: int = 8080
-    backlog: int = 1024
-    max_request_line: int = 8 * KIB
-    max_header_size: int = 8 * KIB
-    max_header_count: int = 100
-    max_head_size: int = 64 * KIB
-    max_body_size: int = 1024 * MIB
-    head_timeout: float = 10.0
-    keepalive_timeout: float = 5.0
-    body_timeout: float = 30.0
-    drain_limit: int = 1 * MIB
-    graceful_timeout: float = 10.0
-    static: tuple[str, ...] = ()
-    listings: str = "auto"
+    Fields for attribute access and typing; their defaults are the declarations'.
+    """
+
+    bind: str = default("bind")
+    port: int = default("port")
+    backlog: int = default("backlog")
+    max_request_line: int = default("max_request_line")
+    max_header_size: int = default("max_header_size")
+    max_header_count: int = default("max_header_count")
+    max_head_size: int = default("max_head_size")
+    max_body_size: int = default("max_body_size")
+    head_timeout: float = default("head_timeout")
+    keepalive_timeout: float = default("keepalive_timeout")
+    body_timeout: float = default("body_timeout")
+    drain_limit: int = default("drain_limit")
+    graceful_timeout: float = default("graceful_timeout")
+    static: tuple[str, ...] = default("static")
+    listings: str = default("listings")
     access_log: bool = True
     server_header: str = field(default="greenhttp")
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "ServerConfig":
         """Defaults, then ``GREENHTTP_*`` environment variables, then ``overrides``."""
-        source: Mapping[str, str] = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for setting in SETTINGS:
-            raw = source.get(setting.env_var)
-            if raw is not None:
-                try:
-                    values[setting.name] = (tuple(setting.type(v) for v in raw.split()) if setting.repeat
-                                            else setting.type(raw))
-                except ValueError as exc:
-                    raise ValueError(f"{setting.env_var}={raw!r}: {exc}") from None
-        values.update({k: v for k, v in overrides.items() if v is not None})
+        server = scoped("server")
+        values = resolve(server, environ, **overrides)
+        names = {s.name for s in server}
+        values.update({k: v for k, v in overrides.items() if k not in names and v is not None})
         return cls(**values)
 
 
-def _check_table_matches_config() -> None:
-    # The dataclass exists for attribute access and typing; the table is the source of truth.
-    names = {f.name for f in fields(ServerConfig)}
-    for setting in SETTINGS:
-        assert setting.name in names, setting.name
-        assert getattr(ServerConfig, setting.name) == setting.default, setting.name
+def _check_config_covers_the_server_settings() -> None:
+    names = {f.name for f in fields(ServerConfig)} - {"access_log", "server_header"}
+    assert names == {s.name for s in scoped("server")}, names ^ {s.name for s in scoped("server")}
 
 
-_check_table_matches_config()
+_check_config_covers_the_server_settings()

@@ -86,32 +86,43 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_server_options(parser: argparse.ArgumentParser) -> None:
-    """The bind/port/limits/timeouts/log options of :data:`SETTINGS`, shared by every serving verb."""
-    from ..settings import SETTINGS
+def add_setting_options(parser: Any, settings: Sequence[Any]) -> None:
+    """One option per setting (its flags, validator, help and default all from the declaration).
 
-    for setting in SETTINGS:
-        flags = [setting.cli_flag]
-        if setting.flag:
-            flags.append("--" + setting.name.replace("_", "-"))
-        default_text = setting.default
+    The parsed value is None when the flag was not given, so :func:`resolve_args` can
+    tell it from the environment variable and the default.
+    """
+    for setting in settings:
+        flags = [setting.flag, setting.long_flag] if setting.flag else [setting.long_flag]
         parser.add_argument(*flags, dest=setting.name, type=_setting_type(setting), default=None,
                             metavar=setting.metavar or None, action="append" if setting.repeat else None,
-                            help=f"{setting.help} (default: {default_text})")
+                            help=f"{setting.help} (default: {setting.default})")
+
+
+def resolve_args(args: argparse.Namespace, settings: Sequence[Any]) -> dict[str, Any]:
+    """Each setting's value: the flag, else its GREENHTTP_* variable, else its default."""
+    from ..settings import resolve
+
+    try:
+        return resolve(tuple(settings), **{s.name: _arg(args, s) for s in settings})
+    except ValueError as exc:
+        raise CLIError(str(exc)) from None
+
+
+def add_server_options(parser: argparse.ArgumentParser) -> None:
+    """The bind/port/limits/timeouts/log options (scope ``server``), shared by every serving verb."""
+    from ..settings import scoped
+
+    add_setting_options(parser, scoped("server"))
     parser.add_argument("--no-access-log", action="store_true",
                         help="Do not log one line per request to stderr.")
 
 
 def config_from_args(args: argparse.Namespace) -> Any:
     """A ServerConfig from the options :func:`add_server_options` added (and GREENHTTP_* variables)."""
-    from ..settings import SETTINGS, ServerConfig
+    from ..settings import ServerConfig, scoped
 
-    try:
-        return ServerConfig.from_environ(
-            **{s.name: _arg(args, s) for s in SETTINGS},
-            access_log=not args.no_access_log)
-    except ValueError as exc:
-        raise CLIError(str(exc)) from None
+    return ServerConfig(**resolve_args(args, scoped("server")), access_log=not args.no_access_log)
 
 
 def _arg(args: argparse.Namespace, setting: Any) -> Any:

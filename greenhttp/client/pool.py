@@ -30,17 +30,15 @@ from typing import Any, Callable, Hashable
 import gevent.event
 
 from ..errors import PoolTimeout
+from ..settings import default
 from ..protocol.core import ClientProtocol
 from .transport import Stream, connect
 
-# Defaults with precedent: hackney's pool holds 50 connections; httpx and aiohttp cap
-# the total at 100, we allow a few busy hosts more. Idle connections live 30 s: long
-# enough to bridge bursts, shorter than nginx's 75 s keepalive_timeout so the server
-# rarely closes first (and when it does, the stale probe notices).
-DEFAULT_MAX_PER_HOST = 50
-DEFAULT_MAX_TOTAL = 200
-DEFAULT_IDLE_TIMEOUT = 30.0
-DEFAULT_CHECKOUT_TIMEOUT = 10.0
+# Declared, with their precedents, in greenhttp.settings (scope "pool").
+DEFAULT_MAX_PER_HOST: int = default("pool_max_per_host")
+DEFAULT_MAX_TOTAL: int = default("pool_max_total")
+DEFAULT_IDLE_TIMEOUT: float = default("pool_idle_timeout")
+DEFAULT_CHECKOUT_TIMEOUT: float = default("pool_checkout_timeout")
 
 
 class PooledConnection:

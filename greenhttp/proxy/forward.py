@@ -10,6 +10,7 @@ from typing import Any, Callable, Iterable, Union
 from urllib.parse import urlsplit
 
 from ..client.pool import Pool
+from ..settings import default
 from .headers import VIA
 from .request import DEFAULT_TIMEOUT, StartResponse, _plain, _request_line, logger, proxy_request
 from .tunnel import tunnel
@@ -84,8 +85,9 @@ class ForwardProxy:
 
     def __init__(self, allow: Union[Iterable[str], Callable[[str, int], bool]], *,
                  auth: Credentials = None, realm: str = "greenhttp proxy", pool: Pool | None = None,
-                 timeout: Any = DEFAULT_TIMEOUT, connect_timeout: float = 10.0,
-                 tunnel_idle_timeout: float = 300.0, forwarded: bool = False,
+                 timeout: Any = DEFAULT_TIMEOUT,
+                 connect_timeout: float = default("proxy_connect_timeout"),
+                 tunnel_idle_timeout: float = default("proxy_tunnel_idle_timeout"), forwarded: bool = False,
                  via: str | None = VIA, app: Callable[..., Any] | None = None) -> None:
         if isinstance(allow, str):
             allow = [allow]

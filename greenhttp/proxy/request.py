@@ -48,16 +48,16 @@ from ..client.timeouts import Timeout
 from ..errors import ConnectionLost, LocalProtocolError, PoolTimeout, RequestError, UpstreamError
 from ..headers import Headers
 from ..log import escape
+from ..settings import default
 from .headers import VIA, HeaderOverrides, apply_overrides, forwarded_request_headers, response_headers
 
 logger = logging.getLogger("greenhttp.proxy")
 
 StartResponse = Callable[..., Any]
 
-# Upstream timeouts of a proxy: connect 5 s (a live upstream on a LAN answers in
-# milliseconds; nginx's proxy_connect_timeout is 60 s, far longer than a user waits),
-# and 60 s between bytes, nginx's proxy_read_timeout and proxy_send_timeout.
-DEFAULT_TIMEOUT = Timeout(connect=5.0, read=60.0, write=60.0, pool=None)
+# Upstream timeouts of a proxy, as declared in greenhttp.settings (why those values: there).
+DEFAULT_TIMEOUT = Timeout(connect=default("proxy_connect_timeout"), read=default("proxy_read_timeout"),
+                          write=default("proxy_read_timeout"), pool=None)
 
 # The errors a proxy answers itself, each with its role's status_hint (greenhttp.errors):
 # UpstreamError: 502, or 504 for a timeout (ConnectTimeout is a timeout and a connect
