@@ -10,15 +10,11 @@ and DB drivers in the app become cooperative without the app knowing gevent.
 
 from __future__ import annotations
 
-import argparse
 import importlib
-import importlib.util
-import logging
-import os
 import sys
-from typing import Any, Callable, NoReturn, Sequence
+from typing import Sequence
 
-from ..errors import AppLoadError, CLIError, UsageError
+from ..errors import CLIError, UsageError
 
 #: verb -> "module:function". The function takes the whole argv, verb first, and returns
 #: an exit status. Modules are imported only when their verb is used.
@@ -47,218 +43,6 @@ def patch_gevent() -> None:
         raise CLIError("gevent monkey-patching did not take effect")
 
 
-def _setting_type(setting: Any) -> Callable[[str], Any]:
-    def convert(text: str) -> Any:
-        try:
-            return setting.type(text)
-        except ValueError as exc:
-            detail = str(exc) if "must" in str(exc) else f"expected {setting.type.__name__.strip('_').replace('_', ' ')}"
-            raise argparse.ArgumentTypeError(f"invalid value {text!r}: {detail}") from None
-    convert.__name__ = setting.name
-    return convert
-
-
-class ArgumentParser(argparse.ArgumentParser):
-    """argparse, but a bad argument is one line on stderr, not a usage dump."""
-
-    def error(self, message: str) -> "NoReturn":  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
-
-
-def build_parser() -> argparse.ArgumentParser:
-    from .._version import __version__
-
-    parser = ArgumentParser(
-        prog=PROG,
-        description="Serve a WSGI app with greenhttp (one greenlet per connection).",
-        epilog="Other commands: " + (", ".join(sorted(SUBCOMMANDS)) or "none")
-        + f". Run '{PROG} COMMAND --help' for theirs. Settings may also come from "
-        "GREENHTTP_<NAME> environment variables (e.g. GREENHTTP_PORT).",
-    )
-    parser.add_argument("app", metavar="APP",
-                        help="path/to/app.py (its 'app', else 'application'), path/to/app.py:name, "
-                             "package.module:name, or a directory to serve its files (DIR)")
-    add_server_options(parser)
-    parser.add_argument("--console", action="store_true",
-                        help="Also open a Python prompt in the serving process (app, server and "
-                             "live stats in scope); serving goes on while it waits for input.")
-    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
-    return parser
-
-
-def add_setting_options(parser: Any, settings: Sequence[Any]) -> None:
-    """One option per setting (its flags, validator, help and default all from the declaration).
-
-    The parsed value is None when the flag was not given, so :func:`resolve_args` can
-    tell it from the environment variable and the default.
-    """
-    for setting in settings:
-        flags = [setting.flag, setting.long_flag] if setting.flag else [setting.long_flag]
-        parser.add_argument(*flags, dest=setting.name, type=_setting_type(setting), default=None,
-                            metavar=setting.metavar or None, action="append" if setting.repeat else None,
-                            help=f"{setting.help} (default: {setting.default})")
-
-
-def resolve_args(args: argparse.Namespace, settings: Sequence[Any]) -> dict[str, Any]:
-    """Each setting's value: the flag, else its GREENHTTP_* variable, else its default."""
-    from ..settings import resolve
-
-    try:
-        return resolve(tuple(settings), **{s.name: _arg(args, s) for s in settings})
-    except ValueError as exc:
-        raise CLIError(str(exc)) from None
-
-
-def add_server_options(parser: argparse.ArgumentParser) -> None:
-    """The bind/port/limits/timeouts/log options (scope ``server``), shared by every serving verb."""
-    from ..settings import scoped
-
-    add_setting_options(parser, scoped("server"))
-    parser.add_argument("--no-access-log", action="store_true",
-                        help="Do not log one line per request to stderr.")
-
-
-def config_from_args(args: argparse.Namespace) -> Any:
-    """A ServerConfig from the options :func:`add_server_options` added (and GREENHTTP_* variables)."""
-    from ..settings import ServerConfig, scoped
-
-    return ServerConfig(**resolve_args(args, scoped("server")), access_log=not args.no_access_log)
-
-
-def _arg(args: argparse.Namespace, setting: Any) -> Any:
-    value = getattr(args, setting.name)
-    return tuple(value) if setting.repeat and value is not None else value
-
-
-def load_app(spec: str) -> Callable[..., Any]:
-    """Resolve ``path/to/app.py[:name]`` or ``package.module[:name]`` to an app object."""
-    target, _, attr = spec.partition(":")
-    if target.endswith(".py") or os.sep in target or "/" in target:
-        module = _load_file(target)
-    else:
-        if os.getcwd() not in sys.path:
-            sys.path.insert(0, os.getcwd())
-        try:
-            module = importlib.import_module(target)
-        except ModuleNotFoundError as exc:
-            # Only the module named on the command line (or a parent package) missing is
-            # the user's typo; a missing import *inside* the app gets its traceback.
-            if exc.name and (target == exc.name or target.startswith(exc.name + ".")):
-                raise AppLoadError(f"no module named {exc.name!r} (from {spec!r})") from None
-            _report_import_failure(spec)
-        except BaseException:
-            _report_import_failure(spec)
-    names = [attr] if attr else ["app", "application"]
-    for name in names:
-        obj: Any = module
-        try:
-            for part in name.split("."):
-                obj = getattr(obj, part)
-        except AttributeError:
-            continue
-        if not callable(obj):
-            raise AppLoadError(f"{target}:{name} is not callable (it is a {type(obj).__name__})")
-        return obj
-    wanted = attr or "'app' or 'application'"
-    raise AppLoadError(f"{target} has no attribute {wanted}")
-
-
-def static_or_app(spec: str, config: Any) -> Callable[..., Any]:
-    """``greenhttp DIR`` serves files; otherwise APP is loaded. ``--static`` mounts go beside."""
-    from ..static import build_static_app, is_static_dir
-
-    directory = spec if is_static_dir(spec) else None
-    listings = {"on": True, "off": False}.get(config.listings)
-    try:
-        return build_static_app(None if directory else load_app(spec), config.static, listings,
-                                directory=directory)
-    except ValueError as exc:
-        raise CLIError(str(exc)) from None
-
-
-def _load_file(path: str) -> Any:
-    if not os.path.isfile(path):
-        raise AppLoadError(f"no such file: {path}")
-    path = os.path.abspath(path)
-    directory = os.path.dirname(path)
-    if directory not in sys.path:
-        sys.path.insert(0, directory)  # so the app can import its siblings
-    name = os.path.splitext(os.path.basename(path))[0]
-    module_spec = importlib.util.spec_from_file_location(name, path)
-    if module_spec is None or module_spec.loader is None:
-        raise AppLoadError(f"cannot import {path}")
-    module = importlib.util.module_from_spec(module_spec)
-    sys.modules[name] = module
-    try:
-        module_spec.loader.exec_module(module)
-    except BaseException:
-        sys.modules.pop(name, None)
-        _report_import_failure(path)
-    return module
-
-
-def _report_import_failure(what: str) -> None:
-    import traceback
-
-    traceback.print_exc()
-    raise AppLoadError(f"failed to import {what} (traceback above)")
-
-
-def configure_logging(access_log: bool) -> None:
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    for name in ("greenhttp.access", "greenhttp.error", "greenhttp.proxy"):
-        logger = logging.getLogger(name)
-        logger.addHandler(handler)
-        logger.setLevel(logging.INFO)
-        logger.propagate = False
-    if not access_log:
-        logging.getLogger("greenhttp.access").setLevel(logging.WARNING)
-
-
-def serve_main(argv: Sequence[str]) -> int:
-    parser = build_parser()
-    args = parser.parse_args(argv)
-    config = config_from_args(args)
-    app = static_or_app(args.app, config)
-
-    def open_console(server: Any) -> None:
-        from .console import start_console
-
-        start_console(server, app)
-
-    return run_server(app, config, on_started=open_console if args.console else None)
-
-
-def run_server(app: Any, config: Any, on_started: Callable[[Any], None] | None = None,
-               handler: Any = None) -> int:
-    """Listen, print the URL, serve until SIGTERM/SIGINT, then stop gracefully."""
-    import signal
-
-    import gevent
-
-    from ..server.listener import Server
-
-    configure_logging(config.access_log)
-    server = Server(app, config, handler=handler)
-    try:
-        server.start()
-    except OSError as exc:
-        raise CLIError(f"cannot listen on {config.bind}:{config.port}: {exc.strerror or exc}") from None
-
-    def shutdown(signum: int) -> None:
-        logging.getLogger("greenhttp.error").info(
-            "%s received: stopping (grace %ss)", signal.Signals(signum).name, config.graceful_timeout)
-        gevent.spawn(server.stop)
-
-    gevent.signal_handler(signal.SIGTERM, shutdown, signal.SIGTERM)
-    gevent.signal_handler(signal.SIGINT, shutdown, signal.SIGINT)
-    print(server.url, flush=True)
-    if on_started is not None:
-        on_started(server)
-    server.serve_forever()
-    return 0
-
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
@@ -268,6 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             module_name, _, function = SUBCOMMANDS[argv[0]].partition(":")
             command = getattr(importlib.import_module(module_name), function)
             return int(command(argv) or 0)
+        from .serve import serve_main  # after patching: it leads to the server and the app
+
         return serve_main(argv)
     except UsageError as exc:  # CLIError, AppLoadError, the REPL's: the user's input, one line
         print(f"{PROG}: error: {exc}", file=sys.stderr)

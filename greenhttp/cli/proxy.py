@@ -17,16 +17,10 @@ import os
 from typing import Any, Sequence
 
 from ..settings import default, scoped
-from .command import (
-    PROG,
-    ArgumentParser,
-    CLIError,
-    add_server_options,
-    add_setting_options,
-    config_from_args,
-    resolve_args,
-    run_server,
-)
+from ..errors import CLIError
+from .command import PROG
+from .options import ArgumentParser, add_server_options, add_setting_options, config_from_args, resolve_args
+from .serve import run_server
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -26,7 +26,7 @@ import os
 import shlex
 from typing import Any, Iterable, NamedTuple
 
-from ..errors import UsageError
+from ..errors import ItemError
 
 # Longest first: at one position ":=@" must win over ":=" and ":".
 SEPARATORS: tuple[tuple[str, str], ...] = (
@@ -53,13 +53,6 @@ GROUPS = {
 _TCHAR = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 FORMATS = ("json", "msgpack", "form")
-
-
-class ItemError(UsageError):
-    """A request item that cannot be understood; the message is one line for the user.
-
-    The user's own input: a :class:`~greenhttp.errors.UsageError` (and so a
-    ``ValueError``, which callers parsing items have always caught)."""
 
 
 class Item(NamedTuple):
