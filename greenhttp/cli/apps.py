@@ -1,4 +1,5 @@
-"""Finding the app the command line names: ``path/to/app.py[:name]`` or ``package.module[:name]``."""
+"""Finding what the command line names: ``path/to/app.py[:name]``, ``package.module[:name]``,
+or a directory to serve (``greenhttp DIR``), with any ``--static`` mounts beside."""
 
 from __future__ import annotations
 
