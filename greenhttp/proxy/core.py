@@ -50,7 +50,7 @@ from urllib.parse import quote, urlsplit
 import gevent
 
 from ..body import Body
-from ..client.core import Client, Response
+from ..client import Client, Response
 from ..errors import (
     ConnectionLost,
     GreenHTTPError,

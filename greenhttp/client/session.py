@@ -1,0 +1,309 @@
+"""The HTTP/1.1 client: ``request()`` and its shortcuts, ``Client`` sessions, ``Response``.
+
+How a request flows
+-------------------
+1. ``Client.request`` resolves the URL (base URL, params), the proxy (argument or
+   ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY``), the body (``_Payload``: length,
+   replayability, content type) and the headers, then runs the redirect loop.
+2. ``_send`` checks a connection out of the pool for the request's *route* (direct,
+   forward proxy, or CONNECT tunnel) and runs one ``_Exchange`` on it: head (and a
+   small body) in one write, optional ``Expect: 100-continue``, the body streamed,
+   then events from :class:`ClientProtocol` until the response head.
+3. The response body is a :class:`Body` whose ``pull`` reads the connection. The
+   connection goes back to the pool when the body ends, when ``close()`` drains it
+   (up to a bound, else the connection is closed), or, for a response dropped
+   unread, from a ``weakref.finalize``. Every failure path releases in ``finally``
+   or ``except BaseException``: a ``gevent.Timeout`` or ``GreenletExit`` never leaks
+   a slot.
+
+Retries: see ``exchange.perform``.
+
+Foreign exceptions are mapped in ``transport`` only; this module sees greenhttp's.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any, Callable, Iterable, Mapping, Sequence, Union
+from urllib.parse import urljoin
+
+import gevent.pool
+
+from ..body import Body
+from .cookies import CookieJar
+from ..errors import LocalProtocolError, TooManyRedirects
+from ..headers import Headers
+from .exchange import EXPECT_THRESHOLD, perform
+from .payload import _Payload
+from .pool import Pool, default_pool
+from .response import Response
+from .routing import (
+    USER_AGENT,
+    _URL,
+    _add_params,
+    _basic_auth,
+    _parse_url,
+    _Route,
+    _route_for,
+    _select_proxy,
+)
+from .timeouts import _as_timeout, _Timer
+
+
+
+# -- the client ------------------------------------------------------------------------
+
+HeadersArg = Union[Headers, Mapping[str, str], Sequence[tuple[str, str]], None]
+Progress = Callable[[int, Union[int, None]], Any]
+# Framing is the client's business: these request headers are computed, never copied.
+_FRAMING = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive",
+                      "proxy-connection", "te", "upgrade"})
+
+
+def _header_items(headers: HeadersArg) -> list[tuple[str, str]]:
+    if headers is None:
+        return []
+    if isinstance(headers, Headers):
+        return headers.items()
+    if isinstance(headers, Mapping):
+        return [(str(k), str(v)) for k, v in headers.items()]
+    return [(str(k), str(v)) for k, v in headers]
+
+
+class Client:
+    """A session: base URL, default headers, a cookie jar, and a pool (the shared one by default).
+
+    ``Client(base_url="http://api/v1/")`` then ``client.get("items")`` fetches
+    ``http://api/v1/items``; an absolute URL is used as given. Every keyword that
+    ``request()`` takes can be given here as the session default.
+    """
+
+    def __init__(self, base_url: str | None = None, *, headers: HeadersArg = None,
+                 pool: Pool | None = None, cookies: bool = True, timeout: Any = ...,
+                 follow_redirects: bool = True, max_redirects: int = 5, proxy: Any = None,
+                 verify: bool | str = True, cert: Any = None,
+                 auth: tuple[str, str] | None = None) -> None:
+        self.base_url = base_url
+        self.headers = Headers(_header_items(headers))
+        self.pool = pool
+        self.cookies: CookieJar | None = CookieJar() if cookies else None
+        self.timeout = timeout
+        self.follow_redirects = follow_redirects
+        self.max_redirects = max_redirects
+        self.proxy = proxy
+        self.verify = verify
+        self.cert = cert
+        self.auth = auth
+
+    def _resolve(self, url: str) -> str:
+        base = self.base_url
+        if not base or "://" in url:
+            return url
+        if not url:
+            return base
+        # httpx's rule: the base URL's path is a prefix, "/items" does not replace it.
+        return base.rstrip("/") + "/" + url.lstrip("/")
+
+    def request(self, method: str, url: str, *, params: Any = None, headers: HeadersArg = None,
+                body: Any = None, json: Any = ..., msgpack: Any = ..., form: Any = None,
+                files: Any = None, auth: tuple[str, str] | None = None, timeout: Any = ...,
+                follow_redirects: bool | None = None, max_redirects: int | None = None,
+                stream: bool = False, pool: Pool | None = None, proxy: Any = ...,
+                progress: Progress | None = None, verify: bool | str | None = None,
+                cert: Any = ..., expect_continue: bool | None = None) -> Response:
+        """Send one request (following redirects) and return its :class:`Response`.
+
+        ``body``: bytes, str, a file, an iterable or generator of bytes, or a
+        :class:`Body`; or ``json=``, ``msgpack=``, ``form=`` (urlencoded, or multipart
+        with ``files=``). ``stream=True`` returns after the head; read ``response.body``
+        from any greenlet and ``close()`` it (or use ``with``). ``progress(sent,
+        total)`` is called as the request body goes out (``total`` is None when unknown).
+        """
+        method = method.upper()
+        timer = _Timer(_as_timeout(self.timeout if timeout is ... else timeout))
+        pool = pool or self.pool or default_pool()
+        proxy = self.proxy if proxy is ... else proxy
+        verify = self.verify if verify is None else verify
+        cert = self.cert if cert is ... else cert
+        follow = self.follow_redirects if follow_redirects is None else follow_redirects
+        limit = self.max_redirects if max_redirects is None else max_redirects
+        auth = auth if auth is not None else self.auth
+        payload = _Payload.prepare(body, json, msgpack, form, files)
+        url = _add_params(self._resolve(url), params)
+
+        items = self.headers.items() + _header_items(headers) if len(self.headers) else _header_items(headers)
+        history: list[Response] = []
+        current = _parse_url(url)
+        first_origin = current.origin
+        if auth is None and current.username is not None:
+            auth = (current.username, current.password or "")
+        while True:
+            same_origin = current.origin == first_origin
+            response = self._send(method, current, items, payload, auth if same_origin else None,
+                                  same_origin, timer, stream, pool, proxy, verify, cert, progress,
+                                  expect_continue)
+            response.history = history
+            if self.cookies is not None and response._has_header(b"set-cookie"):
+                self.cookies.extract(current, response.headers)
+            if not follow or not response.is_redirect:
+                return response
+            status = response.status
+            if status in (307, 308) and payload is not None and not payload.rewind():
+                return response  # the body is gone; the caller sees the redirect itself
+            if len(history) >= limit:
+                response.close()
+                raise TooManyRedirects(f"more than {limit} redirects (last: {status} to "
+                                       f"{response.headers.get('location')})")
+            location = urljoin(str(current), response.headers["location"])
+            response.close()
+            history.append(response)
+            if status == 303 or (status in (301, 302) and method != "HEAD"):
+                # What every browser does, and RFC 9110 §15.4.2-4 allows: the body does not follow.
+                if method != "HEAD":
+                    method = "GET"
+                payload = None
+                items = [(k, v) for k, v in items if k.lower() not in ("content-type", "content-length")]
+            current = _parse_url(location)
+
+    def _send(self, method: str, url: _URL, items: list[tuple[str, str]], payload: _Payload | None,
+              auth: tuple[str, str] | None, same_origin: bool, timer: _Timer, stream: bool,
+              pool: Pool, proxy: Any, verify: bool | str, cert: Any, progress: Progress | None,
+              expect_continue: bool | None) -> Response:
+        route = _route_for(url, _select_proxy(url, proxy), verify, cert, pool.connector)
+        headers, chunked, expect = self._head_fields(method, url, items, payload, auth, same_origin,
+                                                    route, expect_continue)
+        target = str(url) if route.absolute_target else url.target
+        if payload is not None:
+            length = payload.length
+        else:
+            # RFC 9112 §6.3: without Content-Length a POST's body length is unknown to
+            # some servers (411); say 0. GET and friends send no framing at all.
+            length = 0 if method in ("POST", "PUT", "PATCH") else None
+        head, exchange, data = perform(pool, route, timer, method, target, headers, payload,
+                                       length, chunked, expect, progress)
+        if data is not None:
+            # The whole response came with its head (small bodies, HEAD, 204, 304).
+            body = Body.from_bytes(data)
+            response = Response(method, str(url), head, body)
+            response._content = data
+            if exchange.trailers:
+                body.trailers = Headers.from_raw(exchange.trailers)
+            return response
+        body = Body(exchange.pull, head.content_length, on_complete=exchange.body_complete)
+        response = Response(method, str(url), head, body, exchange)
+        if stream:
+            # A response dropped unread must not hold its slot until the process ends.
+            weakref.finalize(response, exchange.abandon)
+            return response
+        try:
+            response._content = body.read()
+        finally:
+            exchange.release(False)  # no-op when the body completed and released already
+        response.body = Body.from_bytes(response._content)
+        response._exchange = None
+        return response
+
+    def _head_fields(self, method: str, url: _URL, items: list[tuple[str, str]],
+                     payload: _Payload | None, auth: tuple[str, str] | None, same_origin: bool,
+                     route: _Route, expect_continue: bool | None
+                     ) -> tuple[list[tuple[str, str]], bool, bool]:
+        fields: dict[str, tuple[str, str]] = {
+            "host": ("Host", url.authority),
+            "user-agent": ("User-Agent", USER_AGENT),
+            "accept": ("Accept", "*/*"),
+        }
+        user_length: int | None = None
+        for name, value in items:
+            lname = name.lower()
+            if lname in _FRAMING:
+                if lname == "content-length" and payload is not None and payload.length is None:
+                    try:
+                        user_length = int(value)
+                    except ValueError:
+                        raise LocalProtocolError(f"invalid Content-Length {value!r}") from None
+                continue
+            if not same_origin and lname in ("authorization", "cookie"):
+                continue  # credentials do not follow a redirect to another origin
+            fields[lname] = (name, value)
+        if auth is not None:
+            fields["authorization"] = ("Authorization", _basic_auth(*auth))
+        if payload is not None and payload.content_type and "content-type" not in fields:
+            fields["content-type"] = ("Content-Type", payload.content_type)
+        if self.cookies is not None:
+            jar_cookies = self.cookies.header_for(url)
+            if jar_cookies:
+                existing = fields.get("cookie")
+                value = f"{existing[1]}; {jar_cookies}" if existing else jar_cookies
+                fields["cookie"] = ("Cookie", value)
+        if route.proxy_authorization:
+            fields["proxy-authorization"] = ("Proxy-Authorization", route.proxy_authorization)
+        if payload is not None and payload.length is None and user_length is not None:
+            payload.length = user_length  # a forwarded Body whose size the caller knows
+        chunked = payload is not None and payload.length is None
+        expect = False
+        if payload is not None:
+            if expect_continue is None:
+                expect = payload.length is not None and payload.length >= EXPECT_THRESHOLD
+            else:
+                expect = expect_continue
+        if expect:
+            fields["expect"] = ("Expect", "100-continue")
+        return list(fields.values()), chunked, expect
+
+    # -- shortcuts
+
+    def get(self, url: str, **kwargs: Any) -> Response:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> Response:
+        return self.request("POST", url, **kwargs)
+
+    def put(self, url: str, **kwargs: Any) -> Response:
+        return self.request("PUT", url, **kwargs)
+
+    def patch(self, url: str, **kwargs: Any) -> Response:
+        return self.request("PATCH", url, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> Response:
+        return self.request("DELETE", url, **kwargs)
+
+    def head(self, url: str, **kwargs: Any) -> Response:
+        return self.request("HEAD", url, **kwargs)
+
+    def options(self, url: str, **kwargs: Any) -> Response:
+        return self.request("OPTIONS", url, **kwargs)
+
+    def fetch_all(self, requests: Iterable[Any], concurrency: int = 10,
+                  **common: Any) -> list[Union[Response, Exception]]:
+        """Send many requests, at most ``concurrency`` at a time, on gevent greenlets.
+
+        Each item is a URL (GET), a ``(method, url)`` pair, a ``(method, url, kwargs)``
+        triple, or a dict of ``request()`` keywords with ``method`` and ``url``.
+        Returns each response, or the exception its request raised, in input order.
+        """
+        def one(item: Any) -> Union[Response, Exception]:
+            try:
+                if isinstance(item, str):
+                    return self.request("GET", item, **common)
+                if isinstance(item, Mapping):
+                    kwargs = {**common, **item}
+                    return self.request(kwargs.pop("method", "GET"), kwargs.pop("url"), **kwargs)
+                method, url, *rest = item
+                return self.request(method, url, **{**common, **(rest[0] if rest else {})})
+            except Exception as exc:  # noqa: BLE001 - returned, not swallowed: the caller gets it
+                return exc
+
+        group = gevent.pool.Pool(max(1, concurrency))
+        return list(group.imap(one, requests))
+
+    def close(self) -> None:
+        """Close the session's own pool (the shared default pool is left alone)."""
+        if self.pool is not None:
+            self.pool.close()
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *exc_info: Any) -> None:
+        self.close()
+
