@@ -13,11 +13,19 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ..body import Body
-from ..errors import ConnectionLost, IncompleteBody, LocalProtocolError, TimeoutError
+from ..errors import (
+    ConnectionLost,
+    IncompleteBody,
+    LocalProtocolError,
+    ProxyError,
+    ResponseProtocolError,
+    TimeoutError,
+)
 from ..headers import Headers
 from ..protocol.core import (
     LAST_CHUNK,
     NEED_DATA,
+    ClientProtocol,
     Data,
     EndOfMessage,
     InformationalResponse,
@@ -26,11 +34,12 @@ from ..protocol.core import (
 )
 from .payload import _FileRegion, _Payload
 from .pool import Pool, PooledConnection
+from .routing import USER_AGENT
 from .timeouts import _Timer
-from .transport import READ_SIZE, SocketStream
+from .transport import READ_SIZE, SocketStream, Stream
 
 if TYPE_CHECKING:
-    from .routing import _Route
+    from .routing import _Proxy, _Route
 
 # RFC 9110 §9.2.2: methods whose repetition has the same effect as one request.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
@@ -52,17 +61,51 @@ EXPECT_WAIT = 1.0
 # -- one exchange on one connection ------------------------------------------------------
 
 
-class _Exchange:
+class _Reader:
+    """The one read loop: feed a :class:`ClientProtocol` from a stream until it has an event.
+
+    Every place the client waits for the server (a response head, the 100 of
+    ``Expect``, a proxy's answer to CONNECT, a chunked or close-delimited body) goes
+    through :meth:`fill`: read once, feed the bytes, or feed EOF.
+    """
+
+    __slots__ = ("protocol", "stream", "received")
+
+    def __init__(self, stream: Stream) -> None:
+        self.protocol = ClientProtocol()
+        self.stream = stream
+        self.received = 0
+
+    def fill(self, timeout: float | None) -> None:
+        data = self.stream.read(READ_SIZE, timeout)
+        if data:
+            self.received += len(data)
+            self.protocol.receive_data(data)
+        elif self.received == 0:
+            raise ConnectionLost("the server closed the connection without sending a response")
+        else:
+            self.protocol.receive_eof()
+
+    def next_event(self, timeout: Callable[[], float | None] = lambda: None) -> Any:
+        protocol = self.protocol
+        while True:
+            event = protocol.next_event()
+            if event is not NEED_DATA:
+                return event
+            self.fill(timeout())
+
+
+class _Exchange(_Reader):
     """One request and its response on a checked-out connection; releases it exactly once."""
 
-    __slots__ = ("pool", "conn", "timer", "received", "released", "must_close", "trailers",
+    __slots__ = ("pool", "conn", "timer", "released", "must_close", "trailers",
                  "keep_alive", "body_length", "body_seen", "raw_remaining", "__weakref__")
 
     def __init__(self, pool: Pool, conn: PooledConnection, timer: _Timer) -> None:
+        super().__init__(conn.stream)
         self.pool = pool
         self.conn = conn
         self.timer = timer
-        self.received = 0
         self.released = False
         self.must_close = False
         self.trailers: list[tuple[bytes, bytes]] | None = None
@@ -75,24 +118,12 @@ class _Exchange:
 
     # -- reading
 
-    def next_event(self) -> Any:
-        protocol = self.conn.protocol
-        while True:
-            event = protocol.next_event()
-            if event is not NEED_DATA:
-                return event
-            try:
-                data = self.conn.stream.read(READ_SIZE, self.timer.read())
-            except TimeoutError as exc:
-                self.timer.expired(exc)
-                raise
-            if data:
-                self.received += len(data)
-                protocol.receive_data(data)
-            elif self.received == 0:
-                raise ConnectionLost("the server closed the connection without sending a response")
-            else:
-                protocol.receive_eof()
+    def next_event(self, timeout: Callable[[], float | None] | None = None) -> Any:
+        try:
+            return super().next_event(timeout or self.timer.read)
+        except TimeoutError as exc:
+            self.timer.expired(exc)
+            raise
 
     def read_head(self) -> ResponseHead:
         while True:
@@ -114,8 +145,7 @@ class _Exchange:
         try:
             if self.raw_remaining is not None:
                 return self._pull_raw()
-            protocol = self.conn.protocol
-            event = protocol.next_event()
+            event = self.protocol.next_event()
             if event is NEED_DATA:
                 if self.body_length is not None:
                     self.raw_remaining = self.body_length - self.body_seen
@@ -157,7 +187,7 @@ class _Exchange:
 
     def finish(self) -> None:
         """The response ended: back to the pool if the connection can carry another."""
-        reusable = not self.must_close and self.keep_alive and not self.conn.protocol.unexpected_data
+        reusable = not self.must_close and self.keep_alive and not self.protocol.unexpected_data
         self.release(reusable)
 
     # -- writing
@@ -190,7 +220,7 @@ class _Exchange:
             raise
 
     def _wait_for_continue(self) -> ResponseHead | None:
-        protocol = self.conn.protocol
+        protocol = self.protocol
         wait = EXPECT_WAIT
         read_timeout = self.timer.read()
         if read_timeout is not None and read_timeout < wait:
@@ -208,16 +238,9 @@ class _Exchange:
             if remaining <= 0:
                 return None
             try:
-                data = self.conn.stream.read(READ_SIZE, remaining)
+                self.fill(remaining)
             except TimeoutError:
                 return None  # no 100 in time: send the body anyway, as curl does
-            if not data:
-                if self.received == 0:
-                    raise ConnectionLost("the server closed the connection without sending a response")
-                protocol.receive_eof()
-                continue
-            self.received += len(data)
-            protocol.receive_data(data)
 
     def _send_body(self, payload: _Payload, chunked: bool,
                    progress: Callable[[int, int | None], Any] | None) -> None:
@@ -279,7 +302,7 @@ class _Exchange:
 
 def _drain_buffered(exchange: _Exchange) -> Iterator[bytes]:
     """The body events already parsed, for a response that arrived whole with its head."""
-    protocol = exchange.conn.protocol
+    protocol = exchange.protocol
     while True:
         event = protocol.next_event()
         if type(event) is Data:
@@ -307,7 +330,7 @@ def perform(pool: Pool, route: "_Route", timer: _Timer, method: str, target: str
     §9.2.2) or it carries an ``Idempotency-Key``. Timeouts are never retried: the
     server may be working on the request.
     """
-    opener = partial(route.open, timer)
+    opener = partial(open_route, route, timer)
     retried = False
     while True:
         conn = pool.checkout(route.key, opener, timer.pool(), route.label,
@@ -315,7 +338,7 @@ def perform(pool: Pool, route: "_Route", timer: _Timer, method: str, target: str
         exchange = _Exchange(pool, conn, timer)
         reused = conn.reused  # read before release(), which counts the request
         try:
-            head_bytes = conn.protocol.request_head(method, target, headers, length, chunked)
+            head_bytes = exchange.protocol.request_head(method, target, headers, length, chunked)
             head = exchange.send(head_bytes, payload, chunked, expect, progress)
         except BaseException as exc:
             exchange.release(False)
@@ -330,9 +353,46 @@ def perform(pool: Pool, route: "_Route", timer: _Timer, method: str, target: str
     exchange.keep_alive = head.keep_alive
     if head.content_length is not None and not head.chunked and method != "HEAD":
         exchange.body_length = head.content_length
-    if conn.protocol.response_complete:
+    if exchange.protocol.response_complete:
         # Take the body from the parsed events and free the connection before returning.
         data = b"".join(_drain_buffered(exchange))
         exchange.finish()
         return head, exchange, data
     return head, exchange, None
+
+
+# -- opening a route ----------------------------------------------------------------------
+
+
+def open_route(route: "_Route", timer: _Timer) -> Stream:
+    """Dial ``route`` with its connector: TCP, then the CONNECT tunnel, then TLS."""
+    host, port = route.address
+    if route.context is None:
+        return route.connector(host, port, timer.connect())
+    tunnel = None
+    if route.tunnel_to is not None:
+        tunnel = partial(_tunnel, *route.tunnel_to)
+    return route.connector(host, port, timer.connect(), route.context, route.server_hostname, tunnel)
+
+
+def _tunnel(authority: str, proxy: "_Proxy", stream: Stream, timeout: float | None) -> None:
+    """The CONNECT exchange (RFC 9110 §9.3.6) on a fresh stream to ``proxy``.
+
+    Runs inside ``connect()``'s timer, so the reads here need no timeout of their own.
+    """
+    reader = _Reader(stream)
+    headers = [("Host", authority), ("User-Agent", USER_AGENT)]
+    if proxy.authorization:
+        headers.append(("Proxy-Authorization", proxy.authorization))
+    stream.write(reader.protocol.request_head("CONNECT", authority, headers, None, False), None)
+    try:
+        while True:
+            event = reader.next_event()
+            if isinstance(event, ResponseHead):
+                if not 200 <= event.status < 300:
+                    raise ProxyError(f"proxy {proxy.url.authority} answered {event.status} "
+                                     f"{event.reason} to CONNECT {authority}")
+            elif isinstance(event, EndOfMessage):
+                return
+    except ResponseProtocolError as exc:
+        raise ProxyError(f"proxy {proxy.url.authority} sent a malformed answer to CONNECT: {exc}") from exc

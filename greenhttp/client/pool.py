@@ -30,7 +30,6 @@ from typing import Any, Callable, Hashable
 import gevent.event
 
 from ..errors import PoolTimeout
-from ..protocol.core import ClientProtocol
 from .transport import Stream, connect
 
 # Defaults with precedent: hackney's pool holds 50 connections; httpx and aiohttp cap
@@ -44,9 +43,9 @@ DEFAULT_CHECKOUT_TIMEOUT = 10.0
 
 
 class PooledConnection:
-    """One connection and its protocol state, owned by a pool."""
+    """One connection (a stream), owned by a pool; the exchange brings the protocol."""
 
-    __slots__ = ("key", "stream", "protocol", "requests", "idle_since", "poolable", "_pool",
+    __slots__ = ("key", "stream", "requests", "idle_since", "poolable", "_pool",
                  "checked_out", "label")
 
     def __init__(self, pool: "Pool", key: Hashable, stream: Stream, poolable: bool = True,
@@ -54,7 +53,6 @@ class PooledConnection:
         self._pool = pool
         self.key = key
         self.stream = stream
-        self.protocol = ClientProtocol()
         #: requests sent on this connection before the current one (0: fresh).
         self.requests = 0
         self.idle_since = 0.0

@@ -1,6 +1,9 @@
 """Where a client request goes: URL parsing, proxy selection (arguments and
 ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY``), and the route a pooled connection is
-keyed and opened by (direct, forward proxy, or CONNECT tunnel)."""
+keyed and opened by (direct, forward proxy, or CONNECT tunnel).
+
+No I/O here: a route is data. ``exchange.open_route`` dials it (and runs the CONNECT
+exchange of a tunnel) through the pool's connector."""
 
 from __future__ import annotations
 
@@ -13,16 +16,8 @@ from urllib.parse import quote, urlencode, urlsplit
 from ..errors import (
     InvalidURL,
     ProxyError,
-    ResponseProtocolError,
 )
-from ..protocol.core import (
-    NEED_DATA,
-    ClientProtocol,
-    EndOfMessage,
-    ResponseHead,
-)
-from .timeouts import _Timer
-from .transport import SocketStream, Stream, tls_context
+from .transport import Stream, tls_context
 from .._version import __version__
 
 USER_AGENT = f"greenhttp/{__version__}"
@@ -185,55 +180,50 @@ def _basic_auth(username: str, password: str) -> str:
 class _Route:
     """Where a request's connection goes, and how it is opened and pooled."""
 
-    __slots__ = ("key", "label", "poolable", "absolute_target", "proxy_authorization", "_connect",
-                 "_address", "_context", "_server_hostname", "_tunnel")
+    __slots__ = ("key", "label", "poolable", "absolute_target", "proxy_authorization", "connector",
+                 "address", "context", "server_hostname", "tunnel_to")
     #: What makes two connections interchangeable in the pool.
     key: tuple[Any, ...]
 
     def __init__(self, url: _URL, proxy: _Proxy | None, verify: bool | str,
                  cert: Any, connect: Callable[..., Stream]) -> None:
-        self._connect = connect
-        self._context: Any = None
-        self._server_hostname: str | None = None
-        self._tunnel: Any = None
+        self.connector = connect
+        self.context: Any = None
+        self.server_hostname: str | None = None
+        #: (origin authority, proxy) for a CONNECT tunnel, else None.
+        self.tunnel_to: tuple[str, _Proxy] | None = None
         self.absolute_target = False
         self.proxy_authorization: str | None = None
         self.poolable = True
         host, port = url.host, url.port
         if url.scheme == "https":
             context: Any = tls_context(verify, cert)
-            self._context = context
-            self._server_hostname = host
+            self.context = context
+            self.server_hostname = host
             if proxy is None:
                 self.key = ("https", host, port, verify, cert)
                 self.label = f"https://{url.authority}"
-                self._address = (host, port)
+                self.address = (host, port)
             else:
                 # A tunnel is the client's private pipe to one origin through one proxy;
                 # it is never pooled (a CONNECT exchange per request, then closed).
                 self.key = ("tunnel", host, port, proxy.url.host, proxy.url.port, verify, cert)
                 self.label = f"https://{url.authority} via {proxy.url.authority}"
                 self.poolable = False
-                self._tunnel = _connect_tunnel(url, proxy)
-                self._address = (proxy.url.host, proxy.url.port)
+                bracketed = f"[{host}]" if ":" in host else host
+                self.tunnel_to = (f"{bracketed}:{port}", proxy)
+                self.address = (proxy.url.host, proxy.url.port)
         elif proxy is None:
             self.key = ("http", host, port)
             self.label = f"http://{url.authority}"
-            self._address = (host, port)
+            self.address = (host, port)
         else:
             # RFC 9112 §3.2.2: to a forward proxy, the target is the absolute URI.
             self.key = ("http-proxy", proxy.url.host, proxy.url.port, proxy.authorization)
             self.label = f"proxy http://{proxy.url.authority}"
             self.absolute_target = True
             self.proxy_authorization = proxy.authorization
-            self._address = (proxy.url.host, proxy.url.port)
-
-    def open(self, timer: _Timer) -> Stream:
-        host, port = self._address
-        if self._context is None:
-            return self._connect(host, port, timer.connect())
-        return self._connect(host, port, timer.connect(), self._context, self._server_hostname,
-                             self._tunnel)
+            self.address = (proxy.url.host, proxy.url.port)
 
 
 # Routes and parsed URLs are immutable once built; a client that talks to a few hosts
@@ -256,35 +246,3 @@ def _route_for(url: _URL, proxy: _Proxy | None, verify: bool | str, cert: Any,
 @functools.lru_cache(maxsize=_CACHE_SIZE)
 def _parse_url(url: str) -> _URL:
     return _URL(url)
-
-
-def _connect_tunnel(url: _URL, proxy: _Proxy) -> Callable[[SocketStream, float | None], None]:
-    host = f"[{url.host}]" if ":" in url.host else url.host
-    authority = f"{host}:{url.port}"
-
-    def tunnel(stream: SocketStream, timeout: float | None) -> None:
-        # Runs inside connect()'s timer, so the reads here need no timeout of their own.
-        protocol = ClientProtocol()
-        headers = [("Host", authority), ("User-Agent", USER_AGENT)]
-        if proxy.authorization:
-            headers.append(("Proxy-Authorization", proxy.authorization))
-        stream.write(protocol.request_head("CONNECT", authority, headers, None, False), None)
-        try:
-            while True:
-                event = protocol.next_event()
-                if event is NEED_DATA:
-                    data = stream.read(65536, None)
-                    if data:
-                        protocol.receive_data(data)
-                    else:
-                        protocol.receive_eof()
-                elif isinstance(event, ResponseHead):
-                    if not 200 <= event.status < 300:
-                        raise ProxyError(f"proxy {proxy.url.authority} answered {event.status} "
-                                         f"{event.reason} to CONNECT {authority}")
-                elif isinstance(event, EndOfMessage):
-                    return
-        except ResponseProtocolError as exc:
-            raise ProxyError(f"proxy {proxy.url.authority} sent a malformed answer to CONNECT: {exc}") from exc
-
-    return tunnel
