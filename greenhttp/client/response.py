@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import json as _json
 from typing import TYPE_CHECKING, Any
 
 import msgpack as _msgpack
 
 from ..body import Body
+from ..codecs import parse_json, parse_msgpack
 from ..errors import DecodeError, HTTPStatusError
 from ..headers import Headers
 from ..protocol.core import ResponseHead
@@ -97,13 +97,13 @@ class Response:
 
     def json(self) -> Any:
         try:
-            return _json.loads(self.content)
+            return parse_json(self.content)
         except ValueError as exc:
             raise DecodeError(f"response body is not valid JSON: {exc}") from exc
 
     def msgpack(self) -> Any:
         try:
-            return _msgpack.unpackb(self.content, raw=False)
+            return parse_msgpack(self.content)
         except (ValueError, _msgpack.ExtraData, _msgpack.FormatError, _msgpack.StackError) as exc:
             raise DecodeError(f"response body is not valid msgpack: {exc}") from exc
 
