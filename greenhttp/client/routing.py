@@ -27,6 +27,8 @@ USER_AGENT = f"greenhttp/{__version__}"
 # -- URLs ------------------------------------------------------------------------------
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# Bound of every cache in the client (parsed URLs, proxies, routes): lru_cache, one size.
+_CACHE_SIZE = 512
 # Characters left as they are in a request target: RFC 3986 reserved and unreserved,
 # and "%" so that an already-encoded URL is not encoded twice.
 _SAFE_TARGET = "!#$%&'()*+,/:;=?@[]~-._"
@@ -108,7 +110,7 @@ class _Proxy:
             self.authorization = _basic_auth(parsed.username, parsed.password or "")
 
 
-@functools.lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=_CACHE_SIZE)
 def _proxy(url: str) -> _Proxy:
     return _Proxy(url)
 
@@ -227,20 +229,20 @@ class _Route:
 
 
 # Routes and parsed URLs are immutable once built; a client that talks to a few hosts
-# should not pay urlsplit, quoting and TLS-context lookups on every request.
-_CACHE_SIZE = 512
-_routes: dict[tuple[Any, ...], _Route] = {}
-
-
+# should not pay urlsplit, quoting and TLS-context lookups on every request. Every
+# cache here is a functools.lru_cache of the same bound: one kind of cache, bounded.
 def _route_for(url: _URL, proxy: _Proxy | None, verify: bool | str, cert: Any,
                connect: Callable[..., Stream]) -> _Route:
-    key = (url.scheme, url.host, url.port, proxy.key if proxy is not None else None, verify, cert, connect)
-    route = _routes.get(key)
-    if route is None:
-        if len(_routes) >= _CACHE_SIZE:
-            _routes.clear()
-        route = _routes[key] = _Route(url, proxy, verify, cert, connect)
-    return route
+    return _cached_route(url.scheme, url.host, url.port, proxy.key if proxy is not None else None,
+                         verify, cert, connect)
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _cached_route(scheme: str, host: str, port: int, proxy_key: str | None, verify: bool | str,
+                  cert: Any, connect: Callable[..., Stream]) -> _Route:
+    bracketed = f"[{host}]" if ":" in host else host
+    url = _parse_url(f"{scheme}://{bracketed}:{port}/")
+    return _Route(url, _proxy(proxy_key) if proxy_key is not None else None, verify, cert, connect)
 
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)

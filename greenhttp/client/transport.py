@@ -19,6 +19,7 @@ CLI monkey-patches before anything may import ``ssl`` (gevent warns, and patchin
 
 from __future__ import annotations
 
+import functools
 import os
 import socket as _stdlib_socket
 from types import TracebackType
@@ -240,9 +241,7 @@ def _tls_wrap(sock: Any, context: "ssl.SSLContext", server_hostname: str) -> Any
 
 # Loading the system trust store costs milliseconds; a context per configuration,
 # built once, makes every later handshake pay only for the handshake.
-_contexts: dict[tuple[Any, ...], Any] = {}
-
-
+@functools.lru_cache(maxsize=64)
 def tls_context(verify: bool | str = True, cert: str | tuple[str, str] | None = None) -> Any:
     """A gevent-aware SSLContext: system trust store, or a CA file when ``verify`` is a path.
 
@@ -250,10 +249,6 @@ def tls_context(verify: bool | str = True, cert: str | tuple[str, str] | None = 
     never a fallback). ``cert`` is a client certificate: a PEM path holding key and
     certificate, or ``(certfile, keyfile)``.
     """
-    key = (verify, cert)
-    context = _contexts.get(key)
-    if context is not None:
-        return context
     # gevent.ssl's SSLContext makes cooperative sockets whether or not the process
     # is monkey-patched; the stdlib one would block the hub.
     from gevent import ssl as gssl
@@ -276,5 +271,4 @@ def tls_context(verify: bool | str = True, cert: str | tuple[str, str] | None = 
         else:
             context.load_cert_chain(cert)
     context.set_alpn_protocols(["http/1.1"])
-    _contexts[key] = context
     return context
