@@ -78,6 +78,10 @@ _EXPORTS: dict[str, str] = {
     "put": ".client.api",
     "request": ".client.api",
     "CookieJar": ".client.cookies",
+    "Auth": ".client.auth",
+    "BasicAuth": ".client.auth",
+    "DigestAuth": ".client.auth",
+    "Request": ".client.request",
     "MultipartEncoder": ".client.multipart",
     "Pool": ".client.pool",
     "default_pool": ".client.pool",
@@ -103,7 +107,9 @@ if TYPE_CHECKING:  # what mypy and editors see; at run time __getattr__ imports 
     from .client.api import delete, fetch_all, get, head, options, patch, post, put, request
     from .client.response import Response
     from .client.session import Client
+    from .client.auth import Auth, BasicAuth, DigestAuth
     from .client.cookies import CookieJar
+    from .client.request import Request
     from .client.multipart import MultipartEncoder
     from .client.pool import Pool, default_pool
     from .client.timeouts import Timeout
@@ -120,7 +126,8 @@ __all__ = [
     "Server", "serve", "ServerConfig", "Body", "Stream", "FileWrapper", "Headers",
     # client
     "request", "get", "post", "put", "patch", "delete", "head", "options", "fetch_all",
-    "Client", "Response", "Timeout", "Pool", "default_pool", "CookieJar", "MultipartEncoder",
+    "Client", "Response", "Request", "Timeout", "Pool", "default_pool", "CookieJar", "MultipartEncoder",
+    "Auth", "BasicAuth", "DigestAuth",
     # proxying
     "proxy_request", "ProxyResponse", "ReverseProxy", "ForwardProxy",
     # errors

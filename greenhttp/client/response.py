@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import codecs
+import re
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any, Iterator
 
 import msgpack as _msgpack
 
@@ -12,8 +15,11 @@ from ..errors import DecodeError, HTTPStatusError
 from ..headers import Headers
 from ..protocol.core import ResponseHead
 
+from .habits import missing_attribute
+
 if TYPE_CHECKING:
     from .exchange import _Exchange
+    from .request import Request
 
 REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 
@@ -29,7 +35,7 @@ class Response:
     """
 
     __slots__ = ("status", "reason", "http_version", "_raw_headers", "_headers", "body", "url",
-                 "method", "history", "_content", "_exchange", "__weakref__")
+                 "method", "history", "_content", "_exchange", "request", "elapsed", "__weakref__")
 
     def __init__(self, method: str, url: str, head: ResponseHead, body: Body,
                  exchange: _Exchange | None = None) -> None:
@@ -45,6 +51,10 @@ class Response:
         self.history: list[Response] = []
         self._content: bytes | None = None
         self._exchange = exchange
+        #: The :class:`~greenhttp.Request` as sent (after auth), set by the client.
+        self.request: Request | None = None
+        #: Time from sending the request to the response head (requests' ``elapsed``).
+        self.elapsed = timedelta(0)
 
     @property
     def headers(self) -> Headers:
@@ -107,6 +117,62 @@ class Response:
         except (ValueError, _msgpack.ExtraData, _msgpack.FormatError, _msgpack.StackError) as exc:
             raise DecodeError(f"response body is not valid msgpack: {exc}") from exc
 
+    def iter_bytes(self, size: int | None = None) -> Iterator[bytes]:
+        """The body in pieces of ``size`` bytes (the last may be shorter), or as they
+        arrive when ``size`` is None. Decoded unless ``decode_content=False``."""
+        if self._content is not None and self._exchange is None:
+            data = self._content
+            step = size or len(data) or 1
+            for start in range(0, len(data), step):
+                yield data[start:start + step]
+            return
+        if not size:
+            yield from self.body
+            return
+        buffer = bytearray()
+        for piece in self.body:
+            buffer += piece
+            while len(buffer) >= size:
+                yield bytes(buffer[:size])
+                del buffer[:size]
+        if buffer:
+            yield bytes(buffer)
+
+    def iter_lines(self) -> Iterator[str]:
+        """Lines of text as they arrive, without their ending (``\n``, ``\r\n`` or ``\r``)."""
+        decoder = codecs.getincrementaldecoder(self._codec())("replace")
+        pending = ""
+        for piece in self.iter_bytes():
+            pending += decoder.decode(piece)
+            lines = pending.splitlines(keepends=True)
+            # A trailing "\r" may be half of "\r\n": keep it (and any unfinished line).
+            pending = lines.pop() if lines and not lines[-1].endswith("\n") else ""
+            for line in lines:
+                yield line.rstrip("\r\n")
+        pending += decoder.decode(b"", final=True)
+        for line in pending.splitlines():
+            yield line
+
+    def _codec(self) -> str:
+        try:
+            return codecs.lookup(self.encoding).name
+        except LookupError:
+            return "utf-8"
+
+    @property
+    def links(self) -> dict[str, dict[str, str]]:
+        """The ``Link`` header (RFC 8288) by ``rel`` (else by URL): ``{"next": {"url": ..., "rel": "next"}}``."""
+        result: dict[str, dict[str, str]] = {}
+        for value in self.headers.get_all("link"):
+            for link in _split_links(value):
+                key = link.get("rel") or link["url"]
+                for rel in key.split():
+                    result[rel] = link
+        return result
+
+    def __getattr__(self, name: str) -> Any:
+        raise missing_attribute("Response", name)
+
     def raise_for_status(self) -> "Response":
         if self.status >= 400:
             kind = "client error" if self.status < 500 else "server error"
@@ -140,3 +206,23 @@ class Response:
     def __repr__(self) -> str:
         return f"<Response {self.status} {self.reason}>"
 
+
+
+_LINK = re.compile(r'\s*<([^>]*)>\s*((?:;\s*[^;,]+=(?:"[^"]*"|[^;,]*)\s*)*)')
+_LINK_PARAM = re.compile(r';\s*([^;,=\s]+)\s*=\s*("[^"]*"|[^;,]*)')
+
+
+def _split_links(value: str) -> Iterator[dict[str, str]]:
+    """RFC 8288 §3: ``<url>; rel="next"; title="x", <url2>; rel=last``."""
+    position = 0
+    while position < len(value):
+        match = _LINK.match(value, position)
+        if match is None:
+            return
+        link = {"url": match.group(1)}
+        for name, param in _LINK_PARAM.findall(match.group(2)):
+            link[name.lower()] = param.strip().strip('"')
+        yield link
+        position = match.end()
+        while position < len(value) and value[position] in ", ":
+            position += 1

@@ -456,7 +456,7 @@ def proxy_request(environ: dict[str, Any], url: str, *, pool: Pool | None = None
     log_as = _request_line(environ)
     try:
         upstream = _client.request(method, url, headers=items, body=_upload_body(environ),
-                                   stream=True, pool=pool, timeout=timeout)
+                                   stream=True, pool=pool, timeout=timeout, decode_content=False)
     except _DownstreamFailed as exc:
         logger.info("%s -> %s: the client's upload failed (%s: %s); upstream request aborted",
                     log_as, url, type(exc.error).__name__, exc.error)
