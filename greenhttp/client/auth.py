@@ -160,15 +160,31 @@ class DigestAuth(Auth):
         return "Digest " + ", ".join(parts)
 
 
+# path -> (checked at, parsed file or None): a stat and a parse per request would cost
+# more than the rest of a small GET; a changed .netrc is seen within a second.
+_netrc_files: dict[str, tuple[float, netrc.netrc | None]] = {}
+
+
+def _netrc_file(path: str) -> netrc.netrc | None:
+    now = time.monotonic()
+    cached = _netrc_files.get(path)
+    if cached is not None and now - cached[0] < 1.0:
+        return cached[1]
+    parsed = None
+    if os.path.isfile(path):
+        try:
+            parsed = netrc.netrc(path)
+        except (netrc.NetrcParseError, OSError):
+            parsed = None
+    _netrc_files[path] = (now, parsed)
+    return parsed
+
+
 def netrc_auth(host: str) -> BasicAuth | None:
     """Credentials for ``host`` from ``$NETRC`` or ``~/.netrc`` (curl's and requests' rule)."""
     path = os.environ.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
-    if not os.path.isfile(path):
-        return None
-    try:
-        entry = netrc.netrc(path).authenticators(host)
-    except (netrc.NetrcParseError, OSError):
-        return None
+    parsed = _netrc_file(path)
+    entry = parsed.authenticators(host) if parsed is not None else None
     if not entry:
         return None
     login, _, password = entry
