@@ -31,7 +31,6 @@ import gevent.event
 
 from ..errors import PoolTimeout
 from ..settings import default
-from ..protocol.core import ClientProtocol
 from .transport import Stream, connect
 
 # Declared, with their precedents, in greenhttp.settings (scope "pool").
@@ -42,9 +41,9 @@ DEFAULT_CHECKOUT_TIMEOUT: float = default("pool_checkout_timeout")
 
 
 class PooledConnection:
-    """One connection and its protocol state, owned by a pool."""
+    """One connection (a stream), owned by a pool; the exchange brings the protocol."""
 
-    __slots__ = ("key", "stream", "protocol", "requests", "idle_since", "poolable", "_pool",
+    __slots__ = ("key", "stream", "requests", "idle_since", "poolable", "_pool",
                  "checked_out", "label")
 
     def __init__(self, pool: "Pool", key: Hashable, stream: Stream, poolable: bool = True,
@@ -52,7 +51,6 @@ class PooledConnection:
         self._pool = pool
         self.key = key
         self.stream = stream
-        self.protocol = ClientProtocol()
         #: requests sent on this connection before the current one (0: fresh).
         self.requests = 0
         self.idle_since = 0.0

@@ -42,7 +42,7 @@ import sys
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from ..body import Body
-from ..client.core import Client, Response
+from ..client import Client, Response
 from ..client.pool import Pool
 from ..client.timeouts import Timeout
 from ..errors import ConnectionLost, LocalProtocolError, PoolTimeout, RequestError, UpstreamError
@@ -256,7 +256,8 @@ def proxy_request(environ: dict[str, Any], url: str, *, pool: Pool | None = None
     log_as = _request_line(environ)
     try:
         upstream = _client.request(method, url, headers=items, body=_upload_body(environ),
-                                   stream=True, pool=pool, timeout=timeout)
+                                   stream=True, pool=pool, timeout=timeout,
+                                   decode_content=False)  # relay the bytes as the upstream coded them
     except RequestError as exc:
         # The inbound client's fault (its upload stalled, broke or ended): the server answers it.
         logger.info("%s -> %s: the client's upload failed (%s: %s); upstream request aborted",

@@ -75,7 +75,7 @@ class Session:
 
     def __init__(self, base_url: str | None, out: IO[str] | None = None, color: bool = False,
                  err: IO[str] | None = None) -> None:
-        from ..client.core import Client
+        from ..client import Client
         from ..client.pool import Pool
         from ..client.transport import connect
 
