@@ -20,24 +20,17 @@ How a request flows (docs/architecture.md has the picture):
 
 from __future__ import annotations
 
-import os
 import socket as _stdlib_socket
 import time
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
-from gevent import get_hub
 from gevent import socket as gsocket
-from gevent.socket import cancel_wait, wait_write
 
 from ..body import Body
-from .dates import http_date
-from ..errors import ClientDisconnected, ProtocolError, RequestError, RequestTimeout
-from ..headers import Headers
+from ..errors import ClientDisconnected, ProtocolError, RequestError
 from ..log import access_line, access_logger, error_logger
 from ..protocol.core import (
-    CONTINUE_RESPONSE,
     NEED_DATA,
-    Data,
     EndOfMessage,
     RequestHead,
     ResponseFraming,
@@ -45,17 +38,14 @@ from ..protocol.core import (
     error_response,
     simple_response,
 )
+from .body_reader import BodyReader
+from .dates import http_date
+from .output import OUTPUT_HOLD, RECV_SIZE, TIMEOUT_ERRORS, Output
 
 if TYPE_CHECKING:
     from .listener import Server
 
-# 64 KiB per recv: large enough for a 1 MiB upload in 16 reads, small enough that
-# the per-connection bound on buffered body bytes stays small.
-RECV_SIZE = 65536
-# Complete responses are held back for pipelining up to this many bytes.
-OUTPUT_HOLD = 65536
-
-_timeout_errors = (gsocket.timeout, TimeoutError)
+# Lingering close (nginx's lingering_time/lingering_timeout idea): bounded in time and bytes.
 LINGER_SECONDS = 2.0
 LINGER_BYTES = 4 * 1024 * 1024
 
@@ -65,7 +55,7 @@ def _is_tls(sock: Any) -> bool:
     return hasattr(sock, "getpeercert")
 
 
-class HTTPConnection:
+class HTTPConnection(Output, BodyReader):
     """Serves one client connection until it closes, errs, or the server stops."""
 
     # Slots: ten thousand idle keep-alive connections should cost kilobytes each, not more.
@@ -170,7 +160,7 @@ class HTTPConnection:
                 self.deadline = time.monotonic() + config.head_timeout
             try:
                 data = sock.recv(RECV_SIZE)
-            except _timeout_errors:
+            except TIMEOUT_ERRORS:
                 if protocol.in_head:
                     error_logger.info("%s: request head not complete in %ss, closing",
                                       self.client, config.head_timeout)
@@ -188,17 +178,6 @@ class HTTPConnection:
             if event is not NEED_DATA:
                 self.deadline = 0.0  # the app may take as long as it likes
                 return event  # type: ignore[return-value]
-
-    def expire(self) -> None:
-        """Called by the server's reaper once ``deadline`` passed: interrupt the blocked I/O.
-
-        ``cancel_wait`` throws only into a greenlet still waiting on that watcher when
-        the hub gets to it, so a read that completed meanwhile is never interrupted.
-        """
-        self.deadline = 0.0
-        error = gsocket.timeout("timed out")
-        cancel_wait(getattr(self.sock, "_read_event", None), error)
-        cancel_wait(getattr(self.sock, "_write_event", None), error)
 
     def _reject(self, exc: RequestError) -> None:
         error_logger.info("%s: bad request (%d): %s", self.client, exc.status_hint, exc)
@@ -261,50 +240,6 @@ class HTTPConnection:
         self._request = None
         self._body = None
         return keep_alive
-
-    def _drain(self, body: Body) -> bool:
-        if self._continue_pending:
-            # The client is waiting for 100 Continue before sending the body, or will
-            # send it after its own timeout: either way the stream is ambiguous.
-            return False
-        try:
-            return body.discard(self.config.drain_limit)
-        except RequestError:
-            return False
-
-    def _pull_body(self) -> Optional[bytes]:
-        protocol = self.protocol
-        while True:
-            event = protocol.next_event()
-            if event is NEED_DATA:
-                if self._continue_pending:
-                    self._continue_pending = False
-                    if self._head is None and self._framing is None:
-                        self._send(CONTINUE_RESPONSE)
-                self.flush()
-                self.deadline = time.monotonic() + self.config.body_timeout
-                try:
-                    data = self.sock.recv(RECV_SIZE)
-                except _timeout_errors:
-                    raise RequestTimeout(
-                        f"no request body data for {self.config.body_timeout}s") from None
-                except OSError as exc:
-                    raise ClientDisconnected(f"connection lost while reading the body: {exc}") from exc
-                finally:
-                    self.deadline = 0.0
-                if not data:
-                    raise ClientDisconnected(
-                        f"client closed the connection after {self._body.received if self._body else 0} "
-                        "body bytes")
-                protocol.receive_data(data)
-                continue
-            if type(event) is Data:
-                return event.data  # type: ignore[union-attr]
-            if type(event) is EndOfMessage:
-                if event.trailers and self._body is not None:  # type: ignore[union-attr]
-                    self._body.trailers = Headers.from_raw(event.trailers)  # type: ignore[union-attr]
-                return None
-            raise AssertionError(f"unexpected {event!r} inside a request body")
 
     # -- responding ------------------------------------------------------------------
 
@@ -397,42 +332,13 @@ class HTTPConnection:
         if self._head is not None:
             self._queue(self._head)
             self._head = None
-        self.flush()
         if framing.no_body:
+            self.flush()
             return
         framing.sent += count
         self._body_sent += count
-        try:
-            # Under TLS the kernel would send the file's plaintext: read/send instead.
-            fileno = None if _is_tls(self.sock) else file.fileno()
-        except (AttributeError, OSError, ValueError):
-            fileno = None
-        out_fd = self.sock.fileno()
-        while count > 0 and fileno is not None:
-            try:
-                sent = os.sendfile(out_fd, fileno, offset, count)
-            except BlockingIOError:
-                try:
-                    wait_write(out_fd, timeout=self.config.body_timeout)
-                except _timeout_errors:
-                    raise ClientDisconnected(
-                        f"client read nothing of the file for {self.config.body_timeout}s") from None
-                continue
-            except OSError as exc:
-                raise ClientDisconnected(f"connection lost during sendfile: {exc}") from exc
-            if sent == 0:
-                break  # file shorter than promised; finish() will notice
-            offset += sent
-            count -= sent
-        if count > 0:
-            file.seek(offset)
-            while count > 0:
-                data = file.read(min(count, RECV_SIZE))
-                if not data:
-                    framing.sent -= count
-                    break
-                self._send(data)
-                count -= len(data)
+        unsent = self._send_file(file, offset, count)
+        framing.sent -= unsent  # a file shorter than promised: finish() will notice
 
     def send_simple(self, status: int, body: bytes, close: bool = True) -> None:
         """Answer with a complete small response of the server's own (500, 502...)."""
@@ -440,84 +346,6 @@ class HTTPConnection:
         self._framing = ResponseFraming(True, False, None, not close)
         self._head = None
         self._send(simple_response(status, body, http_date(), self.config.server_header, close))
-
-    def _queue(self, data: bytes) -> None:
-        self._out.append(data)
-        self._out_size += len(data)
-
-    def flush(self) -> None:
-        out = self._out
-        if not out:
-            return
-        data = out[0] if len(out) == 1 else b"".join(out)
-        out.clear()
-        self._out_size = 0
-        self._send_now(data)
-
-    def _hold(self) -> None:
-        """Keep finished output for coalescing, but no longer than this greenlet runs:
-        if the next pipelined app blocks, the hub sends what is held meanwhile."""
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            get_hub().loop.run_callback(self._flush_held)
-
-    def _flush_held(self) -> None:
-        # Runs in the hub: must not block, so one non-blocking send; what the kernel
-        # does not take stays queued for the connection's own next flush.
-        self._flush_scheduled = False
-        out = self._out
-        raw = self._raw_sock
-        if not out or raw is None:
-            return
-        data = b"".join(out)
-        try:
-            sent = raw.send(data)
-        except BlockingIOError:
-            sent = 0
-        except OSError:
-            return  # the connection greenlet will meet the error itself
-        out.clear()
-        self._out_size = 0
-        if sent < len(data):
-            out.append(data[sent:])
-            self._out_size = len(data) - sent
-
-    def _send(self, data: bytes) -> None:
-        """Send now, after anything held: responses leave in request order."""
-        if self._out:
-            self._queue(data)
-            self.flush()
-        else:
-            self._send_now(data)
-
-    def _send_now(self, data: bytes) -> None:
-        try:
-            # Fast path: one non-blocking send on the raw socket usually takes it all.
-            raw = self._raw_sock
-            view = memoryview(data)
-            if raw is not None:
-                try:
-                    sent = raw.send(data)
-                except BlockingIOError:
-                    sent = 0
-                if sent == len(data):
-                    return
-                view = view[sent:]
-            # Slow path: the client reads slower than we write. body_timeout bounds each
-            # wait for progress, not the whole transfer, so a slow steady reader is fine.
-            send = self.sock.send
-            timeout = self.config.body_timeout
-            try:
-                while view:
-                    self.deadline = time.monotonic() + timeout
-                    view = view[send(view):]
-            finally:
-                self.deadline = 0.0
-        except _timeout_errors:
-            raise ClientDisconnected(
-                f"client read nothing of the response for {self.config.body_timeout}s") from None
-        except OSError as exc:
-            raise ClientDisconnected(f"connection lost while sending: {exc}") from exc
 
     # -- shutdown and takeover -----------------------------------------------------------
 
@@ -550,7 +378,7 @@ class HTTPConnection:
         while dropped < LINGER_BYTES:
             try:
                 data = self.sock.recv(RECV_SIZE)
-            except (OSError, *_timeout_errors):
+            except (OSError, *TIMEOUT_ERRORS):
                 return
             if not data:
                 return

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any, Callable
 
 import gevent
@@ -12,6 +11,7 @@ from gevent.server import StreamServer
 
 from ..body import Body
 from .connection import HTTPConnection
+from .reaper import reap
 from ..log import error_logger
 from ..protocol.core import Limits, RequestHead
 from ..settings import ServerConfig
@@ -75,26 +75,8 @@ class Server:
             self.handler = WSGIHandler(self.app, str(host), int(port))
         self._stream_server = StreamServer(listener, self._handle_connection)
         self._stream_server.start()
-        self._reaper = gevent.spawn(self._reap)
+        self._reaper = gevent.spawn(reap, self)
         return self
-
-    def _reap(self) -> None:
-        """Interrupt connections whose read or write deadline passed.
-
-        One sweep for all connections replaces a gevent timer per socket wait. The tick
-        is a quarter of the shortest timeout, so a timeout fires at most 25% late.
-        """
-        config = self.config
-        tick = min(config.head_timeout, config.keepalive_timeout, config.body_timeout) / 4
-        tick = min(max(tick, 0.02), 1.0)
-        monotonic = time.monotonic
-        while True:
-            gevent.sleep(tick)
-            now = monotonic()
-            for conn in list(self.connections):
-                deadline = conn.deadline
-                if deadline and deadline <= now:
-                    conn.expire()
 
     @property
     def address(self) -> tuple[str, int]:
