@@ -132,8 +132,8 @@ class Output:
             fileno = file.fileno()
         except (AttributeError, OSError, ValueError):
             fileno = None
-        # Only on a plain kernel socket: under TLS (no raw socket, connection.py) the
-        # kernel would send the file's plaintext, so those bytes are read and sent.
+        # Only on a plain kernel socket: not under TLS (no raw socket, connection.py: the
+        # kernel would send the file's plaintext) nor on testing.FakeSocket (no descriptor).
         if fileno is not None and self._raw_sock is not None:
             timeout = self.config.body_timeout
             try:
