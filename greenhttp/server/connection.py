@@ -20,6 +20,7 @@ How a request flows (docs/architecture.md has the picture):
 
 from __future__ import annotations
 
+import re
 import socket as _stdlib_socket
 import time
 from typing import TYPE_CHECKING, Any
@@ -44,6 +45,23 @@ from .output import OUTPUT_HOLD, RECV_SIZE, TIMEOUT_ERRORS, Output
 
 if TYPE_CHECKING:
     from .listener import Server
+
+# RFC 9112 §3: request-line = method SP request-target SP HTTP-version; method is a
+# token (RFC 9110 §5.6.2). Leading empty lines are allowed (RFC 9112 §2.2).
+_REQUEST_LINE = re.compile(rb"(?:\r?\n)*([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([^ \r\n]+) HTTP/([0-9]\.[0-9])\r?\n")
+
+
+def request_line_of(data: bytes) -> tuple[str, bytes, str] | None:
+    """(method, target, version) of the request line ``data`` starts with, if well formed.
+
+    Only for the access line of a rejected request: the protocol refused the head, so
+    no :class:`RequestHead` exists, but its first line may still say what was asked.
+    """
+    match = _REQUEST_LINE.match(data)
+    if match is None:
+        return None
+    return match[1].decode("ascii"), match[2], match[3].decode("ascii")
+
 
 # Lingering close (nginx's lingering_time/lingering_timeout idea): bounded in time and bytes.
 LINGER_SECONDS = 2.0
@@ -122,7 +140,7 @@ class HTTPConnection(Output, BodyReader):
             try:
                 event: Any = protocol.next_event()
             except ProtocolError as exc:  # a bad request pipelined behind good ones
-                self._reject(exc)
+                self._reject_unparsed(exc, None, time.perf_counter())
                 return
             if event is NEED_DATA:
                 self.flush()
@@ -148,6 +166,8 @@ class HTTPConnection(Output, BodyReader):
         sock = self.sock
         config = self.config
         head_started = False
+        head_chunk: bytes | None = None  # where this head began: for the access log only
+        started = 0.0
         while True:
             if protocol.in_head:
                 if not head_started:
@@ -169,20 +189,37 @@ class HTTPConnection(Output, BodyReader):
                 return None
             if not data:
                 return None
+            if head_chunk is None and not protocol.in_head:
+                head_chunk = data
+                started = time.perf_counter()
             try:
                 protocol.receive_data(data)
                 event = protocol.next_event()
             except ProtocolError as exc:
-                self._reject(exc)
+                self._reject_unparsed(exc, head_chunk, started)
                 return None
             if event is not NEED_DATA:
                 self.deadline = 0.0  # the app may take as long as it likes
                 return event  # type: ignore[return-value]
 
-    def _reject(self, exc: RequestError) -> None:
+    def _reject(self, exc: ProtocolError | RequestError) -> None:
+        """Answer a request the protocol refused (or whose body broke) with its status, and close."""
         error_logger.info("%s: bad request (%d): %s", self.client, exc.status_hint, exc)
         self._linger = True
-        self._send(error_response(exc, http_date(), self.config.server_header))
+        data = error_response(exc, http_date(), self.config.server_header)  # type: ignore[arg-type]
+        self._status = exc.status_hint
+        self._body_sent = len(data) - data.index(b"\r\n\r\n") - 4
+        self._send(data)
+
+    def _reject_unparsed(self, exc: ProtocolError, head_chunk: bytes | None, started: float) -> None:
+        """Reject a request whose head never became a :class:`RequestHead`: the access
+        line shows its request line if the bytes had a well-formed one, else ``-``."""
+        self._reject(exc)
+        if self.server.access_log:
+            line = request_line_of(head_chunk) if head_chunk is not None else None
+            method, target, version = line or (None, b"", "")
+            access_logger.info(access_line(self.client, method, target, version, self._status,
+                                           self._body_sent, time.perf_counter() - started))
 
     # -- one request -------------------------------------------------------------
 
@@ -221,7 +258,6 @@ class HTTPConnection(Output, BodyReader):
             if not self.head_on_wire:
                 self._head = None
                 self._reject(exc)
-                self._status = exc.status_hint
             else:
                 error_logger.info("%s: bad request body after response started: %s", self.client, exc)
         if self.detached:
@@ -345,6 +381,7 @@ class HTTPConnection(Output, BodyReader):
         self._status = status
         self._framing = ResponseFraming(True, False, None, not close)
         self._head = None
+        self._body_sent = len(body)
         self._send(simple_response(status, body, http_date(), self.config.server_header, close))
 
     # -- shutdown and takeover -----------------------------------------------------------

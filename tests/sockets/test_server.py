@@ -569,3 +569,73 @@ def test_aborted_stream_closes_connection_with_one_log_line(serve, caplog):
     assert b"5\r\nfirst\r\n" in raw and not raw.endswith(b"0\r\n\r\n")
     records = [r for r in caplog.records if "slow consumer" in r.getMessage()]
     assert len(records) == 1 and records[0].exc_info is None
+
+
+# -- the access log: exactly one line per response the server sends -----------------------
+
+
+def access_lines(caplog):
+    return [r.getMessage() for r in caplog.records if r.name == "greenhttp.access"]
+
+
+def body_length(reply: bytes) -> int:
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert f"content-length: {len(body)}".encode() in head.lower(), reply
+    return len(body)
+
+
+@pytest.mark.parametrize("request_bytes, logged", [
+    (b"GET /x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", '"GET /x HTTP/1.1" 200 '),
+    (b"GET /x HTTP/1.1\r\nConnection: close\r\n\r\n", '"GET /x HTTP/1.1" 400 '),  # no Host
+    (b"GET /x HTTP/2.0\r\nHost: t\r\n\r\n", '"GET /x HTTP/2.0" 505 '),
+    (b"POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: 99\r\n\r\n", '"POST /up HTTP/1.1" 413 '),
+    (b"POST /up HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+     '"POST /up HTTP/1.1" 501 '),
+    (b"GET /x HTTP/1.1\r\nHost: t\r\n" + b"X-Big: " + b"a" * 9000 + b"\r\n\r\n",
+     '"GET /x HTTP/1.1" 431 '),
+    (b"\x16\x03\x01 not http at all\r\n\r\n", '"-" 501 '),  # TLS to a plain port: no method
+    (b"GET /x HTTP/1.1 extra\r\nHost: t\r\n\r\n", '"-" 400 '),
+])
+def test_every_response_and_rejection_gets_one_access_line_with_its_body_bytes(
+        serve, caplog, request_bytes, logged):
+    caplog.set_level(logging.INFO, logger="greenhttp.access")
+    with serve(hello, access_log=True, max_body_size=10, max_header_size=8192) as server:
+        reply = raw_exchange(server.address, request_bytes)
+    lines = access_lines(caplog)
+    assert len(lines) == 1, lines
+    assert f"{logged}{body_length(reply)} " in lines[0], (lines[0], reply[:200])
+
+
+def test_servers_own_500_is_logged_with_the_bytes_it_sent(serve, caplog):
+    def app(environ, start_response):
+        raise RuntimeError("boom")
+
+    caplog.set_level(logging.INFO, logger="greenhttp.access")
+    with serve(app, access_log=True) as server:
+        reply = raw_exchange(server.address, b"GET /boom HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 500 ")
+    lines = access_lines(caplog)
+    assert len(lines) == 1 and f'"GET /boom HTTP/1.1" 500 {body_length(reply)} ' in lines[0], lines
+
+
+def test_stalled_body_408_and_a_pipelined_rejection_each_get_one_line(serve, caplog):
+    caplog.set_level(logging.INFO, logger="greenhttp.access")
+    with serve(echo_body_app, access_log=True, body_timeout=0.3) as server:
+        reply = raw_exchange(server.address,
+                             b"POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
+        pipelined = raw_exchange(server.address, b"GET /a HTTP/1.1\r\nHost: t\r\n\r\n"
+                                                 b"GET /b HTTP/1.1\r\nHost: t\r\nHost: u\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 408 ")
+    assert pipelined.count(b"HTTP/1.1 200 OK") == 1 and b"HTTP/1.1 400 " in pipelined
+    lines = access_lines(caplog)
+    assert len(lines) == 3, lines
+    assert f'"POST /slow HTTP/1.1" 408 {body_length(reply)} ' in lines[0]
+    assert '"GET /a HTTP/1.1" 200 ' in lines[1]
+    rejected = pipelined[pipelined.index(b"HTTP/1.1 400 "):]
+    assert f'"-" 400 {body_length(rejected)} ' in lines[2]  # its head is in a chunk after /a
+
+
+def echo_body_app(environ, start_response):
+    body = environ["wsgi.input"].read()
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [body]
