@@ -680,6 +680,9 @@ class ForwardProxy:
     CONNECT tunnels need greenhttp's server (they take over its connection).
     """
 
+    #: Tells greenhttp's server to pass CONNECT requests here (other apps get 405).
+    greenhttp_connect = True
+
     def __init__(self, allow: Union[Iterable[str], Callable[[str, int], bool]], *,
                  auth: Credentials = None, realm: str = "greenhttp proxy", pool: Pool | None = None,
                  timeout: Any = DEFAULT_TIMEOUT, connect_timeout: float = 10.0,

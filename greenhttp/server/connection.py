@@ -63,6 +63,19 @@ def request_line_of(data: bytes) -> tuple[str, bytes, str] | None:
     return match[1].decode("ascii"), match[2], match[3].decode("ascii")
 
 
+# CONNECT asks for a tunnel (RFC 9110 §9.3.6): only a proxy can give one, and a WSGI
+# app opts in with a true ``greenhttp_connect`` attribute (ForwardProxy has it). Any
+# other app gets 405 before it runs; a 405 MUST carry Allow (RFC 9110 §15.5.6), and since
+# the app cannot tell us its methods, Allow lists the methods the server hands to it,
+# which is every method but CONNECT: RFC 9110 §9's methods and PATCH (RFC 5789),
+# less TRACE (a debugging echo that servers disable, Apache's TraceEnable, nginx's
+# default 405). The app may still answer 405 for some of them with its own Allow.
+CONNECT_ALLOW = "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS"
+
+
+class _ConnectRefused(RequestError):
+    status_hint = 405
+
 # Lingering close (nginx's lingering_time/lingering_timeout idea): bounded in time and bytes.
 LINGER_SECONDS = 2.0
 LINGER_BYTES = 4 * 1024 * 1024
@@ -202,11 +215,15 @@ class HTTPConnection(Output, BodyReader):
                 self.deadline = 0.0  # the app may take as long as it likes
                 return event  # type: ignore[return-value]
 
-    def _reject(self, exc: ProtocolError | RequestError) -> None:
-        """Answer a request the protocol refused (or whose body broke) with its status, and close."""
+    def _reject(self, exc: ProtocolError | RequestError, allow: str | None = None) -> None:
+        """Answer a request the protocol refused (or whose body broke) with its status, and
+        close. ``allow``: the ``Allow`` field a 405 must carry (RFC 9110 §15.5.6)."""
         error_logger.info("%s: bad request (%d): %s", self.client, exc.status_hint, exc)
         self._linger = True
         data = error_response(exc, http_date(), self.config.server_header)  # type: ignore[arg-type]
+        if allow is not None:
+            head, _, body = data.partition(b"\r\n\r\n")
+            data = b"%s\r\nAllow: %s\r\n\r\n%s" % (head, allow.encode("latin-1"), body)
         self._status = exc.status_hint
         self._body_sent = len(data) - data.index(b"\r\n\r\n") - 4
         self._send(data)
@@ -245,6 +262,8 @@ class HTTPConnection(Output, BodyReader):
         self._body = body
         keep_alive = request.keep_alive and not request.upgrade
         try:
+            if request.upgrade and request.method == "CONNECT" and not self.server.allow_connect:
+                raise _ConnectRefused("CONNECT is for proxies; this app does not take tunnels")
             keep_alive = self.server.handler(self, request, body) and keep_alive
         except ClientDisconnected:
             raise  # nobody left to answer: run() logs one line
@@ -257,7 +276,7 @@ class HTTPConnection(Output, BodyReader):
             keep_alive = False
             if not self.head_on_wire:
                 self._head = None
-                self._reject(exc)
+                self._reject(exc, CONNECT_ALLOW if type(exc) is _ConnectRefused else None)
             else:
                 error_logger.info("%s: bad request body after response started: %s", self.client, exc)
         if self.detached:

@@ -36,6 +36,8 @@ class Server:
         elif settings:
             raise TypeError("pass either config= or individual settings, not both")
         self.app = app
+        #: CONNECT reaches the app only if it says it takes tunnels (connection.py, CONNECT_ALLOW).
+        self.allow_connect = bool(getattr(app, "greenhttp_connect", False))
         self.config = config
         self.limits = Limits(config.max_request_line, config.max_header_size,
                              config.max_header_count, config.max_head_size, config.max_body_size)

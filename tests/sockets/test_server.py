@@ -639,3 +639,37 @@ def echo_body_app(environ, start_response):
     body = environ["wsgi.input"].read()
     start_response("200 OK", [("Content-Type", "text/plain")])
     return [body]
+
+
+# -- CONNECT ---------------------------------------------------------------------------
+
+CONNECT = b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"
+
+
+def test_connect_to_a_plain_app_is_405_with_allow_and_the_app_never_runs(serve, caplog):
+    calls = []
+
+    def app(environ, start_response):
+        calls.append(environ["REQUEST_METHOD"])
+        return hello(environ, start_response)
+
+    caplog.set_level(logging.INFO, logger="greenhttp.access")
+    with serve(app, access_log=True) as server:
+        reply = raw_exchange(server.address, CONNECT + b"\x16\x03\x01tls bytes")
+    head = reply.partition(b"\r\n\r\n")[0]
+    assert head.startswith(b"HTTP/1.1 405 Method Not Allowed\r\n")
+    assert b"\r\nAllow: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS\r\n" in head + b"\r\n"
+    assert b"\r\nConnection: close\r\n" in head and calls == []
+    assert [f'"CONNECT example.com:443 HTTP/1.1" 405 {body_length(reply)} ' in line
+            for line in access_lines(caplog)] == [True]
+
+
+def test_connect_reaches_an_app_that_opts_in(serve):
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Length", "7")])
+        return [environ["REQUEST_METHOD"].encode()]
+
+    app.greenhttp_connect = True
+    with serve(app) as server:
+        reply = raw_exchange(server.address, CONNECT)
+    assert reply.startswith(b"HTTP/1.1 200 OK\r\n") and reply.endswith(b"\r\n\r\nCONNECT")
