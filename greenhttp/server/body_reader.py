@@ -21,6 +21,7 @@ from ..headers import Headers
 from ..protocol.core import CONTINUE_RESPONSE, NEED_DATA, Data, EndOfMessage, ServerProtocol
 from ..settings import ServerConfig
 from .output import RECV_SIZE, TIMEOUT_ERRORS
+from .phase import APP
 
 
 class BodyReader:
@@ -36,8 +37,7 @@ class BodyReader:
     deadline: float
     _body: Body | None
     _continue_pending: bool
-    _head: bytes | None
-    _framing: Any
+    phase: Any
 
     if TYPE_CHECKING:  # Output's; stubs only for the type checker, never in the MRO
         def _send(self, data: bytes) -> None: ...
@@ -60,7 +60,7 @@ class BodyReader:
             if event is NEED_DATA:
                 if self._continue_pending:
                     self._continue_pending = False
-                    if self._head is None and self._framing is None:
+                    if self.phase is APP:  # no final response begun (connection.Phase)
                         self._send(CONTINUE_RESPONSE)
                 self.flush()
                 self.deadline = time.monotonic() + self.config.body_timeout

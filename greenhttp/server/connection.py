@@ -34,16 +34,17 @@ from ..protocol.core import (
     NEED_DATA,
     EndOfMessage,
     RequestHead,
-    ResponseFraming,
     ServerProtocol,
     error_response,
     simple_response,
 )
 from .body_reader import BodyReader
 from .dates import http_date
+from .phase import APP, DETACHED, HEAD_HELD, IDLE, SENT
 from .output import OUTPUT_HOLD, RECV_SIZE, TIMEOUT_ERRORS, Output
 
 if TYPE_CHECKING:
+    from ..protocol.core import ResponseFraming
     from .listener import Server
 
 # RFC 9112 §3: request-line = method SP request-target SP HTTP-version; method is a
@@ -92,7 +93,7 @@ class HTTPConnection(Output, BodyReader):
     # Slots: ten thousand idle keep-alive connections should cost kilobytes each, not more.
     __slots__ = (
         "server", "config", "sock", "remote_addr", "remote_port", "client", "protocol",
-        "_raw_sock", "deadline", "idle", "closing", "requests_served", "detached", "_linger",
+        "_raw_sock", "deadline", "phase", "closing", "requests_served", "_linger",
         "_out", "_out_size", "_request", "_body", "_framing", "_head", "_continue_pending",
         "_status", "_body_sent", "greenlet", "_flush_scheduled", "__weakref__",
     )
@@ -114,12 +115,9 @@ class HTTPConnection(Output, BodyReader):
         #: write (0: none). A deadline per connection instead of a socket timeout per
         #: wait: gevent starts and stops a timer for every timed wait, ~10 us a request.
         self.deadline = 0.0
-        #: True between requests, until a whole head has arrived: no app is running, so
-        #: shutdown may close the connection (a half-sent head is abandoned).
-        self.idle = True
+        self.phase = IDLE  # see Phase for the transitions
         self.closing = False
         self.requests_served = 0
-        self.detached = False
         self._linger = False
         self._out: list[bytes] = []
         self._out_size = 0
@@ -134,6 +132,16 @@ class HTTPConnection(Output, BodyReader):
         self._body_sent = 0
         self.greenlet: Any = None
 
+    @property
+    def idle(self) -> bool:
+        """Between requests, until a whole head has arrived: no app is running, so
+        shutdown may close the connection (a half-sent head is abandoned)."""
+        return self.phase is IDLE
+
+    @property
+    def detached(self) -> bool:
+        return self.phase is DETACHED
+
     # -- the loop --------------------------------------------------------------
 
     def run(self) -> None:
@@ -144,7 +152,7 @@ class HTTPConnection(Output, BodyReader):
         except OSError as exc:
             error_logger.info("%s: connection error: %s", self.client, exc)
         finally:
-            if not self.detached:
+            if self.phase is not DETACHED:
                 self._close_socket()
 
     def _serve(self) -> None:
@@ -162,17 +170,16 @@ class HTTPConnection(Output, BodyReader):
                 event = self._read_head()
                 if event is None:
                     return
-            self.idle = False
             if not isinstance(event, RequestHead):
                 # Leftover body events here would mean a bug in draining; never guess.
                 error_logger.error("%s: unexpected %r between requests", self.client, event)
                 return
-            if not self._handle(event) or self.closing or self.detached:
-                if not self.detached:
+            if not self._handle(event) or self.closing:
+                if self.phase is not DETACHED:
                     self.flush()
                 return
             protocol.start_next_cycle()
-            self.idle = True
+            self.phase = IDLE
 
     def _read_head(self) -> RequestHead | None:
         protocol = self.protocol
@@ -226,6 +233,7 @@ class HTTPConnection(Output, BodyReader):
             data = b"%s\r\nAllow: %s\r\n\r\n%s" % (head, allow.encode("latin-1"), body)
         self._status = exc.status_hint
         self._body_sent = len(data) - data.index(b"\r\n\r\n") - 4
+        self.phase = SENT
         self._send(data)
 
     def _reject_unparsed(self, exc: ProtocolError, head_chunk: bytes | None, started: float) -> None:
@@ -242,6 +250,7 @@ class HTTPConnection(Output, BodyReader):
 
     def _handle(self, request: RequestHead) -> bool:
         """Run the app for one request. Returns whether the connection may be reused."""
+        self.phase = APP
         self._request = request
         self._framing = None
         self._head = None
@@ -274,12 +283,12 @@ class HTTPConnection(Output, BodyReader):
             # greenhttp's own client errors about an upstream included, is the
             # WSGI adapter's 500 (errors.py, "Roles").
             keep_alive = False
-            if not self.head_on_wire:
+            if self.phase is not SENT:
                 self._head = None
                 self._reject(exc, CONNECT_ALLOW if type(exc) is _ConnectRefused else None)
             else:
                 error_logger.info("%s: bad request body after response started: %s", self.client, exc)
-        if self.detached:
+        if self.phase is DETACHED:
             return False
         framing = self._framing
         if framing is None or not framing.keep_alive:
@@ -300,12 +309,12 @@ class HTTPConnection(Output, BodyReader):
 
     @property
     def response_started(self) -> bool:
-        return self._head is not None or self._framing is not None
+        return self.phase is HEAD_HELD or self.phase is SENT
 
     @property
     def head_on_wire(self) -> bool:
         """True once response bytes were queued or sent: too late for a different status."""
-        return self._framing is not None and self._head is None
+        return self.phase is SENT
 
     def start_response(self, status: int, reason: str, headers: list[tuple[str, str]]) -> None:
         """Fix the response head. It goes out with the first body bytes, or at ``finish``."""
@@ -324,6 +333,7 @@ class HTTPConnection(Output, BodyReader):
         self._head = head
         self._framing = framing
         self._status = status
+        self.phase = HEAD_HELD
 
     def write(self, data: bytes, flush: bool = True) -> None:
         framing = self._framing
@@ -337,6 +347,7 @@ class HTTPConnection(Output, BodyReader):
         if head is not None:
             self._head = None
             self._continue_pending = False
+            self.phase = SENT
             framed = head + framed if framed else head
         if framed:
             self._queue(framed)
@@ -356,6 +367,7 @@ class HTTPConnection(Output, BodyReader):
         data = self._head + framed + framing.end() if framed else self._head + framing.end()
         self._head = None
         self._continue_pending = False
+        self.phase = SENT
         self._out.append(data)
         self._out_size += len(data)
         if not self.protocol.has_buffered_events() or self._out_size > OUTPUT_HOLD:
@@ -372,6 +384,7 @@ class HTTPConnection(Output, BodyReader):
         if head is not None:
             self._head = None
             self._continue_pending = False
+            self.phase = SENT
             end = head + end
         if end:
             self._queue(end)
@@ -387,6 +400,8 @@ class HTTPConnection(Output, BodyReader):
         if self._head is not None:
             self._queue(self._head)
             self._head = None
+            self._continue_pending = False
+            self.phase = SENT
         if framing.no_body:
             self.flush()
             return
@@ -395,13 +410,15 @@ class HTTPConnection(Output, BodyReader):
         unsent = self._send_file(file, offset, count)
         framing.sent -= unsent  # a file shorter than promised: finish() will notice
 
-    def send_simple(self, status: int, body: bytes, close: bool = True) -> None:
-        """Answer with a complete small response of the server's own (500, 502...)."""
+    def send_simple(self, status: int, body: bytes) -> None:
+        """Answer with a complete small response of the server's own (500, 502...) and
+        close: after an app failed, what else it left on the stream is unknown."""
         self._status = status
-        self._framing = ResponseFraming(True, False, None, not close)
+        self._framing = None
         self._head = None
+        self.phase = SENT
         self._body_sent = len(body)
-        self._send(simple_response(status, body, http_date(), self.config.server_header, close))
+        self._send(simple_response(status, body, http_date(), self.config.server_header, True))
 
     # -- shutdown and takeover -----------------------------------------------------------
 
@@ -411,7 +428,7 @@ class HTTPConnection(Output, BodyReader):
         The connection loop stops; the caller owns and must close the socket.
         """
         self.flush()
-        self.detached = True
+        self.phase = DETACHED
         return self.sock, self.protocol.trailing_data
 
     def _close_socket(self) -> None:

@@ -171,3 +171,27 @@ def test_file_wrapper_without_a_kernel_socket_reads_and_sends(tmp_path):
 
     out = replay(app, GET % b"")
     assert b"Content-Length: 10\r\n" in out and out.endswith(b"\r\n\r\n0123456789")
+
+
+def test_phases_follow_the_documented_transitions():
+    from greenhttp import Server
+    from greenhttp.server.phase import Phase
+
+    seen = []
+
+    def handler(conn, request, body):  # the connection API under the WSGI adapter
+        seen.append(conn.phase)
+        conn.start_response(200, "OK", [])
+        seen.append(conn.phase)
+        conn.write(b"x")
+        seen.append(conn.phase)
+        conn.finish()
+        return True
+
+    sock = FakeSocket([GET % b"a", GET % b"b"])
+    conn = connection(hello, sock, Server(hello, handler=handler, access_log=False))
+    assert conn.phase is Phase.IDLE and conn.idle
+    conn.run()
+    assert seen == [Phase.APP, Phase.HEAD_HELD, Phase.SENT] * 2
+    assert conn.phase is Phase.IDLE  # the client closed between requests
+    assert sock.sent.count(b"HTTP/1.1 200 OK") == 2
