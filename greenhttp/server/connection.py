@@ -165,8 +165,6 @@ class HTTPConnection(Output, BodyReader):
                 return
             if event is NEED_DATA:
                 self.flush()
-                if self.closing:
-                    return
                 event = self._read_head()
                 if event is None:
                     return
@@ -174,7 +172,7 @@ class HTTPConnection(Output, BodyReader):
                 # Leftover body events here would mean a bug in draining; never guess.
                 error_logger.error("%s: unexpected %r between requests", self.client, event)
                 return
-            if not self._handle(event) or self.closing:
+            if not self._handle(event):
                 if self.phase is not DETACHED:
                     self.flush()
                 return
@@ -198,6 +196,9 @@ class HTTPConnection(Output, BodyReader):
                 self.deadline = time.monotonic() + config.keepalive_timeout
             else:
                 self.deadline = time.monotonic() + config.head_timeout
+            if self.closing and not self.input_waiting():
+                # Stopping: answer a request already received, never wait for a new one.
+                return None
             try:
                 data = sock.recv(RECV_SIZE)
             except TIMEOUT_ERRORS:
@@ -320,8 +321,13 @@ class HTTPConnection(Output, BodyReader):
         """Fix the response head. It goes out with the first body bytes, or at ``finish``."""
         request = self._request
         assert request is not None
-        keep_alive = request.keep_alive and not self.closing
+        keep_alive = request.keep_alive
         body = self._body
+        if self.closing and keep_alive:
+            # Stopping: announce the close (RFC 9112 §9.6), unless the next request is
+            # already here. Then this response stays keep-alive and the last request
+            # received gets the close: everything received is answered (gunicorn does too).
+            keep_alive = body is not None and body.complete and self.input_waiting()
         if keep_alive and body is not None and not body.complete:
             # Announce the close now when we already know the unread body cannot be
             # drained: it was never asked for (100-continue) or is too large.
@@ -421,6 +427,20 @@ class HTTPConnection(Output, BodyReader):
         self._send(simple_response(status, body, http_date(), self.config.server_header, True))
 
     # -- shutdown and takeover -----------------------------------------------------------
+
+    def input_waiting(self) -> bool:
+        """Whether request bytes already arrived that the loop has not served: parsed
+        events not yet consumed, or bytes in the kernel's receive buffer (a peek, no
+        wait). EOF and errors count as nothing waiting."""
+        if self.protocol.has_buffered_events():
+            return True
+        raw = self._raw_sock
+        if raw is None:
+            return False
+        try:
+            return bool(raw.recv(1, _stdlib_socket.MSG_PEEK))
+        except OSError:  # BlockingIOError: nothing there
+            return False
 
     def detach(self) -> tuple[gsocket.socket, bytes]:
         """Hand the raw socket and any unparsed bytes to the caller (CONNECT tunnels).

@@ -106,8 +106,10 @@ class Server:
         """Stop accepting, close idle connections, let busy ones finish, then close them.
 
         Busy connections get ``timeout`` seconds (default: the graceful_timeout setting)
-        to finish their current response; they close afterwards instead of
-        waiting for another request.
+        to answer what they have already received, every response saying
+        ``Connection: close`` unless another received request follows it; they close
+        afterwards instead of waiting for another request. An idle connection with a
+        request already waiting unread counts as busy.
         """
         if self.closing:
             self._stopped.wait()
@@ -118,14 +120,12 @@ class Server:
             self._stream_server.close()
         for conn in list(self.connections):
             conn.closing = True
-            if conn.idle:
-                self._kill(conn)
-        with gevent.Timeout(grace, False):
+        with gevent.Timeout(grace, False):  # type: ignore[arg-type]  # False: no exception, per gevent's docs
             while self.connections:
-                gevent.sleep(0.05)
                 for conn in list(self.connections):
-                    if conn.idle:
+                    if conn.idle and not conn.input_waiting():
                         self._kill(conn)
+                gevent.sleep(0.05)
         for conn in list(self.connections):
             error_logger.warning("%s: still busy after %ss grace, closing", conn.client, grace)
             self._kill(conn)

@@ -476,6 +476,86 @@ def test_graceful_stop_finishes_in_flight_and_closes_idle(serve):
         socket.create_connection(server.address, timeout=1)
 
 
+def test_stop_answers_a_request_sent_behind_a_response_already_in_flight(serve):
+    """The head went out keep-alive before the stop: the request right behind it is
+    answered, with Connection: close, instead of meeting EOF."""
+    release = gevent.event.Event()
+
+    def app(environ, start_response):
+        start_response("200 OK", [])
+        if environ["PATH_INFO"] == "/stream":
+            yield b"a"
+            release.wait(5)
+        yield environ["PATH_INFO"].encode()
+
+    server = greenhttp.Server(app, port=0, access_log=False).start()
+    with connect(server) as sock:
+        sock.sendall(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.settimeout(5)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200 OK\r\n")  # head and b"a" are out
+        stopper = gevent.spawn(server.stop, 5)
+        gevent.sleep(0.1)  # the stop has begun
+        sock.sendall(b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+        gevent.sleep(0.1)
+        release.set()
+        rest = read_response(sock, timeout=3)
+    stopper.join(5)
+    assert rest.startswith(b"1\r\na\r\n5\r\n/stream\r\n0\r\n\r\n") or b"/stream" in rest, rest
+    second = rest[rest.index(b"HTTP/1.1 "):]
+    assert second.startswith(b"HTTP/1.1 200 OK\r\n") and b"Connection: close\r\n" in second
+    assert second.endswith(b"5\r\n/next\r\n0\r\n\r\n")
+    assert stopper.successful() and not server.connections
+
+
+def test_stop_answers_pipelined_requests_already_received_and_the_last_says_close(serve):
+    started = gevent.event.Event()
+
+    def app(environ, start_response):
+        if environ["PATH_INFO"] == "/slow":
+            started.set()
+            gevent.sleep(0.3)
+        start_response("200 OK", [])
+        return [environ["PATH_INFO"].encode()]
+
+    server = greenhttp.Server(app, port=0, access_log=False).start()
+    with connect(server) as sock:
+        sock.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+        started.wait(2)
+        stopper = gevent.spawn(server.stop, 5)
+        first = read_one_response(sock)
+        second = read_one_response(sock)
+        assert read_response(sock, timeout=2) == b""
+    stopper.join(5)
+    assert first[2] == b"/slow" and first[1].get("connection") != "close"
+    assert second[2] == b"/next" and second[1].get("connection") == "close"
+
+
+def test_stop_answers_an_idle_connections_request_already_waiting(serve):
+    server = greenhttp.Server(hello, port=0, access_log=False).start()
+    with connect(server) as sock:
+        sock.sendall(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+        read_one_response(sock)  # now an idle keep-alive connection
+        sock.sendall(b"GET /waiting HTTP/1.1\r\nHost: x\r\n\r\n")
+        # No yield since the send: the connection's greenlet has not read the request yet.
+        server.stop(timeout=5)
+        status, headers, body = read_one_response(sock)
+        assert read_response(sock, timeout=2) == b""
+    assert status == b"HTTP/1.1 200 OK" and body == b"hello /waiting"
+    assert headers.get("connection") == "close"
+
+
+def test_stop_still_closes_idle_connections_with_nothing_waiting_at_once(serve):
+    server = greenhttp.Server(hello, port=0, access_log=False).start()
+    with connect(server) as sock:
+        sock.sendall(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HT")  # half a head: abandoned
+        read_one_response(sock)
+        gevent.sleep(0.05)
+        started = time.monotonic()
+        server.stop(timeout=5)
+        assert time.monotonic() - started < 1.0
+        assert read_response(sock, timeout=2) == b""
+
+
 # -- regressions: pipelining order, deferred errors, held output, slow readers -----------
 
 
