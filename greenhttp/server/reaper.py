@@ -47,5 +47,6 @@ def expire(conn: "HTTPConnection") -> None:
     conn.deadline = 0.0
     error = gsocket.timeout("timed out")
     sock: Any = conn.sock
-    cancel_wait(getattr(sock, "_read_event", None), error)
-    cancel_wait(getattr(sock, "_write_event", None), error)
+    for watcher in (getattr(sock, "_read_event", None), getattr(sock, "_write_event", None)):
+        if watcher is not None:  # gevent's socket keeps one read and one write watcher
+            cancel_wait(watcher, error)

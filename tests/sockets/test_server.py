@@ -450,7 +450,8 @@ def test_content_length_mismatch_closes_connection(serve):
 # -- lifecycle --------------------------------------------------------------------------
 
 
-def test_graceful_stop_finishes_in_flight_and_closes_idle(serve):
+def slow_app():
+    """Answers the path; ``/slow`` sets ``app.started`` and then takes 0.3 s."""
     started = gevent.event.Event()
 
     def app(environ, start_response):
@@ -458,8 +459,15 @@ def test_graceful_stop_finishes_in_flight_and_closes_idle(serve):
             started.set()
             gevent.sleep(0.3)
         start_response("200 OK", [])
-        return [b"done"]
+        return [environ["PATH_INFO"].encode()]
 
+    app.started = started
+    return app
+
+
+def test_graceful_stop_finishes_in_flight_and_closes_idle(serve):
+    app = slow_app()
+    started = app.started
     server = greenhttp.Server(app, port=0, access_log=False).start()
     idle = connect(server)
     idle.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -468,7 +476,7 @@ def test_graceful_stop_finishes_in_flight_and_closes_idle(serve):
     busy.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
     started.wait(2)
     stopper = gevent.spawn(server.stop, 5)
-    assert read_one_response(busy)[2] == b"done"
+    assert read_one_response(busy)[2] == b"/slow"
     assert read_response(idle, timeout=2) == b""  # idle keep-alive connection was closed
     stopper.join(5)
     assert stopper.successful() and not server.connections
@@ -508,15 +516,8 @@ def test_stop_answers_a_request_sent_behind_a_response_already_in_flight(serve):
 
 
 def test_stop_answers_pipelined_requests_already_received_and_the_last_says_close(serve):
-    started = gevent.event.Event()
-
-    def app(environ, start_response):
-        if environ["PATH_INFO"] == "/slow":
-            started.set()
-            gevent.sleep(0.3)
-        start_response("200 OK", [])
-        return [environ["PATH_INFO"].encode()]
-
+    app = slow_app()
+    started = app.started
     server = greenhttp.Server(app, port=0, access_log=False).start()
     with connect(server) as sock:
         sock.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n")
