@@ -80,9 +80,9 @@ class BodyReader:
                 protocol.receive_data(data)
                 continue
             if type(event) is Data:
-                return event.data  # type: ignore[union-attr]
+                return event.data
             if type(event) is EndOfMessage:
-                if event.trailers and self._body is not None:  # type: ignore[union-attr]
-                    self._body.trailers = Headers.from_raw(event.trailers)  # type: ignore[union-attr]
+                if event.trailers and self._body is not None:
+                    self._body.trailers = Headers.from_raw(event.trailers)
                 return None
             raise AssertionError(f"unexpected {event!r} inside a request body")

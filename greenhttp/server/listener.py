@@ -153,7 +153,7 @@ class Server:
         except OSError:
             pass  # not TCP (a Unix socket): nothing to tune
         conn = HTTPConnection(self, sock, address)
-        conn.greenlet = gevent.getcurrent()  # type: ignore[attr-defined]
+        conn.greenlet = gevent.getcurrent()
         if self.closing:
             conn.closing = True
         self.connections.add(conn)
