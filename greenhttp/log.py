@@ -23,7 +23,12 @@ def escape(text: str) -> str:
     return text.translate(_ESCAPES)
 
 
-def access_line(client: str, method: str, target: bytes, version: str, status: int,
+def access_line(client: str, method: str | None, target: bytes, version: str, status: int,
                 sent: int, seconds: float) -> str:
-    request_line = escape(f"{method} {target.decode('latin-1')} HTTP/{version}")
+    """One access-log line. ``method`` None: no request line could be parsed (a request
+    rejected before it had one), shown as ``"-"`` like nginx and gunicorn do."""
+    if method is None:
+        request_line = "-"
+    else:
+        request_line = escape(f"{method} {target.decode('latin-1')} HTTP/{version}")
     return f'{client} "{request_line}" {status} {sent} {seconds * 1000:.1f}ms'

@@ -206,7 +206,7 @@ class WSGIHandler:
                     return False
                 error_logger.exception("%s: error in app for %s %r", conn.client, request.method,
                                        request.target)
-                conn.send_simple(500, b"500 Internal Server Error\n", close=True)
+                conn.send_simple(500, b"500 Internal Server Error\n")
                 return False
         finally:
             if result is not None:
