@@ -50,6 +50,9 @@ class Server:
         self._stopped = Event()
         self._address: tuple[str, int] | None = None
         self.closing = False
+        #: Called once when stop() begins, before the grace period: taken-over
+        #: connections (WebSockets: 1001 Going Away) are told to end.
+        self.on_stop: list[Callable[[], None]] = []
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -136,6 +139,8 @@ class Server:
             conn.closing = True
             if conn.idle:
                 self._kill(conn)
+        for hook in list(self.on_stop):
+            hook()
         with gevent.Timeout(grace, False):
             while self.connections:
                 gevent.sleep(0.05)
