@@ -41,6 +41,21 @@ class HandshakeFailed(ConnectError):
         self.headers = headers
 
 
+def read_head(sock: Any) -> tuple[bytes, bytes]:
+    """Read up to the end of a response head ourselves: what follows it is no longer
+    HTTP (after a 101, WebSocket frames), so it must not go into an HTTP parser."""
+    buffer = b""
+    while b"\r\n\r\n" not in buffer:
+        data = sock.recv(65536)
+        if not data:
+            raise HandshakeFailed("the server closed the connection during the WebSocket handshake")
+        buffer += data
+        if len(buffer) > MAX_RESPONSE_HEAD:
+            raise HandshakeFailed("response head too large")
+    end = buffer.index(b"\r\n\r\n") + 4
+    return buffer[:end], buffer[end:]
+
+
 def connect(url: str, *, headers: HeadersLike = None, subprotocols: Sequence[str] = (),
             timeout: Optional[float] = 10.0, proxy: Any = None, verify: Union[bool, str] = True,
             cert: Any = None, compression: bool = True, max_message_size: Optional[int] = 16 * 1024 * 1024,
@@ -103,17 +118,7 @@ def _handshake(sock: Any, url: Any, headers: HeadersLike, subprotocols: Sequence
     sock.settimeout(timeout)
     sock.sendall(protocol.request_head("GET", url.target, fields, None, False))
 
-    # Read up to the end of the head ourselves: what follows it is already WebSocket.
-    buffer = b""
-    while b"\r\n\r\n" not in buffer:
-        data = sock.recv(65536)
-        if not data:
-            raise HandshakeFailed("the server closed the connection during the WebSocket handshake")
-        buffer += data
-        if len(buffer) > MAX_RESPONSE_HEAD:
-            raise HandshakeFailed("response head too large")
-    end = buffer.index(b"\r\n\r\n") + 4
-    head_bytes, early = buffer[:end], buffer[end:]
+    head_bytes, early = read_head(sock)
     try:
         protocol.receive_data(head_bytes)
         event: Any = protocol.next_event()
