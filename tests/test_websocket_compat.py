@@ -83,3 +83,50 @@ def test_socketio_websocket_transport_end_to_end(gevent_websocket):
             assert answers == [{"data": "ping over socket.io", "transport": "websocket"}]
         finally:
             client.disconnect()
+
+
+def _status_kib(pid: int, field: str) -> int:
+    for line in pathlib.Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1])
+    raise AssertionError(field)
+
+
+@contextlib.contextmanager
+def cli_proc(spec: str, *args: str) -> Iterator[tuple[subprocess.Popen, str]]:
+    proc = subprocess.Popen([sys.executable, "-m", "greenhttp", f"tests/ws_apps.py:{spec}", "-p", "0",
+                             "--no-access-log", *args], cwd=ROOT, stdout=subprocess.PIPE,
+                            stderr=subprocess.DEVNULL, text=True)
+    try:
+        url = proc.stdout.readline().strip()
+        assert url.startswith("http://")
+        yield proc, url.replace("http://", "ws://")
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+        proc.stdout.close()
+
+
+def test_100_mib_message_is_refused_with_1009_in_bounded_memory():
+    """A 100 MiB message, streamed by the client in 1 MiB frames, against a 16 MiB limit
+    (the CLI flag): the server closes with 1009 and its peak RSS grows far less than 100 MiB."""
+    with cli_proc("greenhttp_echo", "--websocket-max-message-size", str(16 * 1024 * 1024)) as (proc, url):
+        with ws_connect(url + "/", max_size=None, compression=None) as ws:
+            ws.send("small")
+            assert ws.recv(timeout=5) == "got 5"
+            baseline = _status_kib(proc.pid, "VmHWM")
+            chunk = b"\x00" * (1 << 20)
+            with pytest.raises(WSClosed) as info:
+                ws.send(chunk for _ in range(100))
+                ws.recv(timeout=10)
+            code = (info.value.rcvd or info.value.sent).code if (info.value.rcvd or info.value.sent) else None
+        assert code == 1009
+        grown_mib = (_status_kib(proc.pid, "VmHWM") - baseline) / 1024
+        assert grown_mib < 40, f"peak RSS grew {grown_mib:.0f} MiB for a 16 MiB limit"
+
+
+def test_100_mib_message_under_a_raised_limit_arrives_whole():
+    with cli_proc("greenhttp_echo", "--websocket-max-message-size", str(128 * 1024 * 1024)) as (proc, url):
+        with ws_connect(url + "/", max_size=None, compression=None) as ws:
+            ws.send(b"\x01" * (1 << 20) for _ in range(100))
+            assert ws.recv(timeout=30) == f"got {100 << 20}"

@@ -54,3 +54,14 @@ def _transport() -> str:
 
 
 socketio_app = socketio_flask
+
+
+# -- greenhttp's own API, for tests that need the server in its own process ------------------
+
+from greenhttp.websocket import endpoint  # noqa: E402
+
+
+@endpoint
+def greenhttp_echo(ws):  # type: ignore[no-untyped-def]
+    for message in ws:
+        ws.send(f"got {len(message)}")

@@ -246,7 +246,7 @@ class WebSocket:
             self._fail(INTERNAL_ERROR, "keepalive ping timeout")
             return
         if self.idle_timeout and now >= self._last_recv + self.idle_timeout:
-            self._fail(GOING_AWAY, "idle timeout")
+            self._fail(GOING_AWAY, "idle timeout", linger=True)
             return
         if deadline is not None and now >= deadline:
             raise WebSocketTimeout("no WebSocket message within the timeout")
@@ -262,6 +262,8 @@ class WebSocket:
         for event in self._ws.events():
             kind = type(event)
             if kind is TextMessage or kind is BytesMessage:
+                if self._close_sent:
+                    continue  # closing: data still in flight is dropped, not buffered
                 # wsproto hands over frame payloads as they arrive (partial frames
                 # too), so the only place a message accumulates is here, bounded.
                 data = event.data  # type: ignore[attr-defined]
@@ -272,7 +274,7 @@ class WebSocket:
                     self._parts = []
                     self._size = 0
                     # RFC 6455 §7.4.1: 1009, "a message that is too big for it to process".
-                    self._fail(MESSAGE_TOO_BIG, f"message larger than {max_size} bytes")
+                    self._fail(MESSAGE_TOO_BIG, f"message larger than {max_size} bytes", linger=True)
                     return
                 if event.message_finished:  # type: ignore[attr-defined]
                     parts = self._parts
@@ -343,8 +345,13 @@ class WebSocket:
             self._lost(f"connection error while sending: {exc}")
             raise ConnectionClosed(ABNORMAL_CLOSURE, str(exc)) from None
 
-    def _fail(self, code: int, reason: str) -> None:
-        """RFC 6455 §7.1.7: send a Close with ``code`` if still possible, then drop TCP."""
+    def _fail(self, code: int, reason: str, linger: bool = False) -> None:
+        """RFC 6455 §7.1.7: send a Close with ``code`` if still possible, then drop TCP.
+
+        ``linger``: the peer is alive (it sent too much, or idled), so read and discard
+        until its Close or CLOSE_TIMEOUT, as §7.1.1 asks: dropping TCP while it is still
+        sending would reset the connection and lose our Close frame and its code.
+        """
         if self._ws.state in (ConnectionState.OPEN, ConnectionState.REMOTE_CLOSING):
             self.close_code = code
             self.close_reason = reason
@@ -352,6 +359,8 @@ class WebSocket:
                 self._send(CloseConnection(code=code, reason=reason))
             except ConnectionClosed:
                 pass
+            if linger and not self._closed and self._ws.state is ConnectionState.LOCAL_CLOSING:
+                return
         self._finish(code, reason)
 
     def _lost(self, why: str) -> None:
