@@ -15,6 +15,7 @@ import time
 from typing import Any, Callable, Iterator, Optional, Union
 
 import gevent
+from gevent import socket as _gsocket
 from gevent.lock import Semaphore
 from wsproto.connection import Connection, ConnectionState
 from wsproto.events import BytesMessage, CloseConnection, Event, Ping, Pong, TextMessage
@@ -39,7 +40,7 @@ ABNORMAL_CLOSURE = 1006  # never sent: "the connection was closed without a Clos
 MESSAGE_TOO_BIG = 1009
 INTERNAL_ERROR = 1011
 
-_timeouts = (_stdlib_socket.timeout, gevent.socket.timeout, TimeoutError)
+_timeouts = (_stdlib_socket.timeout, _gsocket.timeout, TimeoutError)
 
 
 class ConnectionClosed(ConnectionLost):
