@@ -28,8 +28,8 @@ def ws_url(current: str, arg: str) -> str:
 
 
 def run(session: Any, args: list[str], stdin: Optional[Any] = None) -> None:
-    from ..websocket import connect
     from ..errors import ReplError
+    from ..websocket.client import connect
 
     if len(args) != 1:
         raise ReplError("usage: ws URL|PATH")

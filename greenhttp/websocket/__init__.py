@@ -6,8 +6,13 @@ with ``receive()`` (str/bytes, ``None`` once closed), ``send()``, ``ping()``,
 ``close(code, reason)`` and iteration. docs/websocket.md has the details.
 """
 
+from typing import TYPE_CHECKING
+
 from .core import ConnectionClosed, WebSocket, WebSocketTimeout
 from .server import HandshakeError, accept, endpoint, is_websocket_request
+
+if TYPE_CHECKING:
+    from .client import connect
 
 
 def __getattr__(name: str) -> object:
