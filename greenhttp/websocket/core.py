@@ -326,11 +326,11 @@ class WebSocket:
         except _WSLocalProtocolError:
             # Closing or closed already: messages can no longer be sent (RFC 6455 §5.5.1).
             raise ConnectionClosed(self.close_code or NORMAL_CLOSURE, self.close_reason) from None
-        if type(event) is CloseConnection and not self._close_sent:
+        if isinstance(event, CloseConnection) and not self._close_sent:
             self._close_sent = time.monotonic()
             if self.close_code is None:
-                self.close_code = event.code  # type: ignore[attr-defined]
-                self.close_reason = event.reason or ""  # type: ignore[attr-defined]
+                self.close_code = int(event.code)
+                self.close_reason = event.reason or ""
         try:
             with self._send_lock:
                 timer = gevent.Timeout(SEND_TIMEOUT)
