@@ -45,7 +45,7 @@ setup(
             "types-gevent",
             "types-tqdm",
             "types-Pygments",
-            # WebSocket interop with foreign peers (tests/test_websocket*.py). Lower bounds
+            # WebSocket interop with foreign peers (tests/*/test_websocket*.py). Lower bounds
             # only: none of them pins gevent or greenlet, so nothing gets downgraded.
             "websockets>=12",
             "flask-sock>=0.7",

@@ -18,7 +18,7 @@ from websockets.sync.client import connect as ws_connect
 
 import greenhttp
 
-ROOT = pathlib.Path(__file__).resolve().parent.parent
+ROOT = pathlib.Path(__file__).resolve().parents[2]
 
 
 @contextlib.contextmanager

@@ -7,7 +7,7 @@ import time
 
 from websockets.sync.client import connect as ws_connect
 
-from test_browser import browser, load_example  # noqa: F401 - the fixture
+from interop.test_browser import browser, load_example  # noqa: F401 - the fixture
 
 from conftest import running
 
