@@ -17,6 +17,7 @@ import time
 import weakref
 from typing import Any, Callable, Iterable, Optional, Sequence
 
+import gevent
 from wsproto.connection import Connection, ConnectionType
 from wsproto.extensions import PerMessageDeflate
 from wsproto.handshake import server_extensions_handshake
@@ -100,8 +101,6 @@ def _register(server: Any, ws: WebSocket) -> None:
 
 
 def _going_away(sockets: "weakref.WeakSet[WebSocket]") -> None:
-    import gevent
-
     for ws in list(sockets):
         # RFC 6455 §7.4.1: 1001, "a server going down". One greenlet each: a peer that
         # reads nothing must not hold up the others' Close frames.
@@ -211,7 +210,8 @@ def end_with_request(conn: Any, callback: Callable[[], None]) -> None:
     greenlet = getattr(conn, "greenlet", None)
     rawlink = getattr(greenlet, "rawlink", None)
     if rawlink is not None:
-        rawlink(lambda _greenlet: callback())
+        # rawlink callbacks run in the hub; closing sockets belongs in a greenlet.
+        rawlink(lambda _greenlet: gevent.spawn(callback))
 
 
 def endpoint(handler: Callable[[WebSocket], Any] | None = None, *, subprotocols: Sequence[str] = (),

@@ -151,6 +151,7 @@ def test_graceful_stop_closes_websockets_with_1001():
         client.recv(timeout=5)
     assert info.value.rcvd.code == 1001
     stopper.join(5)
+    client.close()
     assert stopper.dead
     # Well inside the 10 s grace: the close handshake ended the connection, not the kill.
     assert time.monotonic() - started < 3
