@@ -38,6 +38,7 @@ document.getElementById("form").onsubmit = (e) => {
 </script></body></html>
 """
 
+# --8<-- [start:chat]
 #: Everyone connected. A set of WebSocket objects: a member that left is removed by
 #: its own greenlet when its receive loop ends.
 members: set[WebSocket] = set()
@@ -62,6 +63,7 @@ def chat(ws: WebSocket) -> None:
     finally:
         members.discard(ws)
         broadcast(f"* someone left ({len(members)} here)")
+# --8<-- [end:chat]
 
 
 def app(environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
