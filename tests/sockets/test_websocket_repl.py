@@ -8,7 +8,7 @@ import time
 
 import gevent
 
-from greenhttp.repl.shell import Session
+from greenhttp.repl.session import Session
 from greenhttp.websocket import WebSocket, endpoint
 from conftest import running
 
