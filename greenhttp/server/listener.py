@@ -52,6 +52,9 @@ class Server:
         self._stopped = Event()
         self._address: tuple[str, int] | None = None
         self.closing = False
+        #: Called once when stop() begins, before the grace period: taken-over
+        #: connections (WebSockets: 1001 Going Away) are told to end.
+        self.on_stop: list[Callable[[], None]] = []
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -120,6 +123,8 @@ class Server:
             self._stream_server.close()
         for conn in list(self.connections):
             conn.closing = True
+        for hook in list(self.on_stop):
+            hook()
         with gevent.Timeout(grace, False):  # type: ignore[arg-type]  # False: no exception, per gevent's docs
             while self.connections:
                 for conn in list(self.connections):
