@@ -39,7 +39,7 @@ from .timeouts import _Timer
 from .transport import READ_SIZE, SocketStream, Stream
 
 if TYPE_CHECKING:
-    from .routing import _Proxy, _Route
+    from .routing import _URL, _Proxy, _Route
 
 # RFC 9110 §9.2.2: methods whose repetition has the same effect as one request.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
@@ -373,6 +373,13 @@ def open_route(route: "_Route", timer: _Timer) -> Stream:
     if route.tunnel_to is not None:
         tunnel = partial(_tunnel, *route.tunnel_to)
     return route.connector(host, port, timer.connect(), route.context, route.server_hostname, tunnel)
+
+
+def tunnel_through(url: "_URL", proxy: "_Proxy") -> Callable[[Stream, float | None], None]:
+    """The ``tunnel`` step of ``transport.connect`` for a CONNECT to ``url``'s origin via
+    ``proxy`` (used by the WebSocket client, which opens its own connections)."""
+    bracketed = f"[{url.host}]" if ":" in url.host else url.host
+    return partial(_tunnel, f"{bracketed}:{url.port}", proxy)
 
 
 def _tunnel(authority: str, proxy: "_Proxy", stream: Stream, timeout: float | None) -> None:

@@ -23,7 +23,7 @@ from __future__ import annotations
 import re
 import socket as _stdlib_socket
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from gevent import socket as gsocket
 
@@ -95,7 +95,7 @@ class HTTPConnection(Output, BodyReader):
         "server", "config", "sock", "remote_addr", "remote_port", "client", "protocol",
         "_raw_sock", "deadline", "phase", "closing", "requests_served", "_linger",
         "_out", "_out_size", "_request", "_body", "_framing", "_head", "_continue_pending",
-        "_status", "_body_sent", "greenlet", "_flush_scheduled", "__weakref__",
+        "_status", "_body_sent", "greenlet", "_flush_scheduled", "_release_callbacks", "__weakref__",
     )
 
     def __init__(self, server: "Server", sock: gsocket.socket, address: Any) -> None:
@@ -131,6 +131,7 @@ class HTTPConnection(Output, BodyReader):
         self._status = 0
         self._body_sent = 0
         self.greenlet: Any = None
+        self._release_callbacks: list[Callable[[], None]] | None = None
 
     @property
     def idle(self) -> bool:
@@ -154,6 +155,8 @@ class HTTPConnection(Output, BodyReader):
         finally:
             if self.phase is not DETACHED:
                 self._close_socket()
+            else:
+                self._release_detached()
 
     def _serve(self) -> None:
         protocol = self.protocol
@@ -450,6 +453,27 @@ class HTTPConnection(Output, BodyReader):
         self.flush()
         self.phase = DETACHED
         return self.sock, self.protocol.trailing_data
+
+    def after_detached(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` in this connection's greenlet once the app that detached the
+        socket has returned, before the listener closes the socket.
+
+        In the greenlet, not in a hub callback, so the callback may block briefly: a
+        library that took the socket (simple-websocket) may still be watching it from
+        another greenlet, and must be woken and let go before the file descriptor is
+        closed (libev aborts the process on a watcher whose fd was closed under it).
+        """
+        if self._release_callbacks is None:
+            self._release_callbacks = []
+        self._release_callbacks.append(callback)
+
+    def _release_detached(self) -> None:
+        callbacks, self._release_callbacks = self._release_callbacks, None
+        for callback in callbacks or ():
+            try:
+                callback()
+            except Exception:  # noqa: BLE001 - one bad callback must not skip the others
+                error_logger.exception("%s: error releasing a detached connection", self.client)
 
     def _close_socket(self) -> None:
         sock = self.sock
