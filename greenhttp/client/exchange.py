@@ -22,7 +22,7 @@ from ..errors import (
     TimeoutError,
 )
 from ..headers import Headers
-from ..protocol.core import (
+from ..protocol import (
     LAST_CHUNK,
     NEED_DATA,
     ClientProtocol,

@@ -30,7 +30,7 @@ from gevent import socket as gsocket
 from ..body import Body
 from ..errors import ClientDisconnected, ProtocolError, RequestError
 from ..log import access_line, access_logger, error_logger
-from ..protocol.core import (
+from ..protocol import (
     NEED_DATA,
     EndOfMessage,
     RequestHead,
@@ -44,7 +44,7 @@ from .phase import APP, DETACHED, HEAD_HELD, IDLE, SENT
 from .output import OUTPUT_HOLD, RECV_SIZE, TIMEOUT_ERRORS, Output
 
 if TYPE_CHECKING:
-    from ..protocol.core import ResponseFraming
+    from ..protocol import ResponseFraming
     from .listener import Server
 
 # RFC 9112 §3: request-line = method SP request-target SP HTTP-version; method is a

@@ -17,7 +17,7 @@ from urllib.parse import unquote_to_bytes
 from ..body import Body, WSGIInput
 from ..errors import ConnectionLost, LocalProtocolError, RequestError
 from ..log import error_logger
-from ..protocol.core import RequestHead, parse_target, validate_fields
+from ..protocol import RequestHead, parse_target, validate_fields
 from .stream import Stream
 
 if TYPE_CHECKING:

@@ -22,7 +22,7 @@ from wsproto.utilities import generate_accept_token, split_comma_header
 from ..client import transport
 from ..client.routing import USER_AGENT, _connect_tunnel, _parse_url, _select_proxy
 from ..errors import ConnectError, InvalidURL, ResponseProtocolError
-from ..protocol.core import NEED_DATA, ClientProtocol, InformationalResponse, ResponseHead
+from ..protocol import NEED_DATA, ClientProtocol, InformationalResponse, ResponseHead
 from .core import WebSocket
 
 HeadersLike = Union[Mapping[str, str], Sequence[tuple[str, str]], None]

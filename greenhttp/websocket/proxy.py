@@ -21,7 +21,7 @@ from ..client.timeouts import _as_timeout
 from ..errors import GreenHTTPError
 from ..headers import Headers
 from ..log import access_line, access_logger
-from ..protocol.core import NEED_DATA, ClientProtocol, Data, EndOfMessage, ResponseHead
+from ..protocol import NEED_DATA, ClientProtocol, Data, EndOfMessage, ResponseHead
 from ..proxy.headers import response_headers
 from ..proxy.request import ProxyResponse, _failure, _log_failure, _plain
 from ..proxy.tunnel import pump
