@@ -338,7 +338,7 @@ def perform(pool: Pool, route: "_Route", timer: _Timer, method: str, target: str
         exchange = _Exchange(pool, conn, timer)
         reused = conn.reused  # read before release(), which counts the request
         try:
-            head_bytes = exchange.protocol.request_head(method, target, headers, length, chunked)
+            head_bytes, _ = exchange.protocol.request_head(method, target, headers, length, chunked)
             head = exchange.send(head_bytes, payload, chunked, expect, progress)
         except BaseException as exc:
             exchange.release(False)
@@ -384,7 +384,7 @@ def _tunnel(authority: str, proxy: "_Proxy", stream: Stream, timeout: float | No
     headers = [("Host", authority), ("User-Agent", USER_AGENT)]
     if proxy.authorization:
         headers.append(("Proxy-Authorization", proxy.authorization))
-    stream.write(reader.protocol.request_head("CONNECT", authority, headers, None, False), None)
+    stream.write(reader.protocol.request_head("CONNECT", authority, headers, None, False)[0], None)
     try:
         while True:
             event = reader.next_event()

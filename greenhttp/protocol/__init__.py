@@ -24,7 +24,19 @@ from .events import (
     ResponseHead,
 )
 from .fields import CONNECTION_FIELDS, FRAMING_FIELDS, HOP_BY_HOP, validate_field, validate_fields
-from .framing import LAST_CHUNK, NO_BODY_STATUSES, ResponseFraming, chunk
+from .framing import (
+    LAST_CHUNK,
+    NO_BODY_STATUSES,
+    WRITERS,
+    BodyWriter,
+    ChunkedWriter,
+    CloseDelimitedWriter,
+    ContentLengthWriter,
+    NoBodyWriter,
+    chunk,
+    request_writer,
+    response_writer,
+)
 from .server import CONTINUE_RESPONSE, Limits, ServerProtocol, error_response, simple_response
 from .status import STATUS_REASONS
 from .target import parse_target
@@ -32,7 +44,9 @@ from .target import parse_target
 __all__ = [
     "CONNECTION_FIELDS", "CONTINUE_RESPONSE", "FRAMING_FIELDS", "HOP_BY_HOP", "LAST_CHUNK",
     "NEED_DATA", "NO_BODY_STATUSES", "STATUS_REASONS", "ClientProtocol", "Data", "EndOfMessage",
-    "Event", "InformationalResponse", "Limits", "RawHeaders", "RequestHead", "ResponseFraming",
+    "Event", "InformationalResponse", "Limits", "RawHeaders", "RequestHead", "WRITERS", "BodyWriter",
+    "ChunkedWriter", "CloseDelimitedWriter", "ContentLengthWriter", "NoBodyWriter",
+    "request_writer", "response_writer",
     "ResponseHead", "ServerProtocol", "chunk", "error_response", "parse_target",
     "simple_response", "validate_field", "validate_fields",
 ]

@@ -9,7 +9,7 @@ import httptools
 from ..errors import IncompleteBody, ProtocolError, ResponseProtocolError
 from .events import Data, EndOfMessage, Event, InformationalResponse, ResponseHead
 from .fields import validate_field
-from .framing import NO_BODY_STATUSES
+from .framing import NO_BODY_STATUSES, BodyWriter, request_writer
 from .parser import _ParserCallbacks
 
 class _StopAfterHead(Exception):
@@ -43,8 +43,10 @@ class ClientProtocol(_ParserCallbacks):
         self.unexpected_data = False
 
     def request_head(self, method: str, target: str, headers: Iterable[tuple[str, str]],
-                     content_length: int | None, chunked: bool) -> bytes:
-        """Serialize a request head and get ready to parse its response."""
+                     content_length: int | None, chunked: bool) -> tuple[bytes, BodyWriter]:
+        """Serialize a request head, get ready to parse its response, and return the
+        head bytes with the writer that frames the request body (chunked, or
+        ``content_length`` bytes; with neither, no body at all)."""
         out = [f"{method} {target} HTTP/1.1\r\n"]
         for name, value in headers:
             validate_field(name, value)
@@ -63,7 +65,7 @@ class ClientProtocol(_ParserCallbacks):
         self._received = 0
         self._events.clear()
         self._next_event = 0
-        return "".join(out).encode("latin-1")
+        return "".join(out).encode("latin-1"), request_writer(chunked, content_length)
 
     @property
     def response_complete(self) -> bool:

@@ -44,7 +44,7 @@ from ..errors import (
 )
 from ..settings import default
 from .events import Data, EndOfMessage, Event, RequestHead
-from .framing import NO_BODY_STATUSES, ResponseFraming
+from .framing import NO_BODY_STATUSES, BodyWriter, response_writer
 from .parser import _ParserCallbacks, _map_parser_error
 from .status import STATUS_REASONS
 
@@ -297,7 +297,7 @@ class ServerProtocol(_ParserCallbacks):
 
     def response_head(self, request: RequestHead, status: int, reason: str,
                       headers: list[tuple[str, str]], date: str, server: str | None,
-                      keep_alive: bool) -> tuple[bytes, "ResponseFraming"]:
+                      keep_alive: bool) -> tuple[bytes, BodyWriter]:
         """Serialize a response head for ``request`` and decide how its body is framed.
 
         ``headers`` are the app's; hop-by-hop framing fields among them are replaced
@@ -350,8 +350,7 @@ class ServerProtocol(_ParserCallbacks):
         elif request.http_version == "1.0":
             out.append("Connection: keep-alive\r\n")
         out.append("\r\n")
-        framing = ResponseFraming(no_body, chunked, content_length, keep_alive)
-        return "".join(out).encode("latin-1"), framing
+        return "".join(out).encode("latin-1"), response_writer(no_body, chunked, content_length, keep_alive)
 
     def start_next_cycle(self) -> None:
         self._last_request = None

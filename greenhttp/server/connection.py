@@ -44,7 +44,7 @@ from .phase import APP, DETACHED, HEAD_HELD, IDLE, SENT
 from .output import OUTPUT_HOLD, RECV_SIZE, TIMEOUT_ERRORS, Output
 
 if TYPE_CHECKING:
-    from ..protocol import ResponseFraming
+    from ..protocol import BodyWriter
     from .listener import Server
 
 # RFC 9112 §3: request-line = method SP request-target SP HTTP-version; method is a
@@ -125,7 +125,7 @@ class HTTPConnection(Output, BodyReader):
         # Per-request state, reset by _handle.
         self._request: RequestHead | None = None
         self._body: Body | None = None
-        self._framing: ResponseFraming | None = None
+        self._framing: BodyWriter | None = None
         self._head: bytes | None = None
         self._continue_pending = False
         self._status = 0

@@ -116,7 +116,7 @@ def _handshake(sock: Any, url: Any, headers: HeadersLike, subprotocols: Sequence
                   or f[0].startswith("Sec-WebSocket-Key")] + items
     protocol = ClientProtocol()
     sock.settimeout(timeout)
-    sock.sendall(protocol.request_head("GET", url.target, fields, None, False))
+    sock.sendall(protocol.request_head("GET", url.target, fields, None, False)[0])
 
     head_bytes, early = read_head(sock)
     try:

@@ -98,7 +98,7 @@ def forward_upgrade(environ: dict[str, Any], url: str, items: list[tuple[str, st
         fields += [("Upgrade", "websocket"), ("Connection", "Upgrade")]
         protocol = ClientProtocol()
         sock.settimeout(limits.write)
-        sock.sendall(protocol.request_head("GET", target.target, fields, None, False))
+        sock.sendall(protocol.request_head("GET", target.target, fields, None, False)[0])
         sock.settimeout(limits.read)
         head, early = read_head(sock)
         protocol.receive_data(head)

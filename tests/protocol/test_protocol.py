@@ -211,7 +211,7 @@ def test_injection_refused(name, value):
 
 def test_client_parses_response_and_skips_interim():
     proto = p.ClientProtocol()
-    head = proto.request_head("GET", "/", [("Host", "x")], None, False)
+    head, _ = proto.request_head("GET", "/", [("Host", "x")], None, False)
     assert head == b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
     proto.receive_data(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
     got = events(proto)
@@ -251,8 +251,8 @@ def test_client_rejects_malformed_status_line():
 
 def test_client_request_framing():
     proto = p.ClientProtocol()
-    assert b"Transfer-Encoding: chunked" in proto.request_head("POST", "/", [], None, True)
-    assert b"Content-Length: 0" in proto.request_head("POST", "/", [], 0, False)
-    assert b"Content-Length" not in proto.request_head("GET", "/", [], 0, False)
+    assert b"Transfer-Encoding: chunked" in proto.request_head("POST", "/", [], None, True)[0]
+    assert b"Content-Length: 0" in proto.request_head("POST", "/", [], 0, False)[0]
+    assert b"Content-Length" not in proto.request_head("GET", "/", [], 0, False)[0]
     with pytest.raises(LocalProtocolError):
         proto.request_head("GET", "/", [("X", "a\r\nb")], None, False)
