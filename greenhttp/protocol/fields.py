@@ -33,26 +33,51 @@ _BAD_FIELD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
 # RFC 9110 §5.1: field names are tokens.
 _TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
 
-# Header names an app sends repeat endlessly; remember the ones already checked.
+# Header names our side sends repeat endlessly; remember the ones already checked.
 _valid_names: set[str] = set()
+
+
+def check_name(name: str) -> None:
+    """Raise unless ``name`` is a token (RFC 9110 §5.1); remember it if it is."""
+    if type(name) is not str and not isinstance(name, str):
+        raise LocalProtocolError(f"header names must be str, not {type(name).__name__}: {name!r}")
+    if not _TOKEN.match(name):
+        raise LocalProtocolError(f"invalid header name {name!r}")
+    if len(_valid_names) < 4096:
+        _valid_names.add(name)
+
+
+def check_value(name: str, value: str) -> None:
+    """Raise unless ``value`` can go on the wire as a field value (or reason phrase).
+
+    The slow path: callers first try ``value.isascii() and value.isprintable()``,
+    which is true for nearly every value and means only 0x20-0x7E (no regex run).
+    What that misses is HTAB and obs-text (allowed) and controls (refused), and
+    characters beyond Latin-1, which cannot be encoded at all.
+    """
+    if type(value) is not str and not isinstance(value, str):
+        raise LocalProtocolError(f"header values must be str: {name!r}: {value!r}")
+    if _BAD_FIELD_VALUE.search(value):
+        raise LocalProtocolError(f"invalid character in header {name!r} value {value!r}")
+    try:
+        value.encode("latin-1")
+    except UnicodeEncodeError:
+        raise LocalProtocolError(f"header {name!r} value {value!r} is not Latin-1") from None
 
 
 def validate_field(name: str, value: str) -> None:
     """Refuse a header our side is about to send that would corrupt or inject."""
     if name not in _valid_names:
-        if not _TOKEN.match(name):
-            raise LocalProtocolError(f"invalid header name {name!r}")
-        if len(_valid_names) < 4096:
-            _valid_names.add(name)
-    if _BAD_FIELD_VALUE.search(value):
-        raise LocalProtocolError(f"invalid character in header {name!r} value {value!r}")
+        check_name(name)
+    if type(value) is not str or not (value.isascii() and value.isprintable()):
+        check_value(name, value)
 
 
 def validate_fields(headers: Iterable[tuple[str, str]]) -> None:
-    search = _BAD_FIELD_VALUE.search
+    """:func:`validate_field` for each pair."""
+    valid = _valid_names
     for name, value in headers:
-        if type(name) is not str or type(value) is not str:
-            if not isinstance(name, str) or not isinstance(value, str):
-                raise LocalProtocolError(f"header names and values must be str: {name!r}: {value!r}")
-        if name not in _valid_names or search(value):
-            validate_field(name, value)
+        if name not in valid:
+            check_name(name)
+        if type(value) is not str or not (value.isascii() and value.isprintable()):
+            check_value(name, value)

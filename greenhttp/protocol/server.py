@@ -44,11 +44,13 @@ from ..errors import (
 )
 from ..settings import default
 from .events import Data, EndOfMessage, Event, RequestHead
+from .fields import check_name, check_value
 from .framing import NO_BODY_STATUSES, BodyWriter, response_writer
 from .parser import _ParserCallbacks, _map_parser_error
 from .status import STATUS_REASONS
 
 # What response_head must notice about an app's header, by name as the app spelled it.
+# A name is in this cache only once check_name passed it: a hit is a valid name.
 _PLAIN, _HOP, _CONNECTION, _LENGTH, _DATE, _SERVER = range(6)
 _name_kinds: dict[str, int] = {}
 
@@ -56,6 +58,7 @@ _name_kinds: dict[str, int] = {}
 def _name_kind(name: str) -> int:
     kind = _name_kinds.get(name)
     if kind is None:
+        check_name(name)
         lname = name.lower()
         kind = {"transfer-encoding": _HOP, "keep-alive": _HOP, "connection": _CONNECTION,
                 "content-length": _LENGTH, "date": _DATE, "server": _SERVER}.get(lname, _PLAIN)
@@ -303,7 +306,18 @@ class ServerProtocol(_ParserCallbacks):
         ``headers`` are the app's; hop-by-hop framing fields among them are replaced
         by our own, because framing is the server's business (PEP 3333 forbids apps
         from setting hop-by-hop headers at all).
+
+        This is the one validator of what a server sends, whoever built the head (the
+        WSGI adapter or a ``Server(handler=...)``): a status that is not three digits,
+        or a field name, field value or reason phrase that would corrupt or inject
+        (RFC 9112 §4, RFC 9110 §5.1, §5.5), raises :class:`LocalProtocolError` and
+        nothing is serialized. Cheap on the hot path: a cached name is a checked name,
+        and a printable-ASCII value needs no regex.
         """
+        if type(status) is not int or not 100 <= status <= 999:
+            raise LocalProtocolError(f"invalid status code {status!r}")
+        if type(reason) is not str or not (reason.isascii() and reason.isprintable()):
+            check_value("reason phrase", reason)
         no_body = request.method == "HEAD" or status < 200 or status in NO_BODY_STATUSES
         content_length: int | None = None
         out: list[str] = [f"HTTP/1.1 {status} {reason}\r\n"]
@@ -313,6 +327,8 @@ class ServerProtocol(_ParserCallbacks):
             kind = kinds.get(name)
             if kind is None:
                 kind = _name_kind(name)
+            if type(value) is not str or not (value.isascii() and value.isprintable()):
+                check_value(name, value)
             if kind:
                 if kind == _HOP:
                     continue
@@ -321,12 +337,10 @@ class ServerProtocol(_ParserCallbacks):
                         keep_alive = False
                     continue
                 if kind == _LENGTH:
-                    try:
-                        content_length = int(value)
-                    except ValueError:
-                        raise LocalProtocolError(f"invalid Content-Length {value!r}") from None
-                    if content_length < 0:
+                    # RFC 9110 §8.6: 1*DIGIT. Not int() alone, which takes "+5", " 5", "5_0".
+                    if not (value.isdigit() and value.isascii()):
                         raise LocalProtocolError(f"invalid Content-Length {value!r}")
+                    content_length = int(value)
                 elif kind == _DATE:
                     has_date = True
                 else:

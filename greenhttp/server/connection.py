@@ -289,6 +289,16 @@ class HTTPConnection(Output, BodyReader):
                 self._reject(exc, CONNECT_ALLOW if type(exc) is _ConnectRefused else None)
             else:
                 error_logger.info("%s: bad request body after response started: %s", self.client, exc)
+        except Exception:
+            # A Server(handler=...) that failed, e.g. a head the protocol refused
+            # (LocalProtocolError: nothing went on the wire). Our side's fault: 500
+            # when no response has started, else just close (errors.py, "Roles").
+            error_logger.exception("%s: handler failed for %s %r", self.client, request.method,
+                                   request.target)
+            keep_alive = False
+            if self.phase is not SENT and self.phase is not DETACHED:
+                self._head = None
+                self.send_simple(500, b"500 Internal Server Error\n")
         if self.phase is DETACHED:
             return False
         framing = self._framing

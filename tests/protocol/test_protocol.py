@@ -256,3 +256,14 @@ def test_client_request_framing():
     assert b"Content-Length" not in proto.request_head("GET", "/", [], 0, False)[0]
     with pytest.raises(LocalProtocolError):
         proto.request_head("GET", "/", [("X", "a\r\nb")], None, False)
+
+
+@pytest.mark.parametrize("status, reason, headers", [
+    (200, "OK", [("X-A", "1\r\nSet-Cookie: x")]), (200, "OK", [("Bad Name", "v")]),
+    (200, "OK", [(b"X-A", "1")]), (200, "OK", [("X-A", 1)]), (200, "OK", [("X-A", "\u20ac")]),
+    (200, "OK\r\nX: y", []), (99, "OK", []), ("200", "OK", []),
+    (200, "OK", [("Content-Length", " 5")]), (200, "OK", [("Content-Length", "5_0")]),
+])
+def test_response_head_is_the_validator(status, reason, headers):
+    with pytest.raises(LocalProtocolError):
+        p.ServerProtocol().response_head(_request(), status, reason, headers, "d", None, True)
