@@ -1,8 +1,23 @@
-"""The client half: frames requests, parses responses."""
+"""The client half of the sans-I/O core: requests out as bytes, responses in as events.
+
+Two rules, as for the server half: no I/O here (the client's exchange loop owns the
+socket and the clock), and llhttp parses while this module polices (a response to
+HEAD or a 2xx to CONNECT has no body whatever its headers say; a body without
+Content-Length or chunked ends at close; bytes after the response make the
+connection unusable).
+
+Theory of operation: :meth:`ClientProtocol.request_head` serializes one request,
+returns the writer that frames its body (framing.py), and gets a fresh response
+parser ready. The loop then feeds what it reads to ``receive_data`` (and the close
+to ``receive_eof``) and pops events with ``next_event``: any 1xx interim responses,
+the ResponseHead, Data, EndOfMessage. The response's progress is one named phase
+(phases.py): AWAIT -> HEAD -> BODY -> DONE, back to AWAIT after a 1xx, ERROR after
+a malformed response.
+"""
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, NoReturn
 
 import httptools
 
@@ -11,36 +26,53 @@ from .events import Data, EndOfMessage, Event, InformationalResponse, ResponseHe
 from .fields import validate_field
 from .framing import NO_BODY_STATUSES, BodyWriter, request_writer
 from .parser import _ParserCallbacks
+from .phases import AWAIT, BODY, CLIENT_TRANSITIONS, DONE, ERROR, HEAD, IDLE
 
-class _StopAfterHead(Exception):
-    """Raised from a callback to stop llhttp after the head of a bodiless response."""
+# The client's transition table, one dict per event (phases.py).
+_SEND = CLIENT_TRANSITIONS["send"]
+_BEGIN = CLIENT_TRANSITIONS["begin"]
+_INTERIM = CLIENT_TRANSITIONS["interim"]
+_HEAD_DONE = CLIENT_TRANSITIONS["head_done"]
+_HEAD_ONLY = CLIENT_TRANSITIONS["head_only"]
+_END = CLIENT_TRANSITIONS["end"]
+
+
+class _StopParsing(Exception):
+    """Raised from a callback to stop llhttp: after the head of a bodiless response,
+    or at the first byte of a message after the complete one."""
 
 
 class ClientProtocol(_ParserCallbacks):
     """The client half: frames requests, parses responses. One per connection.
 
     The client never pipelines, so a fresh response parser per request is both
-    simple and cheap, and leftover bytes after a complete response mean the
-    connection cannot be reused.
+    simple and cheap, and bytes after a complete response mean the connection
+    cannot be reused (``unexpected_data``).
     """
 
-    __slots__ = ("_request_method", "_reason", "_message_done", "_eof_delimited", "_status",
-                 "_received", "unexpected_data")
+    __slots__ = ("_request_method", "_reason", "_eof_delimited", "_status", "_received",
+                 "unexpected_data")
 
     def __init__(self) -> None:
         self._events: list[Event] = []
         self._next_event = 0
         self._reset_message()
         self._parser: httptools.HttpResponseParser | None = None
+        self._phase = IDLE
         self._request_method = "GET"
         self._reason = b""
-        self._message_done = True
+        #: the response body ends when the server closes (no Content-Length, not chunked).
         self._eof_delimited = False
         self._status = 0
         self._error: ProtocolError | None = None
         self._received = 0
         #: bytes arrived after the complete response: the connection cannot be reused.
         self.unexpected_data = False
+
+    @property
+    def phase(self) -> str:
+        """The response side's phase name (phases.py): idle, await, head, body, done, error."""
+        return self._phase.name.lower()
 
     def request_head(self, method: str, target: str, headers: Iterable[tuple[str, str]],
                      content_length: int | None, chunked: bool) -> tuple[bytes, BodyWriter]:
@@ -59,7 +91,7 @@ class ClientProtocol(_ParserCallbacks):
         self._request_method = method
         self._parser = httptools.HttpResponseParser(self)
         self._reset_message()
-        self._message_done = False
+        self._phase = _SEND[self._phase]
         self._eof_delimited = False
         self._error = None
         self._received = 0
@@ -69,61 +101,69 @@ class ClientProtocol(_ParserCallbacks):
 
     @property
     def response_complete(self) -> bool:
-        return self._message_done
+        return self._phase is DONE
+
+    def _fail(self, error: ProtocolError) -> NoReturn:
+        self._error = error
+        self._phase = ERROR
+        raise error
 
     def receive_data(self, data: bytes) -> None:
-        if self._error is not None:
-            raise self._error
+        phase = self._phase
+        if phase is ERROR:
+            raise self._error  # type: ignore[misc]
+        if phase is DONE:
+            if data:
+                self.unexpected_data = True
+            return
         if self._parser is None:
             raise ResponseProtocolError("data received with no request outstanding")
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserCallbackError as exc:
-            if isinstance(exc.__context__, _StopAfterHead):
+            if isinstance(exc.__context__, _StopParsing):
                 return
             if self._error is not None:
                 raise self._error from None
-            raise ResponseProtocolError(str(exc)) from None
+            raise  # not a ProtocolError of ours: a bug, with its cause in __context__
         except httptools.HttpParserUpgrade:
-            # 101 Switching Protocols: the rest belongs to another protocol.
-            self._events.append(EndOfMessage(None))
-            self._message_done = True
+            # 101 Switching Protocols: the rest belongs to another protocol. llhttp
+            # reported the message complete already (on_message_complete).
+            if self._phase is not DONE:
+                self._events.append(EndOfMessage(None))
+                self._phase = DONE
         except httptools.HttpParserError as exc:
-            if self._message_done:
-                # Garbage after a complete response: the response stands, the
-                # connection does not.
-                self.unexpected_data = True
-                return
-            self._error = ResponseProtocolError(f"malformed response: {exc}")
-            raise self._error from None
+            self._fail(ResponseProtocolError(f"malformed response: {exc}"))
 
     def receive_eof(self) -> None:
         """The server closed. Completes a close-delimited body, else raises if cut short."""
-        if self._message_done:
+        phase = self._phase
+        if phase is DONE:
             return
-        if self._eof_delimited:
+        if phase is BODY and self._eof_delimited:
             self._events.append(EndOfMessage(None))
-            self._message_done = True
+            self._phase = _END[phase]
             return
-        if self._in_head or self._status == 0:
+        if phase is not BODY:
             raise ResponseProtocolError("connection closed before a complete response head")
         expected = self._content_length
         detail = f" ({self._received} of {expected} bytes)" if expected is not None else ""
         raise IncompleteBody(f"connection closed before the response body was complete{detail}")
 
     def on_message_begin(self) -> None:
-        if self._message_done:
+        if self._phase is DONE:
             # The client never pipelines: a second message is bytes nobody asked for.
             self.unexpected_data = True
+            raise _StopParsing()
         self._reset_message()
-        self._in_head = True
+        self._phase = _BEGIN[self._phase]
         self._status = 0
 
     def on_status(self, reason: bytes) -> None:
         self._reason += reason
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        if not self._in_head:
+        if self._phase is not HEAD:
             if self._trailers is None:
                 self._trailers = []
             self._trailers.append((name, value))
@@ -136,17 +176,17 @@ class ClientProtocol(_ParserCallbacks):
             self._chunked = b"chunked" in value.lower()
 
     def on_headers_complete(self) -> None:
-        self._in_head = False
         parser = self._parser
         assert parser is not None
         status = parser.get_status_code()
         self._status = status
         reason = self._reason.decode("latin-1")
         self._reason = b""
-        if 100 <= status < 200:
-            if status != 101:
-                self._events.append(InformationalResponse(status, reason, self._headers))
-                return
+        if 100 <= status < 200 and status != 101:
+            # An interim response; the final one follows on the same parser.
+            self._phase = _INTERIM[self._phase]
+            self._events.append(InformationalResponse(status, reason, self._headers))
+            return
         head = ResponseHead(status, reason, parser.get_http_version(), self._headers,
                             parser.should_keep_alive(), self._content_length, self._chunked)
         self._events.append(head)
@@ -155,10 +195,11 @@ class ClientProtocol(_ParserCallbacks):
         # RFC 9110 §9.3.6: after a 2xx to CONNECT the connection is a tunnel, the
         # response has no body whatever its headers say.
         tunnel = self._request_method == "CONNECT" and 200 <= status < 300
-        if (self._request_method == "HEAD" and status >= 200) or tunnel:
+        if self._request_method == "HEAD" or tunnel:
+            self._phase = _HEAD_ONLY[self._phase]
             self._events.append(EndOfMessage(None))
-            self._message_done = True
-            raise _StopAfterHead()
+            raise _StopParsing()
+        self._phase = _HEAD_DONE[self._phase]
         if not bodiless and self._content_length is None and not self._chunked:
             self._eof_delimited = True
             head.keep_alive = False
@@ -169,7 +210,7 @@ class ClientProtocol(_ParserCallbacks):
             self._events.append(Data(body))
 
     def on_message_complete(self) -> None:
-        if 100 <= self._status < 200 and self._status != 101:
-            return  # an interim response; the final one follows on the same parser
+        if self._phase is not BODY:
+            return  # the end of an interim response
         self._events.append(EndOfMessage(self._trailers))
-        self._message_done = True
+        self._phase = _END[self._phase]

@@ -11,6 +11,7 @@ from ..errors import (
     VersionNotSupported,
 )
 from .events import NEED_DATA, Data, Event, RawHeaders
+from .phases import Phase
 
 def _map_parser_error(exc: Exception) -> ProtocolError:
     message = str(exc) or type(exc).__name__
@@ -32,24 +33,24 @@ def _map_parser_error(exc: Exception) -> ProtocolError:
 class _ParserCallbacks:
     """Shared header bookkeeping for the request and response parsers."""
 
-    __slots__ = ("_events", "_next_event", "_headers", "_trailers", "_in_head", "_content_length", "_chunked",
-                 "_parser", "_error", "__weakref__")
+    __slots__ = ("_events", "_next_event", "_headers", "_trailers", "_phase", "_content_length",
+                 "_chunked", "_parser", "_error", "__weakref__")
 
     # A list read through an index rather than a deque: a deque allocates a 64-slot
     # block up front, ~700 bytes per idle connection, and events rarely number more than 3.
     _events: list[Event]
     _next_event: int
+    #: where the message being parsed is (phases.py); ERROR once ``_error`` is set.
+    _phase: Phase
     _error: ProtocolError | None
     _headers: RawHeaders
     _trailers: RawHeaders | None
-    _in_head: bool
     _content_length: int | None
     _chunked: bool
 
     def _reset_message(self) -> None:
         self._headers = []
         self._trailers = None
-        self._in_head = False
         self._content_length = None
         self._chunked = False
 

@@ -1,4 +1,4 @@
-"""Sans-I/O HTTP/1.1: bytes in, events out; responses and requests out as bytes.
+"""The server half of the sans-I/O core: requests in as events, responses out as bytes.
 
 Theory of operation
 -------------------
@@ -20,13 +20,20 @@ loop pops events one at a time with :meth:`next_event`; :data:`NEED_DATA` means
 "read more". Backpressure is the loop's job: it feeds the next read only once the
 list is drained, so at most one read's worth of events is ever buffered.
 
+Where the request being read stands is one named phase (phases.py):
+IDLE -> HEAD -> BODY -> IDLE per request, TUNNEL after CONNECT, ERROR after a
+protocol error; every change goes through the server's transition table. The
+response goes out through :meth:`ServerProtocol.response_head`, which validates
+the head (it is the only validator, whoever built it) and returns a body writer
+(framing.py) that frames the body and holds the app to its Content-Length.
+
 Errors are :class:`~greenhttp.ProtocolError` subclasses carrying the status the
 server answers with (``status_hint``); after one, the connection is done.
 """
 
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, NoReturn
 
 import httptools
 
@@ -45,8 +52,15 @@ from ..errors import (
 from ..settings import default
 from .events import Data, EndOfMessage, Event, RequestHead
 from .fields import check_name, check_value
-from .framing import NO_BODY_STATUSES, BodyWriter, response_writer
+from .framing import NO_BODY_STATUSES, WRITERS, BodyWriter
 from .parser import _ParserCallbacks, _map_parser_error
+from .phases import BODY, ERROR, HEAD, IDLE, SERVER_TRANSITIONS, TUNNEL
+
+# The server's transition table, one dict per event (phases.py): a lookup, no allocation.
+_BEGIN = SERVER_TRANSITIONS["begin"]
+_HEAD_DONE = SERVER_TRANSITIONS["head_done"]
+_END = SERVER_TRANSITIONS["end"]
+_TUNNEL = SERVER_TRANSITIONS["tunnel"]
 from .status import STATUS_REASONS
 
 # What response_head must notice about an app's header, by name as the app spelled it.
@@ -94,14 +108,14 @@ class ServerProtocol(_ParserCallbacks):
     :class:`ProtocolError`; the loop then sends ``error_response(exc)`` and closes.
     """
 
-    __slots__ = ("limits", "trailing_data", "_paused", "_url_parts", "_url_len", "_head_size",
+    __slots__ = ("limits", "trailing_data", "_url_parts", "_url_len", "_head_size",
                  "_host", "_host_count", "_expect", "_body_received", "_head_feed_bytes",
-                 "_last_request", "_message_open")
+                 "_last_request")
 
     def __init__(self, limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
         self._last_request: RequestHead | None = None
-        self._message_open = False
+        self._phase = IDLE
         self._parser = httptools.HttpRequestParser(self)
         self._events: list[Event] = []
         self._next_event = 0
@@ -109,7 +123,6 @@ class ServerProtocol(_ParserCallbacks):
         self._reset_message()
         #: bytes that followed a CONNECT or Upgrade head: no longer ours if the app takes over.
         self.trailing_data = b""
-        self._paused = False
 
     # -- parsing ----------------------------------------------------------
 
@@ -127,7 +140,12 @@ class ServerProtocol(_ParserCallbacks):
     @property
     def in_head(self) -> bool:
         """True once a request has begun arriving but its head is not complete."""
-        return self._in_head
+        return self._phase is HEAD
+
+    @property
+    def phase(self) -> str:
+        """The request side's phase name (phases.py): idle, head, body, tunnel, error."""
+        return self._phase.name.lower()
 
     def receive_data(self, data: bytes) -> None:
         """Parse ``data``. A protocol error is raised here, or, when complete events
@@ -150,23 +168,24 @@ class ServerProtocol(_ParserCallbacks):
                 raise
 
     def _receive(self, data: bytes) -> None:
-        if self._error is not None:
-            raise self._error
-        if self._paused:
+        phase = self._phase
+        if phase is ERROR:
+            raise self._error  # type: ignore[misc]
+        if phase is TUNNEL:
             self.trailing_data += data
             return
-        head_started_before = self._in_head
+        head_started_before = phase is HEAD
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
             self._on_upgrade(data, exc)
         except httptools.HttpParserCallbackError:
-            assert self._error is not None
+            if self._error is None:
+                raise  # not a ProtocolError of ours: a bug, with its cause in __context__
             raise self._error from None
         except httptools.HttpParserError as exc:
-            self._error = _map_parser_error(exc)
-            raise self._error from None
-        if self._in_head:
+            self._fail(_map_parser_error(exc))
+        if self._phase is HEAD:
             # llhttp buffers a partial field inside itself; bound it by what we fed.
             if head_started_before:
                 self._head_feed_bytes += len(data)
@@ -178,7 +197,7 @@ class ServerProtocol(_ParserCallbacks):
         rest = data[offset:]
         last = self._last_request
         if last is not None and last.method == "CONNECT":
-            self._paused = True
+            self._phase = _TUNNEL[self._phase]
             self.trailing_data = rest
             return
         # An Upgrade we do not honour: RFC 9110 §7.8 lets a server ignore it and
@@ -193,14 +212,14 @@ class ServerProtocol(_ParserCallbacks):
         if rest:
             self._receive(rest)
 
-    def _fail(self, error: ProtocolError) -> None:
+    def _fail(self, error: ProtocolError) -> NoReturn:
         self._error = error
+        self._phase = ERROR
         raise error
 
     def on_message_begin(self) -> None:
         self._reset_message()
-        self._in_head = True
-        self._message_open = True
+        self._phase = _BEGIN[self._phase]
 
     def on_url(self, url: bytes) -> None:
         self._url_parts.append(url)
@@ -213,7 +232,7 @@ class ServerProtocol(_ParserCallbacks):
         size = len(name) + len(value)
         if size > limits.max_header_size:
             self._fail(HeadersTooLarge(f"header field larger than {limits.max_header_size} bytes"))
-        if not self._in_head:
+        if self._phase is not HEAD:
             trailers = self._trailers if self._trailers is not None else []
             self._trailers = trailers
             trailers.append((name, value))
@@ -245,7 +264,7 @@ class ServerProtocol(_ParserCallbacks):
             self._expect = value
 
     def on_headers_complete(self) -> None:
-        self._in_head = False
+        self._phase = _HEAD_DONE[self._phase]
         parser = self._parser
         version = parser.get_http_version()
         if version != "1.1" and version != "1.0":
@@ -286,14 +305,14 @@ class ServerProtocol(_ParserCallbacks):
         self._events.append(Data(body))
 
     def on_message_complete(self) -> None:
-        self._message_open = False
+        self._phase = _END[self._phase]
         self._events.append(EndOfMessage(self._trailers))
 
     def receive_eof(self) -> None:
         """The client closed its side; raise if that cut a message short."""
-        if self._in_head:
+        if self._phase is HEAD:
             self._fail(BadRequest("connection closed inside a request head"))
-        if self._message_open:
+        if self._phase is BODY:
             self._fail(BadRequest("connection closed before the request body was complete"))
 
     # -- responses ------------------------------------------------------------
@@ -350,21 +369,23 @@ class ServerProtocol(_ParserCallbacks):
             out.append(f"Date: {date}\r\n")
         if not has_server and server:
             out.append(f"Server: {server}\r\n")
-        chunked = False
+        # The framing, by name in the one table of writers (framing.py).
         if no_body:
-            pass
-        elif content_length is None:
-            if request.http_version == "1.1":
-                chunked = True
-                out.append("Transfer-Encoding: chunked\r\n")
-            else:
-                keep_alive = False  # HTTP/1.0: the body ends when we close
+            framing = "none"
+        elif content_length is not None:
+            framing = "content-length"
+        elif request.http_version == "1.1":
+            framing = "chunked"
+            out.append("Transfer-Encoding: chunked\r\n")
+        else:
+            framing = "close"
+            keep_alive = False  # HTTP/1.0: the body ends when we close
         if not keep_alive:
             out.append("Connection: close\r\n")
         elif request.http_version == "1.0":
             out.append("Connection: keep-alive\r\n")
         out.append("\r\n")
-        return "".join(out).encode("latin-1"), response_writer(no_body, chunked, content_length, keep_alive)
+        return "".join(out).encode("latin-1"), WRITERS[framing](keep_alive, content_length)
 
     def start_next_cycle(self) -> None:
         self._last_request = None

@@ -9,10 +9,9 @@ from greenhttp.errors import LocalProtocolError
 def _writers():
     """A writer of each kind with a 3-byte promise where a promise exists, made the
     way the server and the client make them."""
-    client = p.ClientProtocol()
-    _, request_cl = client.request_head("POST", "/", [("Host", "x")], 3, False)
-    _, request_chunked = client.request_head("POST", "/", [("Host", "x")], None, True)
-    _, request_none = client.request_head("GET", "/", [("Host", "x")], None, False)
+    _, request_cl = p.ClientProtocol().request_head("POST", "/", [("Host", "x")], 3, False)
+    _, request_chunked = p.ClientProtocol().request_head("POST", "/", [("Host", "x")], None, True)
+    _, request_none = p.ClientProtocol().request_head("GET", "/", [("Host", "x")], None, False)
     return request_cl, request_chunked, request_none
 
 

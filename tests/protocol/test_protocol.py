@@ -250,12 +250,12 @@ def test_client_rejects_malformed_status_line():
 
 
 def test_client_request_framing():
-    proto = p.ClientProtocol()
-    assert b"Transfer-Encoding: chunked" in proto.request_head("POST", "/", [], None, True)[0]
-    assert b"Content-Length: 0" in proto.request_head("POST", "/", [], 0, False)[0]
-    assert b"Content-Length" not in proto.request_head("GET", "/", [], 0, False)[0]
+    assert b"Transfer-Encoding: chunked" in p.ClientProtocol().request_head("POST", "/", [], None, True)[0]
+    assert b"Content-Length: 0" in p.ClientProtocol().request_head("POST", "/", [], 0, False)[0]
+    assert b"Content-Length" not in p.ClientProtocol().request_head("GET", "/", [], 0, False)[0]
     with pytest.raises(LocalProtocolError):
-        proto.request_head("GET", "/", [("X", "a\r\nb")], None, False)
+        p.ClientProtocol().request_head("GET", "/", [("X", "a\r\nb")], None, False)
+
 
 
 @pytest.mark.parametrize("status, reason, headers", [
@@ -267,3 +267,45 @@ def test_client_request_framing():
 def test_response_head_is_the_validator(status, reason, headers):
     with pytest.raises(LocalProtocolError):
         p.ServerProtocol().response_head(_request(), status, reason, headers, "d", None, True)
+
+
+# -- named phases -----------------------------------------------------------------
+
+
+def test_server_phases_follow_the_table():
+    proto = p.ServerProtocol()
+    assert proto.phase == "idle"
+    proto.receive_data(b"POST / HTTP/1.1\r\nHost: x\r\n")
+    assert proto.phase == "head" and proto.in_head
+    proto.receive_data(b"Content-Length: 4\r\n\r\nab")
+    assert proto.phase == "body"
+    proto.receive_data(b"cd")
+    assert proto.phase == "idle"
+    proto = p.ServerProtocol()
+    proto.receive_data(b"CONNECT a:1 HTTP/1.1\r\nHost: a:1\r\n\r\nrest")
+    assert proto.phase == "tunnel" and proto.trailing_data == b"rest"
+    proto = p.ServerProtocol()
+    with pytest.raises(errors.BadRequest):
+        proto.receive_data(b"GET / HTTP/1.1\r\n\r\n")  # no Host
+    assert proto.phase == "error"
+
+
+def test_client_phases_and_one_end_for_101():
+    proto = p.ClientProtocol()
+    assert proto.phase == "idle"
+    proto.request_head("GET", "/", [("Host", "x")], None, False)
+    assert proto.phase == "await"
+    proto.receive_data(b"HTTP/1.1 100 Continue\r\n\r\n")
+    assert proto.phase == "await"
+    proto.receive_data(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: ws\r\nConnection: upgrade\r\n\r\nws")
+    got = events(proto)
+    assert [type(e).__name__ for e in got] == ["InformationalResponse", "ResponseHead", "EndOfMessage"]
+    assert proto.phase == "done" and proto.response_complete
+
+
+def test_client_bytes_after_the_response_are_not_parsed():
+    proto = p.ClientProtocol()
+    proto.request_head("GET", "/", [("Host", "x")], None, False)
+    proto.receive_data(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n\r\n")
+    got = events(proto)
+    assert proto.unexpected_data and isinstance(got[-1], p.EndOfMessage) and len(got) == 3
