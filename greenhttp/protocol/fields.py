@@ -30,8 +30,9 @@ HOP_BY_HOP = frozenset({"connection", "keep-alive", "te", "trailer", "transfer-e
 
 # RFC 9110 §5.5: field values are visible characters, SP and HTAB (obs-text allowed).
 _BAD_FIELD_VALUE = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
-# RFC 9110 §5.1: field names are tokens.
-_TOKEN = re.compile(r"^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$")
+# RFC 9110 §5.6.2: tchar; a token is 1*tchar. Field names (§5.1) and methods are tokens.
+_TCHAR = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
+_TOKEN = re.compile(rf"^{_TCHAR}+$")
 
 # Header names our side sends repeat endlessly; remember the ones already checked.
 _valid_names: set[str] = set()
@@ -81,3 +82,78 @@ def validate_fields(headers: Iterable[tuple[str, str]]) -> None:
             check_name(name)
         if type(value) is not str or not (value.isascii() and value.isprintable()):
             check_value(name, value)
+
+
+# -- what the server checks in a request's fields ----------------------------------------
+
+# on_header's dispatch, one dict lookup per field instead of a chain of comparisons.
+HOST, CONTENT_LENGTH, TRANSFER_ENCODING, EXPECT, SINGLETON = range(1, 6)
+REQUEST_FIELD_KINDS: dict[bytes, int] = {
+    b"host": HOST, b"content-length": CONTENT_LENGTH, b"transfer-encoding": TRANSFER_ENCODING,
+    b"expect": EXPECT,
+}
+
+# Singleton fields whose duplicates (with different values) change what the request
+# means, so that two parsers in a chain could each pick a different one (RFC 9110 §5.3:
+# a sender MUST NOT generate repeated field lines unless the field is a list; these
+# are not lists). Host and Content-Length are checked apart (and by llhttp).
+# Content-Type (§8.3: one media-type; which one decides how the body is read),
+# Authorization and Proxy-Authorization (§11.6.2, §11.7.2: one set of credentials;
+# which one is checked vs which one is logged is a classic confusion), Range and
+# If-Range (§14.2, §13.1.5: which bytes are sent), If-Modified-Since and
+# If-Unmodified-Since (§13.1.3, §13.1.4: one HTTP-date each). Repeating the same value
+# is harmless and allowed.
+SINGLETON_FIELDS = (b"content-type", b"authorization", b"proxy-authorization", b"range",
+                    b"if-range", b"if-modified-since", b"if-unmodified-since")
+SINGLETON_BITS: dict[bytes, int] = {name: 1 << index for index, name in enumerate(SINGLETON_FIELDS)}
+REQUEST_FIELD_KINDS.update(dict.fromkeys(SINGLETON_FIELDS, SINGLETON))
+
+# RFC 9110 §6.5.1: "Many fields cannot be processed outside the header section because
+# their evaluation is necessary prior to receiving the content, such as those that
+# describe message framing, routing, authentication, request modifiers, response
+# controls, or content format. A sender MUST NOT generate a trailer field unless the
+# sender knows the corresponding header field name's definition permits the field to
+# be sent in trailers." None of these permits it. A request carrying one in its trailer
+# section is refused (400), never handed to the app as a trailer: a later hop that
+# merged trailers into the header section would see a different request.
+TRAILER_FORBIDDEN = frozenset({
+    # framing (RFC 9112 §6)
+    b"transfer-encoding", b"content-length", b"trailer",
+    # routing and connection (RFC 9110 §7.2, §7.6)
+    b"host", b"connection", b"keep-alive", b"proxy-connection", b"upgrade", b"te",
+    b"max-forwards", b"via",
+    # authentication (RFC 9110 §11) and request state (RFC 6265)
+    b"authorization", b"proxy-authorization", b"cookie",
+    # request modifiers: controls and conditionals (RFC 9110 §10.1, §13.1; RFC 9111 §5)
+    b"expect", b"range", b"if-match", b"if-none-match", b"if-modified-since",
+    b"if-unmodified-since", b"if-range", b"cache-control", b"pragma",
+    # content format (RFC 9110 §8)
+    b"content-type", b"content-encoding", b"content-range", b"content-language",
+    b"content-location",
+})
+
+# RFC 9110 §7.2: Host = uri-host [ ":" port ]; RFC 3986 §3.2.2: uri-host is an
+# IP-literal in brackets, an IPv4 address or a reg-name (unreserved, pct-encoded and
+# sub-delims; "," is a sub-delim, so "a,b" parses, "a, b" does not). No userinfo
+# ("@"), no path ("/"), no whitespace.
+_HOST = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]*)(?::[0-9]*)?")
+# Hosts repeat (one or a few per server): a hit in this set costs no regex run.
+_valid_hosts: set[bytes] = set()
+
+
+def valid_host(value: bytes) -> bool:
+    """Whether a Host value is a non-empty ``uri-host [":" port]``."""
+    if value in _valid_hosts:
+        return True
+    if not value or _HOST.fullmatch(value) is None:
+        return False
+    if len(_valid_hosts) < 1024:
+        _valid_hosts.add(value)
+    return True
+
+
+_TOKEN_BYTES = re.compile(f"{_TCHAR}+".encode())
+
+
+def is_token(value: bytes) -> bool:
+    return _TOKEN_BYTES.fullmatch(value) is not None

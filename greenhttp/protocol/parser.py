@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import httptools
 
 from ..errors import (
@@ -11,14 +13,39 @@ from ..errors import (
     VersionNotSupported,
 )
 from .events import NEED_DATA, Data, Event, RawHeaders
+from .fields import _TCHAR
 from .phases import Phase
 
-def _map_parser_error(exc: Exception) -> ProtocolError:
+# The start of a request line: optional empty lines (RFC 9112 §2.2), then what should
+# be the method, then the byte after it (a SP if the method is a well-formed token).
+_METHOD = re.compile(rb"(?:\r?\n)*(" + _TCHAR.encode() + rb"*)(.?)", re.S)
+
+
+def _method_error(line: bytes | None, message: str, max_length: int) -> ProtocolError:
+    """llhttp knows a fixed list of methods and stops at the first byte that leaves it,
+    so its "Invalid method" covers both an unknown method and garbage. RFC 9110 §9.1
+    wants 501 only for a method the server does not recognize; a request line whose
+    method is not a token (RFC 9112 §3: method SP ...) is malformed, 400.
+    ``line`` is the bytes where the failed request began, when known."""
+    if line is not None:
+        match = _METHOD.match(line)
+        assert match is not None  # the pattern matches the empty string
+        method, after = match[1], match[2]
+        if not method or after not in (b" ", b""):
+            return BadRequest(f"malformed request line: the method is not a token ({message})")
+        if len(method) > max_length:
+            # llhttp stopped at its first byte; the rest never reached a buffer.
+            return BadRequest(f"request method longer than {max_length} bytes")
+    # RFC 9110 §9.1: an unrecognized method SHOULD get 501.
+    return NotImplementedCoding(f"unknown method: {message}", 501)
+
+
+def _map_parser_error(exc: Exception, line: bytes | None = None,
+                      max_method: int = 8192) -> ProtocolError:
     message = str(exc) or type(exc).__name__
     if isinstance(exc, httptools.HttpParserInvalidMethodError):
         if "Invalid method" in message:
-            # RFC 9110 §9.1: an unrecognized method SHOULD get 501.
-            return NotImplementedCoding(f"unknown method: {message}", 501)
+            return _method_error(line, message, max_method)
         return BadRequest(f"malformed request line: {message}")  # e.g. "GET\r\n"
     if isinstance(exc, httptools.HttpParserInvalidURLError):
         return BadRequest(f"invalid request target: {message}")

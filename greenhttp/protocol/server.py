@@ -51,7 +51,19 @@ from ..errors import (
 )
 from ..settings import default
 from .events import Data, EndOfMessage, Event, RequestHead
-from .fields import check_name, check_value
+from .fields import (
+    CONTENT_LENGTH,
+    EXPECT,
+    HOST,
+    REQUEST_FIELD_KINDS,
+    SINGLETON_BITS,
+    TRAILER_FORBIDDEN,
+    TRANSFER_ENCODING,
+    check_name,
+    check_value,
+    is_token,
+    valid_host,
+)
 from .framing import NO_BODY_STATUSES, WRITERS, BodyWriter
 from .parser import _ParserCallbacks, _map_parser_error
 from .phases import BODY, ERROR, HEAD, IDLE, SERVER_TRANSITIONS, TUNNEL
@@ -110,7 +122,7 @@ class ServerProtocol(_ParserCallbacks):
 
     __slots__ = ("limits", "trailing_data", "_url_parts", "_url_len", "_head_size",
                  "_host", "_host_count", "_expect", "_body_received", "_head_feed_bytes",
-                 "_last_request")
+                 "_last_request", "_singletons")
 
     def __init__(self, limits: Limits | None = None) -> None:
         self.limits = limits or Limits()
@@ -133,6 +145,7 @@ class ServerProtocol(_ParserCallbacks):
         self._head_size = 0
         self._host: bytes | None = None
         self._host_count = 0
+        self._singletons = 0
         self._expect: bytes | None = None
         self._body_received = 0
         self._head_feed_bytes = 0
@@ -184,13 +197,23 @@ class ServerProtocol(_ParserCallbacks):
                 raise  # not a ProtocolError of ours: a bug, with its cause in __context__
             raise self._error from None
         except httptools.HttpParserError as exc:
-            self._fail(_map_parser_error(exc))
+            self._fail(_map_parser_error(exc, self._line_of(data), self.limits.max_request_line))
         if self._phase is HEAD:
             # llhttp buffers a partial field inside itself; bound it by what we fed.
             if head_started_before:
                 self._head_feed_bytes += len(data)
             if self._head_feed_bytes > self.limits.max_head_size:
                 self._fail(HeadersTooLarge("request head too large"))
+
+    def _line_of(self, data: bytes) -> bytes | None:
+        """Where the request that failed began, as far as this feed tells (error path
+        only): ``data``, unless a pipelined request ended earlier in it (the offset of
+        the next one is then unknown)."""
+        events = self._events
+        for index in range(self._next_event, len(events)):
+            if type(events[index]) is EndOfMessage:
+                return None
+        return data
 
     def _on_upgrade(self, data: bytes, exc: httptools.HttpParserUpgrade) -> None:
         offset = int(exc.args[0]) if exc.args else len(data)
@@ -233,6 +256,9 @@ class ServerProtocol(_ParserCallbacks):
         if size > limits.max_header_size:
             self._fail(HeadersTooLarge(f"header field larger than {limits.max_header_size} bytes"))
         if self._phase is not HEAD:
+            if name.lower() in TRAILER_FORBIDDEN:
+                # RFC 9110 §6.5.1 (fields.py has the list and the reason).
+                self._fail(BadRequest(f"{name.decode('latin-1')} is not allowed in a trailer section"))
             trailers = self._trailers if self._trailers is not None else []
             self._trailers = trailers
             trailers.append((name, value))
@@ -245,23 +271,47 @@ class ServerProtocol(_ParserCallbacks):
         if len(headers) > limits.max_header_count or self._head_size > limits.max_head_size:
             self._fail(HeadersTooLarge("request head too large"))
         lname = name.lower()
-        if lname == b"host":
+        kind = REQUEST_FIELD_KINDS.get(lname)
+        if kind is None:
+            return
+        if kind == HOST:
             self._host_count += 1
             self._host = value
-        elif lname == b"content-length":
-            self._content_length = int(value)  # llhttp already checked the digits
-        elif lname == b"transfer-encoding":
-            # llhttp insists that "chunked" comes last but passes codings before it
-            # ("gzip, chunked"). We decode none of those, and handing the app a body
-            # still gzip-encoded would be wrong: RFC 9112 §6.1 says 501.
-            for coding in value.lower().split(b","):
-                coding = coding.strip()
-                if coding and coding != b"chunked":
-                    self._fail(NotImplementedCoding(
-                        f"unsupported transfer coding {coding.decode('latin-1')!r}"))
-            self._chunked = True
-        elif lname == b"expect":
+        elif kind == CONTENT_LENGTH:
+            # llhttp checked the digits. Leading zeros ("007") are accepted as decimal:
+            # the grammar is 1*DIGIT (RFC 9110 §8.6), nginx and llhttp read them so,
+            # and every parser that accepts them reads the same number. SP/HTAB around
+            # the value are OWS, not part of it (§5.5); any other whitespace llhttp refuses.
+            self._content_length = int(value)
+        elif kind == TRANSFER_ENCODING:
+            self._transfer_coding(value)
+        elif kind == EXPECT:
             self._expect = value
+        else:
+            bit = SINGLETON_BITS[lname]
+            if self._singletons & bit:
+                self._check_singleton(lname)
+            self._singletons |= bit
+
+    def _transfer_coding(self, value: bytes) -> None:
+        # llhttp insists that "chunked" comes last but passes codings before it
+        # ("gzip, chunked"). We decode none of those, and handing the app a body
+        # still gzip-encoded would be wrong: RFC 9112 §6.1 says 501. A coding that is
+        # not a token ("chunked;ext=val": chunked takes no parameters, RFC 9112 §7) is
+        # malformed, not merely unknown: 400.
+        for coding in value.lower().split(b","):
+            coding = coding.strip()
+            if coding == b"chunked" or not coding:
+                continue
+            if not is_token(coding):
+                self._fail(BadRequest(f"malformed transfer coding {coding.decode('latin-1')!r}"))
+            self._fail(NotImplementedCoding(f"unsupported transfer coding {coding.decode('latin-1')!r}"))
+        self._chunked = True
+
+    def _check_singleton(self, lname: bytes) -> None:
+        values = {value for name, value in self._headers if name.lower() == lname}
+        if len(values) > 1:
+            self._fail(BadRequest(f"conflicting {lname.decode('latin-1')} fields"))
 
     def on_headers_complete(self) -> None:
         self._phase = _HEAD_DONE[self._phase]
@@ -289,6 +339,18 @@ class ServerProtocol(_ParserCallbacks):
         method = parser.get_method().decode("ascii")
         url_parts = self._url_parts
         target = url_parts[0] if len(url_parts) == 1 else b"".join(url_parts)
+        host = self._host
+        if host is not None and not valid_host(host):
+            # RFC 9110 §7.2, RFC 9112 §3.2: Host = uri-host [ ":" port ]; a server MUST
+            # respond 400 to a request whose Host is invalid. An empty Host is allowed
+            # only when the target URI has no authority, and no target llhttp accepts
+            # lacks one: origin-form and "*" take it from Host (and an "http" URI with
+            # an empty host MUST be rejected, RFC 9110 §4.2.1), CONNECT's authority-form
+            # is one, and llhttp refuses an absolute-form without "//" ("urn:x").
+            self._fail(BadRequest(f"invalid Host {host.decode('latin-1')!r}" if host else "empty Host"))
+        if target == b"*" and method != "OPTIONS":
+            # RFC 9112 §3.2.4: the asterisk-form is only used for a server-wide OPTIONS.
+            self._fail(BadRequest(f"asterisk-form request target with {method}"))
         request = RequestHead(
             method, target, version, self._headers, parser.should_keep_alive(),
             self._content_length, self._chunked, expect_continue,

@@ -309,3 +309,40 @@ def test_client_bytes_after_the_response_are_not_parsed():
     proto.receive_data(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n\r\n")
     got = events(proto)
     assert proto.unexpected_data and isinstance(got[-1], p.EndOfMessage) and len(got) == 3
+
+
+# -- conformance decisions that are not errors (docs/bad-input.md) -----------------
+
+
+@pytest.mark.parametrize("host", [b"a", b"a:80", b"a:", b"127.0.0.1:8080", b"[::1]:80", b"xn--bcher-kva.example",
+                                  b"a_b.c~d", b"a,b"])
+def test_valid_hosts_accepted(host):
+    proto = p.ServerProtocol()
+    proto.receive_data(b"GET / HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+    assert proto.next_event().host == host
+
+
+def test_lenient_on_purpose():
+    proto = p.ServerProtocol()
+    proto.receive_data(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \t007 \r\n"
+                       b"Content-Type: a\r\nContent-Type: a\r\n\r\nabcdefg")
+    assert proto.next_event().content_length == 7
+    proto = p.ServerProtocol()
+    proto.receive_data(b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n"
+                       b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-Sum: 1\r\n\r\n")
+    assert proto.next_event().target == b"*"
+    got = events(proto)
+    assert got[-1].trailers == [(b"X-Sum", b"1")]
+
+
+@pytest.mark.parametrize("data, status", [
+    (b"FOO / HTTP/1.1\r\nHost: a\r\n\r\n", 501),
+    (b"\r\nget / HTTP/1.1\r\nHost: a\r\n\r\n", 501),
+    (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 400),  # a TLS ClientHello on the plain port
+    (b"GE\tT / HTTP/1.1\r\n", 400),
+    (b"X" * 9000, 400),
+])
+def test_method_errors(data, status):
+    with pytest.raises(errors.RequestError) as caught:
+        p.ServerProtocol().receive_data(data)
+    assert caught.value.status_hint == status
