@@ -3,7 +3,7 @@ which bypasses the WSGI adapter, cannot put an injected field on the wire either
 
 import pytest
 
-from tests.conftest import raw_exchange, running
+from conftest import raw_exchange, running
 
 REQUEST = b"GET / HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n"
 
