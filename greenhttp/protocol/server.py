@@ -63,6 +63,7 @@ from .fields import (
     check_value,
     is_token,
     valid_host,
+    _valid_hosts,
 )
 from .framing import NO_BODY_STATUSES, WRITERS, BodyWriter
 from .parser import _ParserCallbacks, _map_parser_error
@@ -271,9 +272,9 @@ class ServerProtocol(_ParserCallbacks):
         if len(headers) > limits.max_header_count or self._head_size > limits.max_head_size:
             self._fail(HeadersTooLarge("request head too large"))
         lname = name.lower()
-        kind = REQUEST_FIELD_KINDS.get(lname)
-        if kind is None:
+        if lname not in REQUEST_FIELD_KINDS:  # most fields: an operator, not a call
             return
+        kind = REQUEST_FIELD_KINDS[lname]
         if kind == HOST:
             self._host_count += 1
             self._host = value
@@ -340,7 +341,7 @@ class ServerProtocol(_ParserCallbacks):
         url_parts = self._url_parts
         target = url_parts[0] if len(url_parts) == 1 else b"".join(url_parts)
         host = self._host
-        if host is not None and not valid_host(host):
+        if host is not None and host not in _valid_hosts and not valid_host(host):
             # RFC 9110 §7.2, RFC 9112 §3.2: Host = uri-host [ ":" port ]; a server MUST
             # respond 400 to a request whose Host is invalid. An empty Host is allowed
             # only when the target URI has no authority, and no target llhttp accepts
