@@ -30,7 +30,7 @@ from gevent import socket as gsocket
 from ..body import Body
 from ..errors import ClientDisconnected, ProtocolError, RequestError
 from ..log import access_line, access_logger, error_logger
-from ..protocol.core import (
+from ..protocol import (
     NEED_DATA,
     EndOfMessage,
     RequestHead,
@@ -44,7 +44,7 @@ from .phase import APP, DETACHED, HEAD_HELD, IDLE, SENT
 from .output import OUTPUT_HOLD, RECV_SIZE, TIMEOUT_ERRORS, Output
 
 if TYPE_CHECKING:
-    from ..protocol.core import ResponseFraming
+    from ..protocol import BodyWriter
     from .listener import Server
 
 # RFC 9112 §3: request-line = method SP request-target SP HTTP-version; method is a
@@ -125,7 +125,7 @@ class HTTPConnection(Output, BodyReader):
         # Per-request state, reset by _handle.
         self._request: RequestHead | None = None
         self._body: Body | None = None
-        self._framing: ResponseFraming | None = None
+        self._framing: BodyWriter | None = None
         self._head: bytes | None = None
         self._continue_pending = False
         self._status = 0
@@ -292,6 +292,16 @@ class HTTPConnection(Output, BodyReader):
                 self._reject(exc, CONNECT_ALLOW if type(exc) is _ConnectRefused else None)
             else:
                 error_logger.info("%s: bad request body after response started: %s", self.client, exc)
+        except Exception:
+            # A Server(handler=...) that failed, e.g. a head the protocol refused
+            # (LocalProtocolError: nothing went on the wire). Our side's fault: 500
+            # when no response has started, else just close (errors.py, "Roles").
+            error_logger.exception("%s: handler failed for %s %r", self.client, request.method,
+                                   request.target)
+            keep_alive = False
+            if self.phase is not SENT and self.phase is not DETACHED:
+                self._head = None
+                self.send_simple(500, b"500 Internal Server Error\n")
         if self.phase is DETACHED:
             return False
         framing = self._framing

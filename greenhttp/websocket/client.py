@@ -23,7 +23,7 @@ from ..client import transport
 from ..client.exchange import tunnel_through
 from ..client.routing import USER_AGENT, _parse_url, _select_proxy
 from ..errors import ConnectError, InvalidURL, ResponseProtocolError
-from ..protocol.core import NEED_DATA, ClientProtocol, InformationalResponse, ResponseHead
+from ..protocol import NEED_DATA, ClientProtocol, InformationalResponse, ResponseHead
 from .core import WebSocket
 
 HeadersLike = Union[Mapping[str, str], Sequence[tuple[str, str]], None]
@@ -117,7 +117,7 @@ def _handshake(sock: Any, url: Any, headers: HeadersLike, subprotocols: Sequence
                   or f[0].startswith("Sec-WebSocket-Key")] + items
     protocol = ClientProtocol()
     sock.settimeout(timeout)
-    sock.sendall(protocol.request_head("GET", url.target, fields, None, False))
+    sock.sendall(protocol.request_head("GET", url.target, fields, None, False)[0])
 
     head_bytes, early = read_head(sock)
     try:
