@@ -423,6 +423,10 @@ class ServerProtocol(_ParserCallbacks):
                     if not (value.isdigit() and value.isascii()):
                         raise LocalProtocolError(f"invalid Content-Length {value!r}")
                     content_length = int(value)
+                    if status < 200 or status == 204:
+                        # RFC 9110 §8.6: "A server MUST NOT send a Content-Length header
+                        # field in any response with a status code of 1xx or 204."
+                        continue
                 elif kind == _DATE:
                     has_date = True
                 else:

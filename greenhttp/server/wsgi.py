@@ -230,7 +230,7 @@ class WSGIHandler:
         status = state.status
         assert status is not None
         headers = state.headers
-        if content_length is not None:
+        if content_length is not None and _may_add_length(status):
             headers = headers + [("Content-Length", str(content_length))]
         conn.start_response(int(status[:3]), status[4:], headers)
         state.head_sent = True
@@ -247,7 +247,7 @@ class WSGIHandler:
                 body = result[0]
                 status = state.status
                 headers = state.headers
-                if not _has_length(headers):
+                if not _has_length(headers) and _may_add_length(status):
                     headers = headers + [("Content-Length", str(len(body)))]
                 state.head_sent = True
                 conn.respond_whole(int(status[:3]), status[4:], headers, body)
@@ -302,6 +302,15 @@ class WSGIHandler:
         conn.sendfile(file, offset, size)
         conn.finish()
         return True
+
+
+def _may_add_length(status: str) -> bool:
+    """Whether the server may state the length of the body the app returned.
+
+    Not for 1xx and 204, which RFC 9110 §8.6 forbids to carry Content-Length, nor for
+    304, where it would have to be the length of the 200 the app did not produce.
+    """
+    return status[:1] not in ("1",) and status[:3] not in ("204", "304")
 
 
 def _has_length(headers: list[tuple[str, str]]) -> bool:

@@ -10,6 +10,8 @@ from __future__ import annotations
 import re
 import socket
 
+import pytest
+
 from greenhttp.server.testing import FakeSocket, connection, replay
 
 GET = b"GET /%s HTTP/1.1\r\nHost: x\r\n\r\n"
@@ -195,3 +197,18 @@ def test_phases_follow_the_documented_transitions():
     assert seen == [Phase.APP, Phase.HEAD_HELD, Phase.SENT] * 2
     assert conn.phase is Phase.IDLE  # the client closed between requests
     assert sock.sent.count(b"HTTP/1.1 200 OK") == 2
+
+
+@pytest.mark.parametrize("status", ["204 No Content", "304 Not Modified", "101 Switching Protocols"])
+def test_no_content_length_on_bodiless_statuses(status):
+    # RFC 9110 §8.6: a server MUST NOT send Content-Length on 1xx or 204; on a 304 it could
+    # only repeat the 200's length, which the server does not know. Neither what the app
+    # returned (an empty list) nor an app's own header may put one there for 1xx/204.
+    def app(environ, start_response):
+        headers = [("Content-Length", "0")] if status.startswith(("1", "204")) else []
+        start_response(status, headers)
+        return [b""]
+
+    reply = replay(app, b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 " + status[:3].encode())
+    assert b"content-length" not in reply.lower()
