@@ -24,6 +24,8 @@ from wsproto.utilities import LocalProtocolError as _WSLocalProtocolError
 from ..errors import ConnectionLost
 from ..errors import TimeoutError as _GreenTimeoutError
 
+from .deflate import BoundedDeflate
+
 Message = Union[str, bytes]
 
 RECV_SIZE = 65536
@@ -76,7 +78,7 @@ class WebSocket:
         "ping_timeout", "idle_timeout", "close_code", "close_reason", "environ", "headers",
         "messages_in", "messages_out", "_ws", "_early", "_messages", "_parts", "_size",
         "_text", "_closed", "_send_lock", "_last_recv", "_ping_sent", "_close_sent",
-        "_reader", "_on_close", "owner", "__weakref__",
+        "_reader", "_on_close", "owner", "_deflate", "__weakref__",
     )
 
     def __init__(self, sock: Any, connection: Connection, *, early: bytes = b"",
@@ -84,7 +86,8 @@ class WebSocket:
                  max_message_size: int | None = 16 * 1024 * 1024,
                  ping_interval: float | None = 20.0, ping_timeout: float | None = 20.0,
                  idle_timeout: float | None = None,
-                 on_close: Callable[["WebSocket"], None] | None = None) -> None:
+                 on_close: Callable[["WebSocket"], None] | None = None,
+                 deflate: BoundedDeflate | None = None) -> None:
         self.sock = sock
         #: The negotiated subprotocol (Sec-WebSocket-Protocol), or None.
         self.subprotocol = subprotocol
@@ -118,6 +121,8 @@ class WebSocket:
         #: The greenlet that reads (the request's, on the server); close() from any
         #: other only sends the Close frame: two greenlets never read one socket.
         self.owner: Any = None
+        #: Our permessage-deflate, if negotiated: it says when a message overflowed.
+        self._deflate = deflate
 
     # -- public API ------------------------------------------------------------------
 
@@ -271,7 +276,9 @@ class WebSocket:
                 self._parts.append(data)
                 self._size += len(data)
                 self._text = kind is TextMessage
-                if max_size is not None and self._size > max_size:
+                deflate = self._deflate
+                if max_size is not None and (self._size > max_size or (
+                        deflate is not None and deflate.overflowed)):
                     self._parts = []
                     self._size = 0
                     # RFC 6455 §7.4.1: 1009, "a message that is too big for it to process".

@@ -19,11 +19,11 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 
 import gevent
 from wsproto.connection import Connection, ConnectionType
-from wsproto.extensions import PerMessageDeflate
 from wsproto.handshake import server_extensions_handshake
 from wsproto.utilities import generate_accept_token, split_comma_header
 
 from ..log import access_line, access_logger, error_logger
+from .deflate import BoundedDeflate
 from .core import GOING_AWAY, INTERNAL_ERROR, ConnectionClosed, WebSocket
 
 _UNSET: Any = object()
@@ -152,13 +152,16 @@ def accept(environ: dict[str, Any], subprotocols: Sequence[str] = (), *,
     ]
     if chosen is not None:
         response.append(f"Sec-WebSocket-Protocol: {chosen}")
+    max_size = config.websocket_max_message_size if max_message_size is _UNSET else max_message_size
+    deflate = None
     if compression:
         requested = [e for e in split_comma_header(
             environ.get("HTTP_SEC_WEBSOCKET_EXTENSIONS", "").encode("latin-1")) if e]
-        deflate = PerMessageDeflate()
-        agreed = server_extensions_handshake(requested, [deflate])
+        offer = BoundedDeflate(max_size or None)
+        agreed = server_extensions_handshake(requested, [offer])
         if agreed:
-            extensions.append(deflate)
+            deflate = offer
+            extensions.append(offer)
             accepted_extensions.append(agreed.decode("ascii"))
             response.append(f"Sec-WebSocket-Extensions: {agreed.decode('ascii')}")
     if config.server_header:
@@ -184,7 +187,7 @@ def accept(environ: dict[str, Any], subprotocols: Sequence[str] = (), *,
     ws = WebSocket(
         sock, Connection(ConnectionType.SERVER, extensions=extensions), early=early,
         subprotocol=chosen, extensions=accepted_extensions,
-        max_message_size=config.websocket_max_message_size if max_message_size is _UNSET else max_message_size,
+        max_message_size=max_size, deflate=deflate,
         ping_interval=config.websocket_ping_interval if ping_interval is _UNSET else ping_interval,
         ping_timeout=config.websocket_ping_timeout if ping_timeout is _UNSET else ping_timeout,
         idle_timeout=config.websocket_idle_timeout if idle_timeout is _UNSET else idle_timeout,
