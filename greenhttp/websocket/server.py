@@ -87,10 +87,14 @@ def check_handshake(environ: dict[str, Any]) -> bytes:
 
 # -- shutdown: every server's open WebSockets get 1001 Going Away ------------------------
 
-_open: "weakref.WeakKeyDictionary[Any, weakref.WeakSet[WebSocket]]" = weakref.WeakKeyDictionary()
+_open: "weakref.WeakKeyDictionary[Any, weakref.WeakSet[Any]]" = weakref.WeakKeyDictionary()
 
 
-def _register(server: Any, ws: WebSocket) -> None:
+def on_server_stop(server: Any, ws: Any) -> None:
+    """Have ``ws`` told 1001 when ``server`` stops: a :class:`WebSocket`, or any object
+    with a ``going_away()`` method (compat's TakeoverSocket)."""
+    if server is None:
+        return
     sockets = _open.get(server)
     if sockets is None:
         sockets = _open[server] = weakref.WeakSet()
@@ -100,11 +104,14 @@ def _register(server: Any, ws: WebSocket) -> None:
     sockets.add(ws)
 
 
-def _going_away(sockets: "weakref.WeakSet[WebSocket]") -> None:
+def _going_away(sockets: "weakref.WeakSet[Any]") -> None:
     for ws in list(sockets):
         # RFC 6455 §7.4.1: 1001, "a server going down". One greenlet each: a peer that
         # reads nothing must not hold up the others' Close frames.
-        gevent.spawn(_close_quietly, ws, GOING_AWAY, "server shutting down")
+        if isinstance(ws, WebSocket):
+            gevent.spawn(_close_quietly, ws, GOING_AWAY, "server shutting down")
+        else:
+            gevent.spawn(ws.going_away)
 
 
 def _close_quietly(ws: WebSocket, code: int, reason: str) -> None:
@@ -200,7 +207,7 @@ def accept(environ: dict[str, Any], subprotocols: Sequence[str] = (), *,
     except OSError:
         ws.abandon()
         raise ConnectionClosed(1006, "client left during the handshake") from None
-    _register(server, ws)
+    on_server_stop(server, ws)
     if server.closing:
         _close_quietly(ws, GOING_AWAY, "server shutting down")
     end_with_request(conn, ws.abandon)
