@@ -95,9 +95,13 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
         if setting.flag:
             flags.append("--" + setting.name.replace("_", "-"))
         default_text = setting.default
+        if setting.action == "store_true":
+            parser.add_argument(*flags, dest=setting.name, action="store_true", default=None,
+                                help=setting.help.replace("%", "%%"))
+            continue
         parser.add_argument(*flags, dest=setting.name, type=_setting_type(setting), default=None,
-                            metavar=setting.metavar or None,
-                            help=f"{setting.help} (default: {default_text})")
+                            metavar=setting.metavar or None, action=setting.action or None,
+                            help=f"{setting.help} (default: {default_text})".replace("%", "%%"))
     parser.add_argument("--no-access-log", action="store_true",
                         help="Do not log one line per request to stderr.")
 
@@ -107,11 +111,15 @@ def config_from_args(args: argparse.Namespace) -> Any:
     from ..settings import SETTINGS, ServerConfig
 
     try:
-        return ServerConfig.from_environ(
+        config = ServerConfig.from_environ(
             **{s.name: getattr(args, s.name) for s in SETTINGS},
             access_log=not args.no_access_log)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
+    # -p, else $PORT, else 8080 (greenhttp.server.binding.default_port)
+    config.port_given = args.port if args.port is not None else (  # type: ignore[attr-defined]
+        config.port if "GREENHTTP_PORT" in os.environ else None)
+    return config
 
 
 def load_app(spec: str) -> Callable[..., Any]:
@@ -196,6 +204,10 @@ def serve_main(argv: Sequence[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     config = config_from_args(args)
+    if not args.console:
+        from .production import run
+
+        return run(args.app, config, load_app)
     app = load_app(args.app)
 
     def open_console(server: Any) -> None:
