@@ -15,8 +15,10 @@ Workers share the master's listening sockets (the kernel hands each accept to on
 the processes blocked on it); see docs/deploy.md for why not SO_REUSEPORT.
 
 Fork and gevent: the master runs a hub (to wait for signals), so it forks with
-:func:`gevent.os.fork_gevent`, which calls :func:`gevent.reinit` in the child, and the
-child cancels the master's signal watchers that libev carries across fork.
+:func:`gevent.os.fork_and_watch`, which calls :func:`gevent.reinit` in the child and
+reports each child's exit through a libev child watcher (libev's default loop reaps
+children on SIGCHLD itself, so a plain ``waitpid`` would miss exit statuses). The child
+cancels the master's signal watchers, which libev carries across fork.
 """
 
 from __future__ import annotations
@@ -29,14 +31,13 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 import gevent
+import gevent.os
 from gevent.event import Event
-from gevent.monkey import get_original
 
 from ..log import error_logger
 from .heartbeat import Heartbeat
 from .worker import BOOT_ERROR, Worker
 
-_raw_waitpid = get_original("os", "waitpid")
 #: After SIGABRT, how long a stuck worker gets to log its line before SIGKILL.
 ABORT_GRACE = 2.0
 #: Respawn backoff for a worker that dies soon after starting: 0.1s doubling to 10s.
@@ -88,12 +89,13 @@ class Arbiter:
         self._signals: list[int] = []
         self._wake = Event()
         self._handles: list[Any] = []
+        self._exited: list[tuple[int, int]] = []
 
     # -- the loop ------------------------------------------------------------------
 
     def run(self) -> int:
         for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGTTIN,
-                       signal.SIGTTOU, signal.SIGUSR1, signal.SIGCHLD):
+                       signal.SIGTTOU, signal.SIGUSR1):
             self._handles.append(gevent.signal_handler(signum, self._queue_signal, signum))
         error_logger.debug("master %d: starting %d worker(s)", os.getpid(), self.target)
         changes = self.watch() if self.watch is not None else None
@@ -101,6 +103,9 @@ class Arbiter:
             while True:
                 self._wake.wait(0.25)
                 self._wake.clear()
+                status = self._reap()
+                if status is not None:
+                    return status
                 while self._signals:
                     signum = self._signals.pop(0)
                     if signum in (signal.SIGTERM, signal.SIGINT):
@@ -109,9 +114,6 @@ class Arbiter:
                                           self.config.graceful_timeout)
                         return self._stop_all()
                     self._handle_signal(signum)
-                status = self._reap()
-                if status is not None:
-                    return status
                 if changes is not None and changes.ready():
                     error_logger.info("master %d: %s changed, reloading", os.getpid(),
                                       changes.value or "a source file")
@@ -166,14 +168,14 @@ class Arbiter:
 
     def _spawn(self) -> None:
         slot = self.heartbeat.take()
-        pid = gevent.os.fork_gevent()
+        pid = gevent.os.fork_and_watch(callback=self._child_exited)
         if pid == 0:  # the worker
             status = 1
             try:
                 for handle in self._handles:
                     handle.cancel()
                 for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGTTIN,
-                               signal.SIGTTOU, signal.SIGUSR1, signal.SIGCHLD):
+                               signal.SIGTTOU, signal.SIGUSR1):
                     signal.signal(signum, signal.SIG_DFL)
                 worker = Worker(self.config, self.listeners, self.load_app, self.heartbeat, slot,
                                 tls=self.tls, prepare=self.prepare)
@@ -193,15 +195,14 @@ class Arbiter:
         child.stopping = True
         _kill(child.pid, signal.SIGTERM)
 
+    def _child_exited(self, watcher: Any) -> None:
+        self._exited.append((watcher.rpid, watcher.rstatus))
+        self._wake.set()
+
     def _reap(self) -> int | None:
         """Collect dead workers; returns an exit status if the master must give up."""
-        while True:
-            try:
-                pid, status = _raw_waitpid(-1, os.WNOHANG)
-            except ChildProcessError:
-                return None
-            if pid == 0:
-                return None
+        while self._exited:
+            pid, status = self._exited.pop(0)
             child = self.children.pop(pid, None)
             if child is None:
                 continue
@@ -224,6 +225,7 @@ class Arbiter:
                 self.next_spawn = time.monotonic() + self.backoff
             else:
                 self.backoff = 0.0
+        return None
 
     def _check_heartbeats(self) -> None:
         now = time.monotonic()
