@@ -195,6 +195,7 @@ def test_pid_file_chdir_env_and_user(tmp_path):
             start_response("200 OK", [])
             return [f"{os.environ['GREETING']} {os.getcwd()} {os.getuid()}".encode()]
     '''))
+    (tmp_path / "envapp.py").chmod(0o644)
     pid_file = tmp_path / "master.pid"
     server = start("envapp.py", "-b", "127.0.0.1:0", "--chdir", str(tmp_path), "--pid", str(pid_file),
                    "--env", "GREETING=hello", "--user", "nobody")
