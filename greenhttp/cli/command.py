@@ -62,7 +62,9 @@ class ArgumentParser(argparse.ArgumentParser):
     """argparse, but a bad argument is one line on stderr, not a usage dump."""
 
     def error(self, message: str) -> "NoReturn":  # type: ignore[override]
-        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        from .production import hint_for
+
+        self.exit(2, f"{self.prog}: error: {message}{hint_for(message)} (see '{self.prog} --help')\n")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,9 +73,16 @@ def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(
         prog=PROG,
         description="Serve a WSGI app with greenhttp (one greenlet per connection).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Other commands: " + (", ".join(sorted(SUBCOMMANDS)) or "none")
-        + f". Run '{PROG} COMMAND --help' for theirs. Settings may also come from "
-        "GREENHTTP_<NAME> environment variables (e.g. GREENHTTP_PORT).",
+        + f". Run '{PROG} COMMAND --help' for theirs.\nSettings may also come from "
+        "GREENHTTP_<NAME> environment variables (e.g. GREENHTTP_PORT).\n\nExamples:\n"
+        "  greenhttp app.py                         127.0.0.1:8080, one worker\n"
+        "  greenhttp 'pkg.web:create_app()' -w auto -b 0.0.0.0:8000\n"
+        "  greenhttp mysite/wsgi.py -b unix:/run/mysite.sock --forwarded-allow-ips '*'\n"
+        "  greenhttp app.py --certfile cert.pem --keyfile key.pem -b :8443\n"
+        "  greenhttp app.py --reload                restart on source changes\n"
+        "  greenhttp get https://example.com/       one request (see also: proxy, repl)",
     )
     parser.add_argument("app", metavar="APP",
                         help="path/to/app.py (its 'app', else 'application'), path/to/app.py:name, "

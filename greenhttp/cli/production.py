@@ -142,3 +142,32 @@ def run(app_spec: str, config: Any, load_app: Callable[[str], Any]) -> int:
                       on_ready=announce)
     sys.stdout.flush()
     return arbiter.run()
+
+
+#: gunicorn flags greenhttp does not take, and what to do instead.
+GUNICORN_HINTS = {
+    "--worker-class": "greenhttp always uses gevent greenlets; drop the flag",
+    "-k": "greenhttp always uses gevent greenlets; drop the flag",
+    "--threads": "greenhttp serves each connection in a greenlet; drop the flag",
+    "--worker-connections": "greenlets are not capped per worker; drop the flag",
+    "--preload": "workers import the app after fork so HUP re-imports it; drop the flag",
+    "--keep-alive": "use --keepalive-timeout SECONDS",
+    "--graceful-timeout": "use --graceful-timeout (same meaning)",
+    "--limit-request-line": "use --max-request-line BYTES",
+    "--limit-request-field_size": "use --max-header-size BYTES",
+    "--limit-request-fields": "use --max-header-count N",
+    "--daemon": "run under systemd or a container instead (docs/deploy.md)",
+    "-D": "run under systemd or a container instead (docs/deploy.md)",
+    "--proxy-allow-from": "use --forwarded-allow-ips",
+    "--error-log": "use --error-logfile FILE",
+    "--access-log": "use --access-logfile FILE",
+}
+
+
+def hint_for(message: str) -> str:
+    """A hint for an 'unrecognized arguments' error naming a gunicorn flag."""
+    for word in message.replace(",", " ").split():
+        flag = word.split("=", 1)[0]
+        if flag in GUNICORN_HINTS:
+            return f"; {flag}: {GUNICORN_HINTS[flag]}"
+    return ""
