@@ -232,3 +232,19 @@ def test_factory_call_and_factory_without_parentheses(tmp_path):
     result = subprocess.run(CLI + ["factory:create_app(__import__('os'))", "--chdir", str(tmp_path)],
                             capture_output=True, text=True, timeout=20)
     assert result.returncode == 1 and "must be literals" in result.stderr
+
+
+def test_reload_flag_restarts_workers_on_source_change(tmp_path):
+    app_path = write_app(tmp_path, PID_APP)
+    server = start(app_path, "-b", "127.0.0.1:0", "--reload", "--chdir", str(tmp_path))
+    try:
+        [old] = server.wait_workers(1)
+        gevent.sleep(0.3)  # let the watcher start
+        with open(app_path, "a") as f:
+            f.write('VERSION = "v2"\n')
+        server.wait_workers(1, exclude={old})
+        gevent.sleep(0.2)
+        assert get(server.url)[1] == "v2"
+    finally:
+        code, err = server.stop()
+    assert "app.py changed, reloading" in err and code == 0
