@@ -109,7 +109,7 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
                                 help=setting.help.replace("%", "%%"))
             continue
         parser.add_argument(*flags, dest=setting.name, type=_setting_type(setting), default=None,
-                            metavar=setting.metavar or None, action=setting.action or None,
+                            metavar=setting.metavar or None, action=setting.action or "store",
                             help=f"{setting.help} (default: {default_text})".replace("%", "%%"))
     parser.add_argument("--no-access-log", action="store_true",
                         help="Do not log one line per request to stderr.")

@@ -94,9 +94,9 @@ class Arbiter:
     # -- the loop ------------------------------------------------------------------
 
     def run(self) -> int:
-        for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGTTIN,
-                       signal.SIGTTOU, signal.SIGUSR1):
-            self._handles.append(gevent.signal_handler(signum, self._queue_signal, signum))
+        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGTTIN,
+                    signal.SIGTTOU, signal.SIGUSR1):
+            self._handles.append(gevent.signal_handler(sig, self._queue_signal, int(sig)))
         error_logger.debug("master %d: starting %d worker(s)", os.getpid(), self.target)
         changes = self.watch() if self.watch is not None else None
         try:
