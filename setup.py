@@ -27,16 +27,34 @@ setup(
         "tqdm>=4.64",
     ],
     extras_require={
+        # br and zstd response decoding (gzip and deflate need nothing).
+        "compress": ["brotli>=1.1", "zstandard>=0.22"],
+        # br and zstd content codings for greenhttp.resource (gzip/deflate need nothing)
+        "compress": ["brotli>=1.0", "zstandard>=0.21"],
         "test": [
             "pytest>=7",
             "pytest-timeout>=2.1",
             "webtest>=3.0",
-            "flask>=2.3",
+            # httpbin (the foreign server of tests/interop/test_client_httpbin.py): 0.10.0
+            # is the last release that does not pin greenlet<3 on Python<3.12 (gevent
+            # needs greenlet>=3); it imports werkzeug.http.parse_authorization_header,
+            # gone in Werkzeug 3, hence Flask/Werkzeug 2.3.
+            "flask>=2.3,<3",
+            "werkzeug>=2.3,<3",
+            "httpbin==0.10.0",
+            "gunicorn>=21",
+            "brotli>=1.1",
+            "zstandard>=0.22",
             "requests>=2.31",
             "trustme>=1.1",
             "pexpect>=4.8",
             "selenium>=4.11",
             "hypothesis>=6.80",
+            # the type check in tests/protocol/test_typing.py
+            "mypy>=1.8",
+            "types-gevent",
+            "types-tqdm",
+            "types-Pygments",
             "watchfiles>=0.21",
         ],
         "reload": ["watchfiles>=0.21"],

@@ -30,6 +30,7 @@ import time
 
 CLIENTS = ("greenhttp", "geventhttpclient", "urllib3", "requests", "httpx")
 GIB = 1024 ** 3
+GZIP_MIB = 256
 
 NGINX_CONF = """
 {user}
@@ -53,6 +54,8 @@ http {{
         listen 127.0.0.1:{port} backlog=4096;
         root {tmp}/www;
         location = /hello {{ default_type text/plain; return 200 "Hello, World!"; }}
+        # gzip-decoded download: nginx compresses on the fly (level 1, chunked).
+        location /gz/ {{ gzip on; gzip_comp_level 1; gzip_types text/plain; default_type text/plain; }}
     }}
 }}
 """
@@ -155,6 +158,26 @@ def run_download(url: str) -> dict[str, float]:
             "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
 
 
+def run_gzip_download(url: str) -> dict[str, float]:
+    from gevent import monkey
+
+    monkey.patch_all()
+    import resource
+
+    import greenhttp
+
+    started = time.perf_counter()
+    received = 0
+    with greenhttp.get(url, stream=True, timeout=greenhttp.Timeout(60)) as response:
+        assert response.headers.get("content-encoding") == "gzip"
+        for chunk in response.body:
+            received += len(chunk)
+    elapsed = time.perf_counter() - started
+    assert received == GZIP_MIB << 20, received
+    return {"mib_s": received / 2**20 / elapsed,
+            "rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+
+
 # -- orchestration --------------------------------------------------------------------------
 
 
@@ -172,6 +195,12 @@ def start_nginx(tmp: str, cpus: list[int]) -> tuple[subprocess.Popen, int]:
     os.makedirs(f"{tmp}/www")
     with open(f"{tmp}/www/1g.bin", "wb") as f:
         f.truncate(GIB)  # sparse: no disk traffic, nginx sendfile()s from the page cache
+    os.makedirs(f"{tmp}/www/gz")
+    # 256 MiB of hex text (~2:1 with gzip): a 1 MiB block repeats, beyond deflate's 32 KiB window.
+    block = b"".join(b"%08d %064x\n" % (i, i * 0x9E3779B97F4A7C15) for i in range(15000))[:1 << 20]
+    with open(f"{tmp}/www/gz/text.txt", "wb") as f:
+        for _ in range(GZIP_MIB):
+            f.write(block)
     user = "user root;" if os.geteuid() == 0 else ""
     with open(f"{tmp}/nginx.conf", "w") as f:
         f.write(NGINX_CONF.format(tmp=tmp, port=port, user=user))
@@ -216,6 +245,9 @@ def main() -> None:
     if args.run == "download":
         print(json.dumps(run_download(args.url)))
         return
+    if args.run == "gzip-download":
+        print(json.dumps(run_gzip_download(args.url)))
+        return
     if args.run:
         print(json.dumps({"rps": run_small_gets(args.run, args.url, args.requests, args.concurrency,
                                                 args.max_secs)}))
@@ -233,6 +265,7 @@ def main() -> None:
     # per client: {round: req/s}; ratios pair only the rounds where both clients ran
     results: dict[str, dict[int, float]] = {c: {} for c in clients}
     downloads: list[dict] = []
+    gzip_downloads: list[dict] = []
     print(f"# {args.requests} GETs of 13 bytes from {args.concurrency} greenlets, nginx 1 worker, "
           f"{args.rounds} rounds; python {sys.version.split()[0]}, {ncpu} CPUs", flush=True)
     try:
@@ -255,6 +288,14 @@ def main() -> None:
                           f"peak RSS {result['rss_mib']:.0f} MiB", flush=True)
                 else:
                     print(f"round {round_no + 1} download FAILED {result['error']}", flush=True)
+                result = child(["--run", "gzip-download", "--url", f"http://127.0.0.1:{port}/gz/text.txt"],
+                               client_cpus)
+                if "error" not in result:
+                    gzip_downloads.append(result)
+                    print(f"round {round_no + 1} {'gzip download':>16}: {result['mib_s']:.0f} MiB/s decoded, "
+                          f"peak RSS {result['rss_mib']:.0f} MiB", flush=True)
+                else:
+                    print(f"round {round_no + 1} gzip download FAILED {result['error']}", flush=True)
     finally:
         process.terminate()
         try:
@@ -280,6 +321,10 @@ def main() -> None:
         print(f"\n1 GiB streamed download (greenhttp): median "
               f"{statistics.median(d['gib_s'] for d in downloads):.2f} GiB/s, peak RSS "
               f"{max(d['rss_mib'] for d in downloads):.0f} MiB")
+    if gzip_downloads:
+        print(f"{GZIP_MIB} MiB gzip download decoded as it streams (greenhttp, nginx gzip_comp_level 1): "
+              f"median {statistics.median(d['mib_s'] for d in gzip_downloads):.0f} MiB/s, peak RSS "
+              f"{max(d['rss_mib'] for d in gzip_downloads):.0f} MiB")
 
 
 if __name__ == "__main__":

@@ -1,9 +1,10 @@
-"""Print the options table of docs/cli.md, generated from ``greenhttp.settings.SETTINGS``.
+"""Print the options tables of docs/cli.md (scope ``server``) and docs/proxy.md (scope
+``proxy``), generated from ``greenhttp.settings.SETTINGS``.
 
-    python docs/gen_cli_table.py          # print the table
-    python docs/gen_cli_table.py --write  # replace it in docs/cli.md between the markers
+    python docs/gen_cli_table.py [server|proxy]  # print a table (default: server)
+    python docs/gen_cli_table.py --write         # replace both in their files between the markers
 
-tests/protocol/test_docs.py regenerates the table and fails if docs/cli.md differs, so a
+tests/protocol/test_docs.py regenerates the tables and fails if a file differs, so a
 setting cannot be added, renamed or re-defaulted without the docs following.
 """
 
@@ -14,16 +15,24 @@ import sys
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parent.parent))
 
-from greenhttp.settings import SETTINGS, Setting  # noqa: E402
+from greenhttp.settings import Setting, scoped  # noqa: E402
 
-BEGIN = "<!-- settings:begin -->"
-END = "<!-- settings:end -->"
-CLI_MD = pathlib.Path(__file__).resolve().parent / "cli.md"
+DOCS = pathlib.Path(__file__).resolve().parent
+CLI_MD = DOCS / "cli.md"
+#: scope -> the file holding its table, between "<!-- {marker}:begin -->" and ":end -->".
+TABLES = {"server": (CLI_MD, "settings"), "proxy": (DOCS / "proxy.md", "proxy-settings")}
+
+
+def markers(scope: str) -> tuple[str, str]:
+    marker = TABLES[scope][1]
+    return f"<!-- {marker}:begin -->", f"<!-- {marker}:end -->"
 
 
 def _option(setting: Setting) -> str:
+    long_flag = setting.long_flag
+    if setting.switch:
+        return f"`{long_flag}`"
     metavar = setting.metavar or setting.name.upper()
-    long_flag = "--" + setting.name.replace("_", "-")
     if setting.flag:
         return f"`{setting.flag} {metavar}`, `{long_flag} {metavar}`"
     return f"`{long_flag} {metavar}`"
@@ -39,34 +48,36 @@ def _default(setting: Setting) -> str:
     return text
 
 
-def table() -> str:
+def table(scope: str = "server") -> str:
     rows = [
         "| Option | Environment variable | Default | Meaning |",
         "|---|---|---|---|",
     ]
-    for setting in SETTINGS:
+    for setting in scoped(scope):
         meaning = setting.help.replace("|", "\\|")
         rows.append(f"| {_option(setting)} | `{setting.env_var}` | {_default(setting)} | {meaning} |")
     return "\n".join(rows) + "\n"
 
 
-def replace_in(text: str) -> str:
-    """``text`` with the part between the markers replaced by the current table."""
-    head, sep, rest = text.partition(BEGIN)
-    _, sep2, tail = rest.partition(END)
+def replace_in(text: str, scope: str = "server") -> str:
+    """``text`` with the part between the scope's markers replaced by the current table."""
+    begin, end = markers(scope)
+    head, sep, rest = text.partition(begin)
+    _, sep2, tail = rest.partition(end)
     if not sep or not sep2:
-        raise ValueError(f"markers {BEGIN} / {END} not found")
-    return f"{head}{BEGIN}\n{table()}{END}{tail}"
+        raise ValueError(f"markers {begin} / {end} not found")
+    return f"{head}{begin}\n{table(scope)}{end}{tail}"
 
 
 def main(argv: list[str]) -> int:
     if argv == ["--write"]:
-        CLI_MD.write_text(replace_in(CLI_MD.read_text()))
+        for scope, (path, _) in TABLES.items():
+            path.write_text(replace_in(path.read_text(), scope))
         return 0
-    if argv:
+    if len(argv) > 1 or (argv and argv[0] not in TABLES):
         print(__doc__, file=sys.stderr)
         return 2
-    sys.stdout.write(table())
+    sys.stdout.write(table(*argv))
     return 0
 
 

@@ -66,18 +66,22 @@ _EXPORTS: dict[str, str] = {
     "VersionNotSupported": ".errors",
     "WriteTimeout": ".errors",
     "Headers": ".headers",
-    "Client": ".client.core",
-    "Response": ".client.core",
-    "delete": ".client.core",
-    "fetch_all": ".client.core",
-    "get": ".client.core",
-    "head": ".client.core",
-    "options": ".client.core",
-    "patch": ".client.core",
-    "post": ".client.core",
-    "put": ".client.core",
-    "request": ".client.core",
+    "Client": ".client.session",
+    "Response": ".client.response",
+    "delete": ".client.api",
+    "fetch_all": ".client.api",
+    "get": ".client.api",
+    "head": ".client.api",
+    "options": ".client.api",
+    "patch": ".client.api",
+    "post": ".client.api",
+    "put": ".client.api",
+    "request": ".client.api",
     "CookieJar": ".client.cookies",
+    "Auth": ".client.auth",
+    "BasicAuth": ".client.auth",
+    "DigestAuth": ".client.auth",
+    "Request": ".client.request",
     "MultipartEncoder": ".client.multipart",
     "Pool": ".client.pool",
     "default_pool": ".client.pool",
@@ -100,8 +104,12 @@ if TYPE_CHECKING:  # what mypy and editors see; at run time __getattr__ imports 
     from .codecs import negotiate, read_body, respond
     from .errors import RequestError, UpstreamError, UsageError, RemoteProtocolError, RequestTimeout, UpstreamTimeout, CLIError, StreamClosed, AppLoadError, BadRequest, BodyTooLarge, ClientDisconnected, ConnectError, ConnectionLost, ConnectTimeout, DeadlineExceeded, DecodeError, ExpectationFailed, GreenHTTPError, HeadersTooLarge, HTTPStatusError, IncompleteBody, InvalidURL, LocalProtocolError, MalformedBody, NotImplementedCoding, PoolTimeout, ProtocolError, ProxyError, ReadTimeout, RequestLineTooLong, ResponseProtocolError, TimeoutError, TooManyRedirects, UnsupportedMediaType, VersionNotSupported, WriteTimeout
     from .headers import Headers
-    from .client.core import Client, Response, delete, fetch_all, get, head, options, patch, post, put, request
+    from .client.api import delete, fetch_all, get, head, options, patch, post, put, request
+    from .client.response import Response
+    from .client.session import Client
+    from .client.auth import Auth, BasicAuth, DigestAuth
     from .client.cookies import CookieJar
+    from .client.request import Request
     from .client.multipart import MultipartEncoder
     from .client.pool import Pool, default_pool
     from .client.timeouts import Timeout
@@ -118,7 +126,8 @@ __all__ = [
     "Server", "serve", "ServerConfig", "Body", "Stream", "FileWrapper", "Headers",
     # client
     "request", "get", "post", "put", "patch", "delete", "head", "options", "fetch_all",
-    "Client", "Response", "Timeout", "Pool", "default_pool", "CookieJar", "MultipartEncoder",
+    "Client", "Response", "Request", "Timeout", "Pool", "default_pool", "CookieJar", "MultipartEncoder",
+    "Auth", "BasicAuth", "DigestAuth",
     # proxying
     "proxy_request", "ProxyResponse", "ReverseProxy", "ForwardProxy",
     # errors

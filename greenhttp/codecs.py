@@ -61,12 +61,23 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"{name} is not valid JSON")
 
 
+def parse_json(data: bytes | str) -> Any:
+    """JSON bytes to a value; ValueError for anything RFC 8259 does not allow (NaN too).
+    The one JSON reader: the server's :func:`read_body` and the client's ``Response.json``."""
+    return json.loads(data, parse_constant=_reject_constant)
+
+
+def parse_msgpack(data: bytes) -> Any:
+    """One msgpack object; str stays str (``raw=False``). The one msgpack reader."""
+    return msgpack.unpackb(data, raw=False)
+
+
 def decode_json(data: bytes) -> Any:
     """Parse JSON bytes (UTF-8, or UTF-16/32 by BOM-less detection as RFC 8259 §8.1 allows)."""
     if not data.strip():
         raise MalformedBody("request body is empty; expected JSON")
     try:
-        return json.loads(data, parse_constant=_reject_constant)
+        return parse_json(data)
     except RecursionError:
         raise MalformedBody("request body is not valid JSON: nested too deeply") from None
     except ValueError as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
@@ -80,7 +91,7 @@ def decode_msgpack(data: bytes) -> Any:
     try:
         # raw=False: str stays str. strict_map_key (the default) refuses non-str/bytes keys,
         # which would otherwise let a client make the server hash arbitrary nested keys.
-        return msgpack.unpackb(data, raw=False)
+        return parse_msgpack(data)
     except msgpack.ExtraData:
         raise MalformedBody("request body is not valid msgpack: extra bytes after the object") from None
     except msgpack.StackError:
@@ -213,7 +224,8 @@ def negotiate(accept: str | None, offers: Iterable[str] = RESPONSE_TYPES) -> str
 
 
 def encode(value: Any, media_type: str) -> bytes:
-    """``value`` as JSON or msgpack bytes."""
+    """``value`` as JSON or msgpack bytes: the one encoder, for responses (:func:`respond`)
+    and client request bodies (``json=``, ``msgpack=``). ValueError for NaN/Infinity."""
     if media_type in (MSGPACK, X_MSGPACK):
         return msgpack.packb(value, use_bin_type=True)
     # Compact and UTF-8 (RFC 8259 §8.1); allow_nan=False: NaN would make the body unparsable.

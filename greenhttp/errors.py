@@ -252,3 +252,14 @@ class AppLoadError(UsageError):
 
 class CLIError(UsageError):
     """A command-line argument is wrong; the CLI prints the message on one line and exits 2."""
+
+
+class ReplError(UsageError):
+    """A REPL command used wrongly (the user's input): printed as one line, the prompt stays."""
+
+
+class ItemError(UsageError):
+    """A request item (HTTPie syntax) that cannot be understood: one line for the user.
+
+    Also a ``ValueError`` (as every :class:`UsageError`), which callers parsing items
+    have always caught."""

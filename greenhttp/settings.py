@@ -1,9 +1,20 @@
-"""Server settings, declared once.
+"""Every tunable of the server, the proxy, the pool and the client, declared once.
 
-Each :class:`Setting` names its default, its command-line flag, its environment
-variable and its documentation. The CLI builds its argument parser from this
-table and ``docs/cli.md`` is checked against it by a test, so a setting cannot
-exist in one place and be missing from another (gevent's ``_config.py`` idea).
+Each :class:`Setting` names its default, its validator, its documentation and, where
+it has one, its command-line flag and ``GREENHTTP_*`` environment variable (gevent's
+``_config.py`` idea: one record per setting, everything else derived). From
+:data:`SETTINGS` come:
+
+* the ``greenhttp`` flags (scope ``server``) and the ``greenhttp proxy`` flags
+  (``server`` and ``proxy``), via ``greenhttp.cli.options``;
+* :class:`ServerConfig`'s defaults and the protocol's ``Limits`` defaults;
+* the proxy's ``DEFAULT_TIMEOUT`` and ``ForwardProxy`` defaults, the pool's
+  ``DEFAULT_*`` and the client's ``DEFAULT_TIMEOUT`` (scopes ``pool`` and ``client``
+  have no flag: they are library defaults, changed by passing arguments);
+* the tables of docs/cli.md and docs/proxy.md (``docs/gen_cli_table.py``), which
+  tests/protocol/test_docs.py checks.
+
+Standard library only: everything imports this, the protocol core included.
 """
 
 from __future__ import annotations
@@ -12,6 +23,8 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Mapping
 
+SCOPES = ("server", "proxy", "pool", "client")
+
 
 @dataclass(frozen=True)
 class Setting:
@@ -19,19 +32,48 @@ class Setting:
     default: Any
     type: Callable[[str], Any]
     help: str
+    scope: str = "server"
+    #: A short flag (``-p``) besides the long one.
     flag: str = ""
+    #: The long flag when it is not ``--<name>`` (the proxy's ``--connect-timeout``).
+    long: str = ""
     metavar: str = ""
-    #: "" (one value), "append" (the flag repeats; the env var holds values split on
-    #: whitespace) or "store_true" (a switch; the env var is 1/true/yes).
-    action: str = ""
+    #: May be given many times; the value is a tuple (the env var: whitespace-separated).
+    repeat: bool = False
+    #: A flag without a value (``--reload``); the env var is 1/true/yes/on or 0/false/no/off.
+    switch: bool = False
+
+    @property
+    def has_flag(self) -> bool:
+        """Pool and client settings are library defaults: no flag, no environment variable."""
+        return self.scope in ("server", "proxy")
+
+    @property
+    def long_flag(self) -> str:
+        return self.long or "--" + self.name.replace("_", "-")
 
     @property
     def cli_flag(self) -> str:
-        return self.flag or "--" + self.name.replace("_", "-")
+        return self.flag or self.long_flag
 
     @property
     def env_var(self) -> str:
         return "GREENHTTP_" + self.name.upper()
+
+    def parse(self, text: str) -> Any:
+        """The value of ``text`` (an environment value); ValueError says why not."""
+        if self.repeat:
+            return tuple(self.type(item) for item in text.split())
+        if self.switch:
+            word = text.strip().lower()
+            if word not in SWITCH_WORDS:
+                raise ValueError("must be 1, true, yes, on, 0, false, no or off")
+            return SWITCH_WORDS[word]
+        return self.type(text)
+
+
+SWITCH_WORDS = {"1": True, "true": True, "yes": True, "on": True,
+                "0": False, "false": False, "no": False, "off": False}
 
 
 def _positive_int(text: str) -> int:
@@ -55,8 +97,21 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _mount(text: str) -> str:
+    # The directory is checked when the app is built (greenhttp.static.parse_mount).
+    if not text.startswith("/") or "=" not in text:
+        raise ValueError("must look like /PREFIX=DIR")
+    return text
+
+
+def _listings(text: str) -> str:
+    if text not in ("auto", "on", "off"):
+        raise ValueError("must be auto, on or off")
+    return text
+
+
 def _workers(text: str) -> int:
-    """A number, or 'auto': the cores this process may run on (cgroups/taskset aware)."""
+    """A number, or 'auto' (0): the cores this process may run on (cgroups/taskset aware)."""
     if text.strip().lower() == "auto":
         return 0
     return _positive_int(text)
@@ -64,6 +119,26 @@ def _workers(text: str) -> int:
 
 def _octal(text: str) -> int:
     return int(text, 8)
+
+
+def _cert_reqs(text: str) -> str:
+    # gunicorn spells them 0/1/2 (ssl.CERT_NONE/OPTIONAL/REQUIRED).
+    word = {"0": "none", "1": "optional", "2": "required"}.get(text, text.lower())
+    if word not in ("none", "optional", "required"):
+        raise ValueError("must be none, optional or required (or 0, 1, 2)")
+    return word
+
+
+def _log_level(text: str) -> str:
+    if text.lower() not in ("debug", "info", "warning", "error", "critical"):
+        raise ValueError("must be debug, info, warning, error or critical")
+    return text.lower()
+
+
+def _env_item(text: str) -> str:
+    if not text.partition("=")[0] or "=" not in text:
+        raise ValueError("must look like KEY=VALUE")
+    return text
 
 
 def _port(text: str) -> int:
@@ -77,15 +152,16 @@ KIB = 1024
 MIB = 1024 * KIB
 
 SETTINGS: tuple[Setting, ...] = (
-    Setting("bind", "127.0.0.1", str,
-            "Where to listen, repeatable: HOST, HOST:PORT, [::1]:PORT, unix:/path or fd://N. "
-            "Sockets passed by systemd (LISTEN_FDS) replace these.",
-            flag="-b", metavar="ADDRESS", action="append"),
+    # -- server: `greenhttp APP` and `greenhttp proxy` --------------------------------------
+    Setting("bind", ("127.0.0.1",), str,
+            "Where to listen (repeatable; in the environment variable, separated by spaces): "
+            "HOST, HOST:PORT, [::1]:PORT, unix:/path or fd://N. Sockets passed by systemd "
+            "(LISTEN_FDS) replace these.", flag="-b", metavar="ADDRESS", repeat=True),
     Setting("port", 8080, _port, "Port for a -b without one; 0 picks a free one. Unset: $PORT, "
             "else 8080.", flag="-p", metavar="PORT"),
     Setting("unix_socket_mode", 0o660, _octal, "Permissions of a unix: socket file (octal).",
             metavar="MODE"),
-    # gunicorn's default is 1 worker too; 'auto' follows the hachettp/nginx one-per-core idea.
+    # gunicorn's default is 1 worker too; 'auto' is nginx's worker_processes auto.
     Setting("workers", 1, _workers,
             "Worker processes, each serving with greenlets; 'auto' = one per usable core.",
             flag="-w", metavar="N"),
@@ -99,19 +175,19 @@ SETTINGS: tuple[Setting, ...] = (
             "Add up to this many to each worker's max_requests, so workers do not restart together.",
             metavar="N"),
     Setting("reload", False, bool, "Restart workers when a source file of the app changes "
-            "(development; needs the 'reload' extra: watchfiles).", action="store_true"),
+            "(development; needs the 'reload' extra: watchfiles).", switch=True),
     Setting("pid", "", str, "Write the master's process id to this file.", metavar="FILE"),
     Setting("user", "", str, "Switch to this user (name or id) after binding.", metavar="USER"),
     Setting("group", "", str, "Switch to this group (name or id) after binding.", metavar="GROUP"),
     Setting("chdir", "", str, "Change to this directory before loading the app.", metavar="DIR"),
-    Setting("env", "", str, "Set an environment variable for the app, repeatable.",
-            metavar="KEY=VALUE", action="append"),
+    Setting("env", (), _env_item, "Set an environment variable for the app (repeatable; in the "
+            "environment variable, separated by spaces).", metavar="KEY=VALUE", repeat=True),
     Setting("certfile", "", str, "TLS certificate (PEM, chain included): serve HTTPS.",
             metavar="FILE"),
     Setting("keyfile", "", str, "TLS private key, if not in the certfile.", metavar="FILE"),
     Setting("ca_certs", "", str, "CA certificates to verify client certificates against.",
             metavar="FILE"),
-    Setting("cert_reqs", "none", str, "Client certificates: none, optional or required.",
+    Setting("cert_reqs", "none", _cert_reqs, "Client certificates: none, optional or required.",
             metavar="POLICY"),
     # gunicorn's default: trust proxy headers from the local host only.
     Setting("forwarded_allow_ips", "127.0.0.1,::1", str,
@@ -123,7 +199,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("access_log_format", "", str, "Access line in gunicorn's atoms, e.g. "
             "'%(h)s \"%(r)s\" %(s)s %(b)s %(D)s'; empty: greenhttp's own line.", metavar="FORMAT"),
     Setting("error_logfile", "-", str, "Error log file; '-' is stderr.", metavar="FILE"),
-    Setting("log_level", "info", str, "debug, info, warning, error or critical.", metavar="LEVEL"),
+    Setting("log_level", "info", _log_level, "debug, info, warning, error or critical.",
+            metavar="LEVEL"),
     Setting("log_config", "", str, "A logging configuration: a .json dictConfig or an .ini "
             "fileConfig file; replaces the other log settings.", metavar="FILE"),
     Setting("backlog", 1024, _positive_int, "Listen backlog (pending connections the kernel queues)."),
@@ -152,79 +229,152 @@ SETTINGS: tuple[Setting, ...] = (
             "past this it closes the connection instead.", metavar="BYTES"),
     Setting("graceful_timeout", 10.0, _positive_float,
             "Seconds in-flight requests get to finish after SIGTERM/SIGINT.", metavar="SECONDS"),
+    Setting("static", (), _mount, "Serve the files under DIR at /PREFIX beside the app "
+            "(repeatable; in the environment variable, separated by spaces); every other path "
+            "goes to the app. See docs/static.md.",
+            metavar="/PREFIX=DIR", repeat=True),
+    Setting("listings", "auto", _listings, "Directory listings: auto, on or off; auto is on for "
+            "`greenhttp DIR`, off for --static mounts.", metavar="MODE"),
+    # -- proxy: `greenhttp proxy`, ReverseProxy, ForwardProxy --------------------------------
+    # Connect 5 s: a live upstream on a LAN answers in milliseconds (nginx's
+    # proxy_connect_timeout is 60 s, far longer than a user waits).
+    Setting("proxy_connect_timeout", 5.0, _positive_float,
+            "Seconds to connect to an upstream (or a CONNECT destination) before answering 504.",
+            scope="proxy", long="--connect-timeout", metavar="SECONDS"),
+    # 60 s between bytes: nginx's proxy_read_timeout and proxy_send_timeout.
+    Setting("proxy_read_timeout", 60.0, _positive_float,
+            "Seconds to wait for the next upstream byte, or to send one, before answering 504 "
+            "or cutting a response short (nginx's proxy_read_timeout).",
+            scope="proxy", long="--read-timeout", metavar="SECONDS"),
+    # Twice the pool's own 50: a proxy is one client standing in for many.
+    Setting("proxy_max_per_host", 100, _positive_int,
+            "Connections kept per upstream; more requests wait for one, up to the pool's checkout "
+            "timeout, then get 503.", scope="proxy", long="--max-per-host", metavar="N"),
+    # Five minutes idle, then a tunnel ends (squid's read_timeout is 15 min, haproxy's
+    # timeout tunnel has no default; a browser reopens a tunnel it still wants).
+    Setting("proxy_tunnel_idle_timeout", 300.0, _positive_float,
+            "Seconds a CONNECT tunnel may carry no byte in a direction before it ends.",
+            scope="proxy", long="--tunnel-idle-timeout", metavar="SECONDS"),
+    # -- pool: greenhttp.Pool -----------------------------------------------------------------
+    # hackney's pool holds 50 connections; httpx and aiohttp cap the total at 100, we allow
+    # a few busy hosts more. Idle connections live 30 s: long enough to bridge bursts,
+    # shorter than nginx's 75 s keepalive_timeout so the server rarely closes first.
+    Setting("pool_max_per_host", 50, _positive_int, "Open connections per host.", scope="pool"),
+    Setting("pool_max_total", 200, _positive_int, "Open connections across hosts.", scope="pool"),
+    Setting("pool_idle_timeout", 30.0, _positive_float, "Seconds an idle connection is kept.",
+            scope="pool"),
+    Setting("pool_checkout_timeout", 10.0, _positive_float,
+            "Seconds a request waits for a free slot before PoolTimeout.", scope="pool"),
+    # -- client: greenhttp.request() and Client -----------------------------------------------
+    # On by default, unlike requests and urllib3 (whose missing defaults are a classic source
+    # of hung workers). Connect 10 s (hackney: 8 s); read and write 30 s: a client should give
+    # up before a proxy in front of the server does (nginx's proxy_read_timeout is 60 s).
+    Setting("client_connect_timeout", 10.0, _positive_float,
+            "Seconds for DNS, TCP, a proxy tunnel and TLS together.", scope="client"),
+    Setting("client_read_timeout", 30.0, _positive_float,
+            "Seconds to wait for the next bytes of a response.", scope="client"),
+    Setting("client_write_timeout", 30.0, _positive_float,
+            "Seconds to wait to send the next bytes of a request.", scope="client"),
 )
 
 SETTINGS_BY_NAME = {s.name: s for s in SETTINGS}
+assert len(SETTINGS_BY_NAME) == len(SETTINGS), "a setting declared twice"
+
+
+def default(name: str) -> Any:
+    """The declared default of setting ``name``."""
+    return SETTINGS_BY_NAME[name].default
+
+
+def scoped(*scopes: str) -> tuple[Setting, ...]:
+    """The settings of ``scopes``, in declaration order."""
+    return tuple(s for s in SETTINGS if s.scope in scopes)
+
+
+def resolve(settings: tuple[Setting, ...], environ: Mapping[str, str] | None = None,
+            **overrides: Any) -> dict[str, Any]:
+    """Values of ``settings``: defaults, then ``GREENHTTP_*`` variables, then ``overrides``
+    that are not None. A bad environment value is a ValueError naming the variable."""
+    source: Mapping[str, str] = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for setting in settings:
+        value = overrides.get(setting.name)
+        if value is None:
+            raw = source.get(setting.env_var) if setting.has_flag else None
+            if raw is None:
+                value = setting.default
+            else:
+                try:
+                    value = setting.parse(raw)
+                except ValueError as exc:
+                    raise ValueError(f"{setting.env_var}={raw!r}: {exc}") from None
+        values[setting.name] = value
+    return values
 
 
 @dataclass
 class ServerConfig:
-    """Resolved values of :data:`SETTINGS` plus the few that are not CLI flags."""
+    """Resolved values of the ``server`` settings plus the few that are not flags.
 
-    bind: str = "127.0.0.1"
-    port: int = 8080
-    unix_socket_mode: int = 0o660
-    workers: int = 1
-    timeout: float = 30.0
-    max_requests: int = 0
-    max_requests_jitter: int = 0
-    reload: bool = False
-    pid: str = ""
-    user: str = ""
-    group: str = ""
-    chdir: str = ""
-    env: str = ""
-    certfile: str = ""
-    keyfile: str = ""
-    ca_certs: str = ""
-    cert_reqs: str = "none"
-    forwarded_allow_ips: str = "127.0.0.1,::1"
-    root_path: str = ""
-    access_logfile: str = "-"
-    access_log_format: str = ""
-    error_logfile: str = "-"
-    log_level: str = "info"
-    log_config: str = ""
-    backlog: int = 1024
-    max_request_line: int = 8 * KIB
-    max_header_size: int = 8 * KIB
-    max_header_count: int = 100
-    max_head_size: int = 64 * KIB
-    max_body_size: int = 1024 * MIB
-    head_timeout: float = 10.0
-    keepalive_timeout: float = 5.0
-    body_timeout: float = 30.0
-    drain_limit: int = 1 * MIB
-    graceful_timeout: float = 10.0
+    Fields for attribute access and typing; their defaults are the declarations'.
+    """
+
+    #: A tuple of -b specs from the command line; one host for ``Server(app, bind=...)``.
+    bind: str | tuple[str, ...] = default("bind")
+    port: int = default("port")
+    unix_socket_mode: int = default("unix_socket_mode")
+    workers: int = default("workers")
+    timeout: float = default("timeout")
+    max_requests: int = default("max_requests")
+    max_requests_jitter: int = default("max_requests_jitter")
+    reload: bool = default("reload")
+    pid: str = default("pid")
+    user: str = default("user")
+    group: str = default("group")
+    chdir: str = default("chdir")
+    env: tuple[str, ...] = default("env")
+    certfile: str = default("certfile")
+    keyfile: str = default("keyfile")
+    ca_certs: str = default("ca_certs")
+    cert_reqs: str = default("cert_reqs")
+    forwarded_allow_ips: str = default("forwarded_allow_ips")
+    root_path: str = default("root_path")
+    access_logfile: str = default("access_logfile")
+    access_log_format: str = default("access_log_format")
+    error_logfile: str = default("error_logfile")
+    log_level: str = default("log_level")
+    log_config: str = default("log_config")
+    backlog: int = default("backlog")
+    max_request_line: int = default("max_request_line")
+    max_header_size: int = default("max_header_size")
+    max_header_count: int = default("max_header_count")
+    max_head_size: int = default("max_head_size")
+    max_body_size: int = default("max_body_size")
+    head_timeout: float = default("head_timeout")
+    keepalive_timeout: float = default("keepalive_timeout")
+    body_timeout: float = default("body_timeout")
+    drain_limit: int = default("drain_limit")
+    graceful_timeout: float = default("graceful_timeout")
+    static: tuple[str, ...] = default("static")
+    listings: str = default("listings")
     access_log: bool = True
     server_header: str = field(default="greenhttp")
+    #: -p, else $PORT, else None (greenhttp.server.binding.default_port then says 8080).
+    port_given: int | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "ServerConfig":
         """Defaults, then ``GREENHTTP_*`` environment variables, then ``overrides``."""
-        source: Mapping[str, str] = os.environ if environ is None else environ
-        values: dict[str, Any] = {}
-        for setting in SETTINGS:
-            raw = source.get(setting.env_var)
-            if raw is not None and setting.action == "store_true":
-                values[setting.name] = raw.strip().lower() in ("1", "true", "yes", "on")
-            elif raw is not None and setting.action == "append":
-                values[setting.name] = [setting.type(part) for part in raw.split()]
-            elif raw is not None:
-                try:
-                    values[setting.name] = setting.type(raw)
-                except ValueError as exc:
-                    raise ValueError(f"{setting.env_var}={raw!r}: {exc}") from None
-        values.update({k: v for k, v in overrides.items() if v is not None})
+        server = scoped("server")
+        values = resolve(server, environ, **overrides)
+        names = {s.name for s in server}
+        values.update({k: v for k, v in overrides.items() if k not in names and v is not None})
         return cls(**values)
 
 
-def _check_table_matches_config() -> None:
-    # The dataclass exists for attribute access and typing; the table is the source of truth.
-    names = {f.name for f in fields(ServerConfig)}
-    for setting in SETTINGS:
-        assert setting.name in names, setting.name
-        assert getattr(ServerConfig, setting.name) == setting.default, setting.name
+def _check_config_covers_the_server_settings() -> None:
+    names = {f.name for f in fields(ServerConfig)} - {"access_log", "server_header", "port_given"}
+    assert names == {s.name for s in scoped("server")}, names ^ {s.name for s in scoped("server")}
 
 
-_check_table_matches_config()
+_check_config_covers_the_server_settings()

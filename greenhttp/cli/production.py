@@ -15,10 +15,8 @@ from ..errors import CLIError
 
 
 def _apply_env(config: Any) -> None:
-    for item in config.env or []:
-        key, sep, value = item.partition("=")
-        if not sep or not key:
-            raise CLIError(f"--env {item!r}: expected KEY=VALUE")
+    for item in config.env:  # each KEY=VALUE, checked by the setting's parser
+        key, _, value = item.partition("=")
         os.environ[key] = value
 
 
@@ -57,7 +55,7 @@ def bind_listeners(config: Any) -> tuple[list[Any], list[Any]]:
     from ..server.binding import bind_all, default_port, parse_bind
 
     port = default_port(config.port_given)
-    raw = config.bind if isinstance(config.bind, list) else [config.bind]
+    raw = [config.bind] if isinstance(config.bind, str) else list(config.bind)
     specs = [parse_bind(spec, port) for spec in raw]
     sockets = bind_all(specs, config.backlog)
     for spec, sock in zip(specs, sockets):
@@ -100,9 +98,9 @@ def _reload_watcher(app_spec: str) -> Callable[[], Any] | None:
 
 
 def run(app_spec: str, config: Any, load_app: Callable[[str], Any]) -> int:
-    """Bind, print where, run the master until it is told to stop."""
+    """Bind, print where, run the master until it is told to stop. Each worker calls
+    ``load_app(app_spec)`` after fork (and again on HUP)."""
     from ..server.binding import close_all, describe
-    from ..server.forwarded import ProxyHeaders
     from ..server.workers import Arbiter
     from .logs import configure
 
@@ -126,8 +124,7 @@ def run(app_spec: str, config: Any, load_app: Callable[[str], Any]) -> int:
             f.write(f"{os.getpid()}\n")
 
     def load() -> Any:
-        app = load_app(app_spec)
-        return ProxyHeaders(app, config.forwarded_allow_ips, config.root_path)
+        return load_app(app_spec)
 
     def cleanup() -> None:
         close_all(listeners, unlink=True)
@@ -143,31 +140,3 @@ def run(app_spec: str, config: Any, load_app: Callable[[str], Any]) -> int:
     sys.stdout.flush()
     return arbiter.run()
 
-
-#: gunicorn flags greenhttp does not take, and what to do instead.
-GUNICORN_HINTS = {
-    "--worker-class": "greenhttp always uses gevent greenlets; drop the flag",
-    "-k": "greenhttp always uses gevent greenlets; drop the flag",
-    "--threads": "greenhttp serves each connection in a greenlet; drop the flag",
-    "--worker-connections": "greenlets are not capped per worker; drop the flag",
-    "--preload": "workers import the app after fork so HUP re-imports it; drop the flag",
-    "--keep-alive": "use --keepalive-timeout SECONDS",
-    "--graceful-timeout": "use --graceful-timeout (same meaning)",
-    "--limit-request-line": "use --max-request-line BYTES",
-    "--limit-request-field_size": "use --max-header-size BYTES",
-    "--limit-request-fields": "use --max-header-count N",
-    "--daemon": "run under systemd or a container instead (docs/deploy.md)",
-    "-D": "run under systemd or a container instead (docs/deploy.md)",
-    "--proxy-allow-from": "use --forwarded-allow-ips",
-    "--error-log": "use --error-logfile FILE",
-    "--access-log": "use --access-logfile FILE",
-}
-
-
-def hint_for(message: str) -> str:
-    """A hint for an 'unrecognized arguments' error naming a gunicorn flag."""
-    for word in message.replace(",", " ").split():
-        flag = word.split("=", 1)[0]
-        if flag in GUNICORN_HINTS:
-            return f"; {flag}: {GUNICORN_HINTS[flag]}"
-    return ""

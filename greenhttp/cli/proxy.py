@@ -4,7 +4,8 @@
     greenhttp proxy --forward --allow example.com:443 --allow '*.internal:*' --auth user:secret
 
 The bind, port, limit, timeout and log options are those of serving an app (the
-same :data:`~greenhttp.settings.SETTINGS`, added by ``add_server_options``). The
+``server`` settings of :data:`~greenhttp.settings.SETTINGS`, added by
+``add_server_options``); the upstream ones are its ``proxy`` settings. The
 forward proxy never starts by accident: it needs ``--forward`` and at least one
 ``--allow``; with routes as well, requests that are not proxy requests go to them.
 """
@@ -15,7 +16,11 @@ import argparse
 import os
 from typing import Any, Sequence
 
-from .command import PROG, ArgumentParser, CLIError, add_server_options, config_from_args, run_server
+from ..settings import default, scoped
+from ..errors import CLIError
+from .command import PROG
+from .options import ArgumentParser, add_server_options, add_setting_options, config_from_args, resolve_args
+from .production import run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -43,16 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="Require this basic Proxy-Authorization (else 407). Also from "
                             "GREENHTTP_PROXY_AUTH, which keeps it out of the process list.")
     upstream = parser.add_argument_group("upstream")
-    upstream.add_argument("--connect-timeout", metavar="SECONDS", type=float, default=5.0,
-                          help="Seconds to connect to an upstream before answering 504 (default: 5.0).")
-    upstream.add_argument("--read-timeout", metavar="SECONDS", type=float, default=60.0,
-                          help="Seconds to wait for the next upstream byte before 504, or cutting "
-                               "a response short (default: 60.0, nginx's proxy_read_timeout).")
+    add_setting_options(upstream, scoped("proxy"))
     upstream.add_argument("--preserve-host", action="store_true",
                           help="Send the client's Host header upstream instead of the upstream's.")
-    upstream.add_argument("--max-per-host", metavar="N", type=int, default=100,
-                          help="Connections kept per upstream (default: 100); more requests wait "
-                               "for one, up to 10 s, then get 503.")
     add_server_options(parser)
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     return parser
@@ -61,12 +59,13 @@ def build_parser() -> argparse.ArgumentParser:
 def build_app(args: argparse.Namespace) -> Any:
     from ..client.timeouts import Timeout
     from ..client.pool import Pool
-    from ..proxy.core import ForwardProxy, ReverseProxy
+    from ..proxy import ForwardProxy, ReverseProxy
 
-    timeout = Timeout(connect=args.connect_timeout, read=args.read_timeout, write=args.read_timeout)
-    if args.max_per_host < 1:
-        raise CLIError("--max-per-host must be at least 1")
-    pool = Pool(max_per_host=args.max_per_host, max_total=max(200, args.max_per_host * 4))
+    values = resolve_args(args, scoped("proxy"))
+    read = values["proxy_read_timeout"]
+    timeout = Timeout(connect=values["proxy_connect_timeout"], read=read, write=read)
+    per_host = values["proxy_max_per_host"]
+    pool = Pool(max_per_host=per_host, max_total=max(default("pool_max_total"), per_host * 4))
     reverse = None
     if args.routes:
         try:
@@ -91,7 +90,9 @@ def build_app(args: argparse.Namespace) -> Any:
             raise CLIError("--auth must be USER:PASSWORD")
         auth = (user, password)
     try:
-        return ForwardProxy(args.allow, auth=auth, pool=pool, timeout=timeout, app=reverse)
+        return ForwardProxy(args.allow, auth=auth, pool=pool, timeout=timeout, app=reverse,
+                            connect_timeout=values["proxy_connect_timeout"],
+                            tunnel_idle_timeout=values["proxy_tunnel_idle_timeout"])
     except ValueError as exc:
         raise CLIError(str(exc)) from None
 
@@ -100,4 +101,7 @@ def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv)[1:])  # argv[0] is the verb
     app = build_app(args)
     config = config_from_args(args)
-    return run_server(app, config)
+    # Through the workers master like `greenhttp APP`: -w, TLS, logs and reload apply. The
+    # app is built once here (so a bad route fails before any fork); a Pool holds no
+    # connection yet, so each worker's copy starts empty.
+    return run("proxy", config, lambda _: app)

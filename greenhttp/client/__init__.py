@@ -7,3 +7,7 @@ and the transport (sockets, TLS, CONNECT, sendfile: the one place foreign except
 become greenhttp's). It may import ``greenhttp.protocol`` and the shared top-level
 modules, never the server or the proxy.
 """
+
+from .api import delete, fetch_all, get, head, options, patch, post, put, request  # noqa: F401
+from .response import Response  # noqa: F401
+from .session import Client  # noqa: F401

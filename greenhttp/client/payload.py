@@ -3,14 +3,13 @@ becomes on the wire (length, replayability, content type), streamed in pieces.""
 
 from __future__ import annotations
 
-import json as _json
 import os
 from typing import Any, Iterable, Iterator, Mapping
 from urllib.parse import urlencode
 
-import msgpack as _msgpack
-
 from ..body import Body
+from ..codecs import JSON, MSGPACK, encode
+from ..errors import UsageError
 from .multipart import MultipartEncoder, read_in_slices
 
 # Bodies are written in slices of this size so that progress() can report as they go.
@@ -49,11 +48,14 @@ class _Payload:
     def prepare(cls, body: Any = None, json: Any = ..., msgpack: Any = ..., form: Any = None,
                 files: Any = None) -> "_Payload | None":
         if json is not ...:
-            data = _json.dumps(json, separators=(",", ":"), ensure_ascii=False).encode("utf-8")
-            return cls("bytes", data, len(data), True, "application/json")
+            try:
+                data = encode(json, JSON)
+            except ValueError as exc:  # NaN/Infinity: greenhttp's own server would answer 400
+                raise UsageError(f"json= value cannot be sent as JSON: {exc}") from exc
+            return cls("bytes", data, len(data), True, JSON)
         if msgpack is not ...:
-            data = _msgpack.packb(msgpack, use_bin_type=True)
-            return cls("bytes", data, len(data), True, "application/msgpack")
+            data = encode(msgpack, MSGPACK)
+            return cls("bytes", data, len(data), True, MSGPACK)
         if files:
             encoder = MultipartEncoder(form, files)
             return cls("multipart", encoder, encoder.length, encoder.replayable, encoder.content_type)

@@ -30,23 +30,20 @@ from typing import Any, Callable, Hashable
 import gevent.event
 
 from ..errors import PoolTimeout
-from ..protocol.core import ClientProtocol
+from ..settings import default
 from .transport import Stream, connect
 
-# Defaults with precedent: hackney's pool holds 50 connections; httpx and aiohttp cap
-# the total at 100, we allow a few busy hosts more. Idle connections live 30 s: long
-# enough to bridge bursts, shorter than nginx's 75 s keepalive_timeout so the server
-# rarely closes first (and when it does, the stale probe notices).
-DEFAULT_MAX_PER_HOST = 50
-DEFAULT_MAX_TOTAL = 200
-DEFAULT_IDLE_TIMEOUT = 30.0
-DEFAULT_CHECKOUT_TIMEOUT = 10.0
+# Declared, with their precedents, in greenhttp.settings (scope "pool").
+DEFAULT_MAX_PER_HOST: int = default("pool_max_per_host")
+DEFAULT_MAX_TOTAL: int = default("pool_max_total")
+DEFAULT_IDLE_TIMEOUT: float = default("pool_idle_timeout")
+DEFAULT_CHECKOUT_TIMEOUT: float = default("pool_checkout_timeout")
 
 
 class PooledConnection:
-    """One connection and its protocol state, owned by a pool."""
+    """One connection (a stream), owned by a pool; the exchange brings the protocol."""
 
-    __slots__ = ("key", "stream", "protocol", "requests", "idle_since", "poolable", "_pool",
+    __slots__ = ("key", "stream", "requests", "idle_since", "poolable", "_pool",
                  "checked_out", "label")
 
     def __init__(self, pool: "Pool", key: Hashable, stream: Stream, poolable: bool = True,
@@ -54,7 +51,6 @@ class PooledConnection:
         self._pool = pool
         self.key = key
         self.stream = stream
-        self.protocol = ClientProtocol()
         #: requests sent on this connection before the current one (0: fresh).
         self.requests = 0
         self.idle_since = 0.0

@@ -1,6 +1,9 @@
 """Where a client request goes: URL parsing, proxy selection (arguments and
 ``HTTP_PROXY``/``HTTPS_PROXY``/``NO_PROXY``), and the route a pooled connection is
-keyed and opened by (direct, forward proxy, or CONNECT tunnel)."""
+keyed and opened by (direct, forward proxy, or CONNECT tunnel).
+
+No I/O here: a route is data. ``exchange.open_route`` dials it (and runs the CONNECT
+exchange of a tunnel) through the pool's connector."""
 
 from __future__ import annotations
 
@@ -13,16 +16,8 @@ from urllib.parse import quote, urlencode, urlsplit
 from ..errors import (
     InvalidURL,
     ProxyError,
-    ResponseProtocolError,
 )
-from ..protocol.core import (
-    NEED_DATA,
-    ClientProtocol,
-    EndOfMessage,
-    ResponseHead,
-)
-from .timeouts import _Timer
-from .transport import SocketStream, Stream, tls_context
+from .transport import Stream, tls_context
 from .._version import __version__
 
 USER_AGENT = f"greenhttp/{__version__}"
@@ -32,6 +27,8 @@ USER_AGENT = f"greenhttp/{__version__}"
 # -- URLs ------------------------------------------------------------------------------
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
+# Bound of every cache in the client (parsed URLs, proxies, routes): lru_cache, one size.
+_CACHE_SIZE = 512
 # Characters left as they are in a request target: RFC 3986 reserved and unreserved,
 # and "%" so that an already-encoded URL is not encoded twice.
 _SAFE_TARGET = "!#$%&'()*+,/:;=?@[]~-._"
@@ -113,7 +110,7 @@ class _Proxy:
             self.authorization = _basic_auth(parsed.username, parsed.password or "")
 
 
-@functools.lru_cache(maxsize=512)
+@functools.lru_cache(maxsize=_CACHE_SIZE)
 def _proxy(url: str) -> _Proxy:
     return _Proxy(url)
 
@@ -185,106 +182,69 @@ def _basic_auth(username: str, password: str) -> str:
 class _Route:
     """Where a request's connection goes, and how it is opened and pooled."""
 
-    __slots__ = ("key", "label", "poolable", "absolute_target", "proxy_authorization", "_connect",
-                 "_address", "_context", "_server_hostname", "_tunnel")
+    __slots__ = ("key", "label", "poolable", "absolute_target", "proxy_authorization", "connector",
+                 "address", "context", "server_hostname", "tunnel_to")
     #: What makes two connections interchangeable in the pool.
     key: tuple[Any, ...]
 
     def __init__(self, url: _URL, proxy: _Proxy | None, verify: bool | str,
                  cert: Any, connect: Callable[..., Stream]) -> None:
-        self._connect = connect
-        self._context: Any = None
-        self._server_hostname: str | None = None
-        self._tunnel: Any = None
+        self.connector = connect
+        self.context: Any = None
+        self.server_hostname: str | None = None
+        #: (origin authority, proxy) for a CONNECT tunnel, else None.
+        self.tunnel_to: tuple[str, _Proxy] | None = None
         self.absolute_target = False
         self.proxy_authorization: str | None = None
         self.poolable = True
         host, port = url.host, url.port
         if url.scheme == "https":
             context: Any = tls_context(verify, cert)
-            self._context = context
-            self._server_hostname = host
+            self.context = context
+            self.server_hostname = host
             if proxy is None:
                 self.key = ("https", host, port, verify, cert)
                 self.label = f"https://{url.authority}"
-                self._address = (host, port)
+                self.address = (host, port)
             else:
                 # A tunnel is the client's private pipe to one origin through one proxy;
                 # it is never pooled (a CONNECT exchange per request, then closed).
                 self.key = ("tunnel", host, port, proxy.url.host, proxy.url.port, verify, cert)
                 self.label = f"https://{url.authority} via {proxy.url.authority}"
                 self.poolable = False
-                self._tunnel = _connect_tunnel(url, proxy)
-                self._address = (proxy.url.host, proxy.url.port)
+                bracketed = f"[{host}]" if ":" in host else host
+                self.tunnel_to = (f"{bracketed}:{port}", proxy)
+                self.address = (proxy.url.host, proxy.url.port)
         elif proxy is None:
             self.key = ("http", host, port)
             self.label = f"http://{url.authority}"
-            self._address = (host, port)
+            self.address = (host, port)
         else:
             # RFC 9112 §3.2.2: to a forward proxy, the target is the absolute URI.
             self.key = ("http-proxy", proxy.url.host, proxy.url.port, proxy.authorization)
             self.label = f"proxy http://{proxy.url.authority}"
             self.absolute_target = True
             self.proxy_authorization = proxy.authorization
-            self._address = (proxy.url.host, proxy.url.port)
-
-    def open(self, timer: _Timer) -> Stream:
-        host, port = self._address
-        if self._context is None:
-            return self._connect(host, port, timer.connect())
-        return self._connect(host, port, timer.connect(), self._context, self._server_hostname,
-                             self._tunnel)
+            self.address = (proxy.url.host, proxy.url.port)
 
 
 # Routes and parsed URLs are immutable once built; a client that talks to a few hosts
-# should not pay urlsplit, quoting and TLS-context lookups on every request.
-_CACHE_SIZE = 512
-_routes: dict[tuple[Any, ...], _Route] = {}
-
-
+# should not pay urlsplit, quoting and TLS-context lookups on every request. Every
+# cache here is a functools.lru_cache of the same bound: one kind of cache, bounded.
 def _route_for(url: _URL, proxy: _Proxy | None, verify: bool | str, cert: Any,
                connect: Callable[..., Stream]) -> _Route:
-    key = (url.scheme, url.host, url.port, proxy.key if proxy is not None else None, verify, cert, connect)
-    route = _routes.get(key)
-    if route is None:
-        if len(_routes) >= _CACHE_SIZE:
-            _routes.clear()
-        route = _routes[key] = _Route(url, proxy, verify, cert, connect)
-    return route
+    return _cached_route(url.scheme, url.host, url.port, proxy.key if proxy is not None else None,
+                         verify, cert, connect)
+
+
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _cached_route(scheme: str, host: str, port: int, proxy_key: str | None, verify: bool | str,
+                  cert: Any, connect: Callable[..., Stream]) -> _Route:
+    bracketed = f"[{host}]" if ":" in host else host
+    url = _parse_url(f"{scheme}://{bracketed}:{port}/")
+    return _Route(url, _proxy(proxy_key) if proxy_key is not None else None, verify, cert, connect)
 
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)
 def _parse_url(url: str) -> _URL:
     return _URL(url)
-
-
-def _connect_tunnel(url: _URL, proxy: _Proxy) -> Callable[[SocketStream, float | None], None]:
-    host = f"[{url.host}]" if ":" in url.host else url.host
-    authority = f"{host}:{url.port}"
-
-    def tunnel(stream: SocketStream, timeout: float | None) -> None:
-        # Runs inside connect()'s timer, so the reads here need no timeout of their own.
-        protocol = ClientProtocol()
-        headers = [("Host", authority), ("User-Agent", USER_AGENT)]
-        if proxy.authorization:
-            headers.append(("Proxy-Authorization", proxy.authorization))
-        stream.write(protocol.request_head("CONNECT", authority, headers, None, False), None)
-        try:
-            while True:
-                event = protocol.next_event()
-                if event is NEED_DATA:
-                    data = stream.read(65536, None)
-                    if data:
-                        protocol.receive_data(data)
-                    else:
-                        protocol.receive_eof()
-                elif isinstance(event, ResponseHead):
-                    if not 200 <= event.status < 300:
-                        raise ProxyError(f"proxy {proxy.url.authority} answered {event.status} "
-                                         f"{event.reason} to CONNECT {authority}")
-                elif isinstance(event, EndOfMessage):
-                    return
-        except ResponseProtocolError as exc:
-            raise ProxyError(f"proxy {proxy.url.authority} sent a malformed answer to CONNECT: {exc}") from exc
-
-    return tunnel

@@ -7,6 +7,7 @@ import time
 from typing import Any, Union
 
 from ..errors import DeadlineExceeded
+from ..settings import default
 
 
 # -- timeouts ------------------------------------------------------------------------
@@ -40,10 +41,9 @@ class Timeout:
                 f"pool={self.pool}, total={self.total})")
 
 
-# On by default, unlike requests and urllib3 (whose missing defaults are a classic
-# source of hung workers). Connect 10 s (hackney: 8 s), read and write 30 s (nginx's
-# proxy_read_timeout is 60 s; a client should give up first), pool: the pool's own.
-DEFAULT_TIMEOUT = Timeout(connect=10.0, read=30.0, write=30.0, pool=None)
+# Declared, with their precedents, in greenhttp.settings (scope "client"); pool: the pool's own.
+DEFAULT_TIMEOUT = Timeout(connect=default("client_connect_timeout"), read=default("client_read_timeout"),
+                          write=default("client_write_timeout"), pool=None)
 
 TimeoutLike = Union[Timeout, float, int, None]
 

@@ -2,9 +2,11 @@
 
 This is the client's single exception boundary. Everything foreign that a socket,
 the resolver or OpenSSL raises (``socket.timeout``, ``ssl.SSLError``, ``OSError``,
-``socket.gaierror``, and the ``gevent.Timeout`` we arm around connecting) is turned
-into a greenhttp exception here, with ``raise ... from exc``; the pool and the
-client above only ever see :class:`~greenhttp.GreenHTTPError` subclasses.
+``socket.gaierror``) is turned into a greenhttp exception here by one context
+manager, :class:`map_exceptions` (httpcore's ``_exceptions.map_exceptions``), with
+``raise ... from exc``; the ``gevent.Timeout`` armed around connecting raises
+:class:`~greenhttp.ConnectTimeout` itself. The pool and the client above only ever
+see :class:`~greenhttp.GreenHTTPError` subclasses.
 
 The stream interface is httpcore's: ``read(n, timeout)``, ``write(data, timeout)``,
 ``close()``, plus ``is_stale()`` for the pool and ``sendfile()`` for uploads. Tests
@@ -17,9 +19,11 @@ CLI monkey-patches before anything may import ``ssl`` (gevent warns, and patchin
 
 from __future__ import annotations
 
+import functools
 import os
 import socket as _stdlib_socket
-from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Optional, Protocol
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Optional, Protocol, Sequence
 
 import gevent
 from gevent import socket as gsocket
@@ -27,6 +31,7 @@ from gevent.monkey import get_original
 
 from ..errors import (
     ConnectError,
+    GreenHTTPError,
     ConnectionLost,
     ConnectTimeout,
     ReadTimeout,
@@ -42,6 +47,56 @@ _select = get_original("select", "select")
 # 256 KiB reads: a 1 GiB download takes 4096 recv calls instead of 16384; the
 # kernel's loopback and typical WAN receive buffers hold that much anyway.
 READ_SIZE = 262144
+
+
+# -- the exception boundary ----------------------------------------------------------
+
+_TIMEOUTS = (_stdlib_socket.timeout, gsocket.timeout)
+_Rows = Sequence[tuple[Any, type[GreenHTTPError], str]]
+
+# What each operation's foreign exceptions become, first match wins. ``{0}`` is the
+# operation's subject (a timeout or an address), ``{1}`` the original message.
+_READ: _Rows = ((_TIMEOUTS, ReadTimeout, "no response bytes for {0} s"),
+                   (OSError, ConnectionLost, "connection lost while reading: {1}"))
+_WRITE: _Rows = ((_TIMEOUTS, WriteTimeout, "could not send for {0} s"),
+                    (OSError, ConnectionLost, "connection lost while sending: {1}"))
+_CONNECT: _Rows = (
+    (_stdlib_socket.gaierror, ConnectError, "cannot resolve {0}: {1}"),
+    (_TIMEOUTS, ConnectTimeout, "connecting to {0} timed out: {1}"),
+    # The proxy or server dropped us mid-setup: still a failure to connect.
+    (ConnectionLost, ConnectError, "connection to {0} lost while setting up: {1}"),
+    (OSError, ConnectError, "cannot connect to {0}: {1}"),  # refused, unreachable, TLS errors
+)
+
+
+class map_exceptions:
+    """``with map_exceptions(_READ, timeout):`` turns a foreign exception into greenhttp's.
+
+    A class rather than a ``@contextmanager`` generator: it sits around every socket
+    read, and ``__exit__`` on the no-exception path is one comparison. greenhttp's own
+    exceptions pass through unless a row names them (greenhttp's TimeoutError and
+    ConnectionLost are OSErrors too, and must not be re-wrapped by the OSError row).
+    """
+
+    __slots__ = ("rows", "subject")
+
+    def __init__(self, rows: _Rows, subject: Any) -> None:
+        self.rows = rows
+        self.subject = subject
+
+    def __enter__(self) -> None:
+        return None
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        if exc_type is None:
+            return
+        for source, target, message in self.rows:
+            if issubclass(exc_type, source):
+                if issubclass(exc_type, GreenHTTPError) and not (
+                        isinstance(source, type) and issubclass(source, GreenHTTPError)):
+                    return  # ours already: a ReadTimeout is a socket.timeout subclass too
+                raise target(message.format(self.subject, exc)) from exc
 
 
 class Stream(Protocol):
@@ -76,21 +131,13 @@ class SocketStream:
 
     def read(self, n: int, timeout: float | None) -> bytes:
         self._set_timeout(timeout)
-        try:
+        with map_exceptions(_READ, timeout):  # ssl.SSLError is an OSError too
             return self.sock.recv(n)
-        except (_stdlib_socket.timeout, gsocket.timeout) as exc:
-            raise ReadTimeout(f"no response bytes for {timeout} s") from exc
-        except OSError as exc:  # ssl.SSLError is an OSError too
-            raise ConnectionLost(f"connection lost while reading: {exc}") from exc
 
     def write(self, data: bytes | memoryview, timeout: float | None) -> None:
         self._set_timeout(timeout)
-        try:
+        with map_exceptions(_WRITE, timeout):
             self.sock.sendall(data)
-        except (_stdlib_socket.timeout, gsocket.timeout) as exc:
-            raise WriteTimeout(f"could not send for {timeout} s") from exc
-        except OSError as exc:
-            raise ConnectionLost(f"connection lost while sending: {exc}") from exc
 
     def sendfile(self, file: BinaryIO, offset: int, count: int, timeout: float | None) -> int:
         """Send ``count`` bytes of ``file`` from ``offset`` with sendfile(2); returns bytes sent.
@@ -101,22 +148,18 @@ class SocketStream:
         fileno = file.fileno()
         out_fd = self.sock.fileno()
         sent_total = 0
-        while count > 0:
-            try:
-                sent = os.sendfile(out_fd, fileno, offset, count)
-            except BlockingIOError:
+        with map_exceptions(_WRITE, timeout):
+            while count > 0:
                 try:
+                    sent = os.sendfile(out_fd, fileno, offset, count)
+                except BlockingIOError:
                     gsocket.wait_write(out_fd, timeout=timeout)
-                except (_stdlib_socket.timeout, gsocket.timeout) as exc:
-                    raise WriteTimeout(f"could not send for {timeout} s") from exc
-                continue
-            except OSError as exc:
-                raise ConnectionLost(f"connection lost during sendfile: {exc}") from exc
-            if sent == 0:
-                break  # the file ended early; the caller sees the short count
-            offset += sent
-            count -= sent
-            sent_total += sent
+                    continue
+                if sent == 0:
+                    break  # the file ended early; the caller sees the short count
+                offset += sent
+                count -= sent
+                sent_total += sent
         return sent_total
 
     def is_stale(self) -> bool:
@@ -164,33 +207,23 @@ def connect(host: str, port: int, timeout: float | None,
     then TLS is layered on top of whatever it left connected.
     """
     # gevent's own create_connection timeout does not cover getaddrinfo; one
-    # gevent.Timeout around everything does. It is ours: only ``timer`` is mapped.
-    timer = gevent.Timeout(timeout)
+    # gevent.Timeout around everything does, and raises ConnectTimeout itself.
+    address = f"{host}:{port}"
+    timer = gevent.Timeout(timeout, ConnectTimeout(
+        f"connecting to {address} took longer than {timeout} s"))
     timer.start()
     sock: Any = None
     try:
-        sock = _tcp_connect(host, port)
-        stream = SocketStream(sock)
-        if tunnel is not None:
-            tunnel(stream, timeout)
-        if tls is not None:
-            sock = _tls_wrap(sock, tls, server_hostname or host)
-            stream = SocketStream(sock, tls=True)
-        sock = None  # handed over to the stream
-        return stream
-    except gevent.Timeout as exc:
-        if exc is not timer:
-            raise
-        raise ConnectTimeout(f"connecting to {host}:{port} took longer than {timeout} s") from exc
-    except _stdlib_socket.gaierror as exc:
-        raise ConnectError(f"cannot resolve {host!r}: {exc}") from exc
-    except (_stdlib_socket.timeout, gsocket.timeout) as exc:
-        raise ConnectTimeout(f"connecting to {host}:{port} took longer than {timeout} s") from exc
-    except ConnectionLost as exc:
-        # The proxy or server dropped us mid-setup: still a failure to connect.
-        raise ConnectError(f"connection to {host}:{port} lost while setting up: {exc}") from exc
-    except OSError as exc:  # refused, unreachable, and ssl.SSLError / certificate errors
-        raise ConnectError(f"cannot connect to {host}:{port}: {exc}") from exc
+        with map_exceptions(_CONNECT, address):
+            sock = _tcp_connect(host, port)
+            stream = SocketStream(sock)
+            if tunnel is not None:
+                tunnel(stream, timeout)
+            if tls is not None:
+                sock = _tls_wrap(sock, tls, server_hostname or host)
+                stream = SocketStream(sock, tls=True)
+            sock = None  # handed over to the stream
+            return stream
     finally:
         timer.close()
         if sock is not None:
@@ -208,9 +241,7 @@ def _tls_wrap(sock: Any, context: "ssl.SSLContext", server_hostname: str) -> Any
 
 # Loading the system trust store costs milliseconds; a context per configuration,
 # built once, makes every later handshake pay only for the handshake.
-_contexts: dict[tuple[Any, ...], Any] = {}
-
-
+@functools.lru_cache(maxsize=64)
 def tls_context(verify: bool | str = True, cert: str | tuple[str, str] | None = None) -> Any:
     """A gevent-aware SSLContext: system trust store, or a CA file when ``verify`` is a path.
 
@@ -218,10 +249,6 @@ def tls_context(verify: bool | str = True, cert: str | tuple[str, str] | None = 
     never a fallback). ``cert`` is a client certificate: a PEM path holding key and
     certificate, or ``(certfile, keyfile)``.
     """
-    key = (verify, cert)
-    context = _contexts.get(key)
-    if context is not None:
-        return context
     # gevent.ssl's SSLContext makes cooperative sockets whether or not the process
     # is monkey-patched; the stdlib one would block the hub.
     from gevent import ssl as gssl
@@ -244,5 +271,4 @@ def tls_context(verify: bool | str = True, cert: str | tuple[str, str] | None = 
         else:
             context.load_cert_chain(cert)
     context.set_alpn_protocols(["http/1.1"])
-    _contexts[key] = context
     return context

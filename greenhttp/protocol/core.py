@@ -45,6 +45,7 @@ from ..errors import (
     ResponseProtocolError,
     VersionNotSupported,
 )
+from ..settings import default
 
 RawHeaders = list[tuple[bytes, bytes]]
 
@@ -150,9 +151,12 @@ class Limits:
     __slots__ = ("max_request_line", "max_header_size", "max_header_count", "max_head_size",
                  "max_body_size")
 
-    def __init__(self, max_request_line: int = 8192, max_header_size: int = 8192,
-                 max_header_count: int = 100, max_head_size: int = 65536,
-                 max_body_size: int = 0) -> None:
+    # Defaults: the server settings' (greenhttp.settings), so a bare ServerProtocol limits what a Server does.
+    def __init__(self, max_request_line: int = default("max_request_line"),
+                 max_header_size: int = default("max_header_size"),
+                 max_header_count: int = default("max_header_count"),
+                 max_head_size: int = default("max_head_size"),
+                 max_body_size: int = default("max_body_size")) -> None:
         self.max_request_line = max_request_line
         self.max_header_size = max_header_size
         self.max_header_count = max_header_count

@@ -26,7 +26,7 @@ import os
 import shlex
 from typing import Any, Iterable, NamedTuple
 
-from ..errors import GreenHTTPError
+from ..errors import ItemError
 
 # Longest first: at one position ":=@" must win over ":=" and ":".
 SEPARATORS: tuple[tuple[str, str], ...] = (
@@ -53,10 +53,6 @@ GROUPS = {
 _TCHAR = frozenset("!#$%&'*+-.^_`|~0123456789abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
 FORMATS = ("json", "msgpack", "form")
-
-
-class ItemError(GreenHTTPError, ValueError):
-    """A request item that cannot be understood; the message is one line for the user."""
 
 
 class Item(NamedTuple):

@@ -60,6 +60,11 @@ LINGER_SECONDS = 2.0
 LINGER_BYTES = 4 * 1024 * 1024
 
 
+def _is_tls(sock: Any) -> bool:
+    # gevent's and the stdlib's SSLSocket both have getpeercert; plain sockets do not.
+    return hasattr(sock, "getpeercert")
+
+
 class HTTPConnection:
     """Serves one client connection until it closes, errs, or the server stops."""
 
@@ -82,7 +87,8 @@ class HTTPConnection:
         self.client = f"{self.remote_addr}:{self.remote_port}"
         self.protocol = ServerProtocol(server.limits)
         # gevent keeps the non-blocking stdlib socket as ``_sock``; absent on exotic wrappers.
-        self._raw_sock = getattr(sock, "_sock", None)
+        # Under TLS that is the ciphertext socket: writing to it would bypass TLS.
+        self._raw_sock = None if _is_tls(sock) else getattr(sock, "_sock", None)
         #: monotonic time after which the server's reaper interrupts a blocked read or
         #: write (0: none). A deadline per connection instead of a socket timeout per
         #: wait: gevent starts and stops a timer for every timed wait, ~10 us a request.
@@ -397,7 +403,8 @@ class HTTPConnection:
         framing.sent += count
         self._body_sent += count
         try:
-            fileno = file.fileno()
+            # Under TLS the kernel would send the file's plaintext: read/send instead.
+            fileno = None if _is_tls(self.sock) else file.fileno()
         except (AttributeError, OSError, ValueError):
             fileno = None
         out_fd = self.sock.fileno()

@@ -63,11 +63,14 @@ class Server:
     def listen(self) -> gsocket.socket:
         """Bind and listen (idempotent). Raises ``OSError`` if the address is taken."""
         if self._listener is None:
-            family = gsocket.AF_INET6 if ":" in self.config.bind else gsocket.AF_INET
+            # One plain host here; -b's other forms are the CLI's (greenhttp.server.binding).
+            bind = self.config.bind
+            host = bind if isinstance(bind, str) else bind[0]
+            family = gsocket.AF_INET6 if ":" in host else gsocket.AF_INET
             sock = gsocket.socket(family, gsocket.SOCK_STREAM)
             sock.setsockopt(gsocket.SOL_SOCKET, gsocket.SO_REUSEADDR, 1)
             try:
-                sock.bind((self.config.bind, self.config.port))
+                sock.bind((host, self.config.port))
                 sock.listen(self.config.backlog)
             except OSError:
                 sock.close()
@@ -151,7 +154,7 @@ class Server:
             conn.closing = True
             if conn.idle:
                 self._kill(conn)
-        with gevent.Timeout(grace, False):
+        with gevent.Timeout(grace, False):  # type: ignore[arg-type]  # False: end silently
             while self.connections:
                 gevent.sleep(0.05)
                 for conn in list(self.connections):
@@ -190,9 +193,7 @@ class Server:
             if sock is None:
                 return
         conn = HTTPConnection(self, sock, address)
-        if self.tls is not None:
-            conn._raw_sock = None  # bytes must go through SSL, never around it
-        conn.greenlet = gevent.getcurrent()  # type: ignore[attr-defined]
+        conn.greenlet = gevent.getcurrent()
         if self.closing:
             conn.closing = True
         self.connections.add(conn)

@@ -18,7 +18,11 @@ from typing import Any, Callable
 
 import gevent
 
+from ..errors import AppLoadError, CLIError
 from ..log import error_logger
+# The serving stack is imported by the master, before fork: the pages are shared, and a
+# worker that drops to --user need not be able to read the installation.
+from .listener import Server
 from .heartbeat import Heartbeat
 
 #: Exit status of a worker whose app failed to import: the master must not respawn it
@@ -47,9 +51,6 @@ class Worker:
 
     def run(self) -> int:
         """Serve until told to stop; returns the exit status."""
-        from ..errors import AppLoadError, CLIError
-        from .listener import Server
-
         signal.signal(signal.SIGABRT, self._on_abort)
         try:
             if self.prepare is not None:
@@ -62,7 +63,7 @@ class Worker:
             traceback.print_exc()
             return BOOT_ERROR
         self.server = Server(app, self.config, listeners=self.listeners, tls=self.tls)
-        self.server.worker = self  # type: ignore[attr-defined]
+        self.server.worker = self
         self.server.start()
         gevent.signal_handler(signal.SIGTERM, self._stop, "SIGTERM")
         gevent.signal_handler(signal.SIGINT, self._stop, "SIGINT")

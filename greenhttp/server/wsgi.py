@@ -29,17 +29,33 @@ _STATUS = re.compile(r"^([1-9][0-9]{2}) ([^\x00-\x08\x0a-\x1f\x7f]*)$")
 
 
 class FileWrapper:
-    """``wsgi.file_wrapper``: lets the server use sendfile(2) for real files."""
+    """``wsgi.file_wrapper``: lets the server use sendfile(2) for real files.
 
-    def __init__(self, filelike: Any, blksize: int = 65536) -> None:
+    ``offset`` and ``count`` (keyword-only, a greenhttp extension) select a slice of
+    the file, e.g. one byte range: the server sends exactly that slice with
+    sendfile(2), and iterating (under middleware, or over TLS) yields the same bytes.
+    """
+
+    def __init__(self, filelike: Any, blksize: int = 65536, *,
+                 offset: int | None = None, count: int | None = None) -> None:
         self.filelike = filelike
         self.blksize = blksize
+        self.offset = offset
+        self.count = count
         if hasattr(filelike, "close"):
             self.close = filelike.close
 
     def __iter__(self) -> Any:
         read = self.filelike.read
-        while data := read(self.blksize):
+        if self.offset is not None:
+            self.filelike.seek(self.offset)
+        left = self.count
+        if left is None:
+            while data := read(self.blksize):
+                yield data
+            return
+        while left > 0 and (data := read(min(self.blksize, left))):
+            left -= len(data)
             yield data
 
 
@@ -265,15 +281,15 @@ class WSGIHandler:
         conn.finish()
 
     def _sendfile(self, conn: "HTTPConnection", state: _ResponseState, wrapper: FileWrapper) -> bool:
-        if getattr(conn.sock, "cipher", None) is not None:
-            return False  # TLS: sendfile(2) would bypass encryption; plain writes instead
         file = wrapper.filelike
         try:
             fileno = file.fileno()
-            offset = file.tell()
+            offset = file.tell() if wrapper.offset is None else wrapper.offset
             size = os.fstat(fileno).st_size - offset
         except (AttributeError, OSError, ValueError):
             return False
+        if wrapper.count is not None:
+            size = min(size, wrapper.count)
         if state.status is None or state.head_sent or size < 0:
             return False
         declared = next((v for k, v in state.headers if k.lower() == "content-length"), None)

@@ -376,6 +376,6 @@ def test_oneshot_output_and_exit_statuses(server):
     slow = oneshot("get", server + "/slow", "--timeout", "0.3")
     assert slow.returncode == 2 and "read timeout" in slow.stderr
     bad = oneshot("post", server + "/echo", "n:=nope")
-    assert bad.returncode == 1 and "invalid JSON" in bad.stderr
+    assert bad.returncode == 1 and "invalid JSON" in bad.stderr and bad.stderr.count("\n") == 1
     curl = oneshot("put", server + "/x", "a=1", "--curl")
     assert shlex.split(curl.stdout)[:3] == ["curl", "-X", "PUT"]

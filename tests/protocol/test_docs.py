@@ -7,6 +7,8 @@ import re
 import subprocess
 import sys
 
+import pytest
+
 import greenhttp
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -20,32 +22,67 @@ def load_generator():
     return module
 
 
-def test_cli_md_options_table_is_generated_from_settings():
+@pytest.mark.parametrize("scope", ["server", "proxy"])
+def test_options_tables_are_generated_from_settings(scope):
     gen = load_generator()
-    text = CLI_MD.read_text()
-    expected = f"{gen.BEGIN}\n{gen.table()}{gen.END}"
-    assert expected in text, "docs/cli.md is stale: run `python docs/gen_cli_table.py --write`"
-    assert gen.replace_in(text) == text
+    path = gen.TABLES[scope][0]
+    text = path.read_text()
+    begin, end = gen.markers(scope)
+    expected = f"{begin}\n{gen.table(scope)}{end}"
+    assert expected in text, f"{path.name} is stale: run `python docs/gen_cli_table.py --write`"
+    assert gen.replace_in(text, scope) == text
 
 
-def test_generated_table_has_one_row_per_setting():
-    from greenhttp.settings import SETTINGS
+@pytest.mark.parametrize("scope", ["server", "proxy"])
+def test_generated_table_has_one_row_per_setting(scope):
+    from greenhttp.settings import scoped
 
-    rows = load_generator().table().splitlines()[2:]
-    assert len(rows) == len(SETTINGS)
-    for setting, row in zip(SETTINGS, rows):
+    rows = load_generator().table(scope).splitlines()[2:]
+    assert len(rows) == len(scoped(scope)) > 0
+    for setting, row in zip(scoped(scope), rows):
         assert f"`{setting.env_var}`" in row and f"`{setting.default}`" in row
+        # A switch (--reload) takes no value.
+        assert f"`{setting.long_flag}{'`' if setting.switch else ' '}" in row
 
 
-def test_every_help_flag_is_documented():
-    result = subprocess.run([sys.executable, "-m", "greenhttp", "--help"], cwd=ROOT,
+@pytest.mark.parametrize("verb, doc, some", [
+    ([], "cli.md", {"--help", "--bind", "--max-body-size", "--no-access-log", "--version"}),
+    (["proxy"], "proxy.md", {"--forward", "--allow", "--connect-timeout", "--tunnel-idle-timeout"}),
+])
+def test_every_help_flag_is_documented(verb, doc, some):
+    result = subprocess.run([sys.executable, "-m", "greenhttp", *verb, "--help"], cwd=ROOT,
                             capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     flags = set(re.findall(r"(?<![\w-])--[a-z][a-z0-9-]*", result.stdout))
-    assert {"--help", "--bind", "--max-body-size", "--no-access-log", "--version"} <= flags
-    text = CLI_MD.read_text()
+    assert some <= flags
+    # The proxy's --help also lists the server's options, documented in cli.md.
+    text = (ROOT / "docs" / doc).read_text() + CLI_MD.read_text()
     missing = sorted(flag for flag in flags if not re.search(re.escape(flag) + r"(?![\w-])", text))
-    assert not missing, f"flags in `greenhttp --help` missing from docs/cli.md: {missing}"
+    assert not missing, f"flags in `greenhttp {' '.join(verb)} --help` missing from docs/{doc}: {missing}"
+
+
+def test_every_default_is_declared_once():
+    """The proxy's, the pool's, the client's and the protocol's defaults are the declarations'."""
+    from greenhttp.client.pool import Pool
+    from greenhttp.client.timeouts import DEFAULT_TIMEOUT as CLIENT_TIMEOUT
+    from greenhttp.protocol.core import Limits
+    from greenhttp.proxy import DEFAULT_TIMEOUT as PROXY_TIMEOUT, ForwardProxy
+    from greenhttp.settings import ServerConfig, default
+
+    pool = Pool()
+    assert (pool.max_per_host, pool.max_total, pool.idle_timeout, pool.checkout_timeout) == (
+        default("pool_max_per_host"), default("pool_max_total"), default("pool_idle_timeout"),
+        default("pool_checkout_timeout"))
+    assert (CLIENT_TIMEOUT.connect, CLIENT_TIMEOUT.read, CLIENT_TIMEOUT.write) == (
+        default("client_connect_timeout"), default("client_read_timeout"), default("client_write_timeout"))
+    assert (PROXY_TIMEOUT.connect, PROXY_TIMEOUT.read, PROXY_TIMEOUT.write) == (
+        default("proxy_connect_timeout"), default("proxy_read_timeout"), default("proxy_read_timeout"))
+    forward = ForwardProxy(["*:*"])
+    assert forward.connect_timeout == default("proxy_connect_timeout")
+    assert forward.tunnel_idle_timeout == default("proxy_tunnel_idle_timeout")
+    limits, config = Limits(), ServerConfig()
+    for name in limits.__slots__:
+        assert getattr(limits, name) == getattr(config, name) == default(name), name
 
 
 def test_all_names_are_importable_and_unique():

@@ -8,7 +8,7 @@ import shlex
 import msgpack
 import pytest
 
-from greenhttp.repl.shell import join_url, normalize_url
+from greenhttp.repl.urls import join_url, normalize_url
 from greenhttp.repl.format import Printer, kind_of, looks_binary
 from greenhttp.repl.items import (
     ItemError,
@@ -185,9 +185,22 @@ def test_serving_does_not_import_the_shell_libraries():
     import subprocess
     import sys
 
-    code = ("import sys, greenhttp, greenhttp.cli.command, greenhttp.cli.console, greenhttp.repl.shell; "
-            "greenhttp.cli.command.build_parser(); "
+    code = ("import sys, greenhttp, greenhttp.cli.serve, greenhttp.cli.console, greenhttp.repl.shell; "
+            "greenhttp.cli.serve.build_parser(); "
             "print(sorted({m.split('.')[0] for m in sys.modules} & {'prompt_toolkit', 'pygments', 'tqdm', 'ssl'}))")
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=30)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_the_repls_errors_are_the_users_input_in_the_one_tree():
+    import greenhttp
+    from greenhttp.errors import ReplError
+
+    for cls in (ItemError, ReplError):
+        assert issubclass(cls, greenhttp.UsageError) and issubclass(cls, ValueError)
+        assert not issubclass(cls, (greenhttp.RequestError, greenhttp.UpstreamError))
+    with pytest.raises(greenhttp.UsageError):
+        normalize_url("ftp://x")
+    with pytest.raises(ValueError):  # what callers parsing items always caught
+        parse_item("not an item")

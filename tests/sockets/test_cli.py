@@ -279,3 +279,89 @@ def test_module_form_app_that_raises_on_import(tmp_path):
     (pkg / "web.py").write_text("raise ValueError('config missing')\n")
     result = run("badpkg.web:app", cwd=tmp_path)
     assert "ValueError: config missing" in result.stderr and result.returncode == 1
+
+
+# -- nothing that touches a socket is imported before gevent patches ------------------------------
+
+# Runs greenhttp.cli.main(argv) under a spy on gevent.monkey.patch_all, then prints the
+# modules loaded when patching started and when serving ended, as one JSON line.
+IMPORT_PROBE = textwrap.dedent('''
+    import json, sys
+    import gevent.monkey
+
+    seen = {}
+    patch_all = gevent.monkey.patch_all
+
+    def spy(*args, **kwargs):
+        seen["at_patch"] = sorted(sys.modules)
+        return patch_all(*args, **kwargs)
+
+    gevent.monkey.patch_all = spy
+    from greenhttp.cli import main
+
+    status = main(sys.argv[1:])
+    seen["at_end"] = sorted(sys.modules)
+    print(json.dumps(seen), flush=True)
+    sys.exit(status)
+''')
+
+# Modules that must not exist before patch_all: greenhttp's client side (it opens
+# sockets, and used to build module-level Clients), the proxy and REPL built on it, the
+# server, and modules that bind socket or ssl names at import. (threading is imported by
+# gevent itself; patch_all handles it while no thread has started.)
+TOO_EARLY = ("greenhttp.client", "greenhttp.proxy", "greenhttp.repl", "greenhttp.progress",
+             "greenhttp.server", "requests", "urllib3", "ssl", "socket", "http.client")
+# Serving a plain app needs none of the client side at all.
+NOT_FOR_SERVING = ("greenhttp.client", "greenhttp.proxy", "greenhttp.repl", "greenhttp.progress")
+
+
+def _matching(modules, prefixes):
+    return sorted(m for m in modules if any(m == p or m.startswith(p + ".") for p in prefixes))
+
+
+def _probe(*argv, request=None):
+    """Run the CLI under IMPORT_PROBE; a serving verb gets ``-p 0``, ``request`` (raw bytes)
+    once it listens, then SIGTERM. Returns the probe's record."""
+    import json
+
+    serving = argv[0] != "get"
+    proc = subprocess.Popen([sys.executable, "-c", IMPORT_PROBE, *argv, *(["-p", "0"] if serving else [])],
+                            cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        if serving:
+            url = proc.stdout.readline().strip()
+            assert url.startswith("http://"), proc.stderr.read()
+            if request is not None:
+                with socket.create_connection(("127.0.0.1", int(url.rsplit(":", 1)[1]))) as sock:
+                    sock.sendall(request)
+                    assert sock.recv(4096).startswith(b"HTTP/1.1 200 OK")
+            proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=20)
+    finally:
+        proc.kill()
+    assert proc.returncode == 0, err
+    seen = json.loads(out.strip().splitlines()[-1])
+    assert "at_patch" in seen, "gevent.monkey.patch_all was never called"
+    return seen
+
+
+def test_nothing_socket_bound_is_imported_before_patching_and_serving_imports_no_client(tmp_path):
+    (tmp_path / "plain.py").write_text("def app(environ, start_response):\n"
+                                       "    start_response('200 OK', [('Content-Length', '2')])\n"
+                                       "    return [b'ok']\n")
+    seen = _probe(str(tmp_path / "plain.py"), "--no-access-log",
+                  request=b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    assert _matching(seen["at_patch"], TOO_EARLY) == []
+    assert _matching(seen["at_end"], NOT_FOR_SERVING) == []
+    assert "greenhttp.server.listener" in seen["at_end"]  # the probe did see the serving modules
+
+
+@pytest.mark.parametrize("argv, needed", [
+    (["proxy", "/=http://127.0.0.1:9"], "greenhttp.proxy"),
+    (["get", "--curl", "http://127.0.0.1:9/"], "greenhttp.repl"),
+])
+def test_subcommands_are_imported_after_patching(argv, needed):
+    seen = _probe(*argv)
+    assert _matching(seen["at_patch"], TOO_EARLY) == []
+    assert needed in seen["at_end"]

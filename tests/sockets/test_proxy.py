@@ -451,6 +451,8 @@ def test_upstream_dying_mid_body_cuts_the_response_short(serve, pool, caplog, fr
         assert len(body) == 1024  # fewer than the promised 100000, then the connection closed
     lines = [r.getMessage() for r in caplog.records if r.name == "greenhttp.proxy"]
     assert len(lines) == 1 and "cut short" in lines[0]
+    # An upstream's fault after the head is one proxy line, not a traceback from the server.
+    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
     assert pool.stats()["open"] == 0
 
 
@@ -500,11 +502,38 @@ def test_forward_proxy_is_not_a_reverse_proxy_by_accident():
         ForwardProxy()  # type: ignore[call-arg] - the allow-list is required
 
 
-def test_stalled_upload_is_the_servers_408_not_a_504(serve, upstream, pool):
+def test_stalled_upload_is_the_servers_408_not_a_504(serve, upstream, pool, caplog):
     app, server = upstream
-    with serve(ReverseProxy({"/": server.url}, pool=pool), body_timeout=0.3) as front:
+    with caplog.at_level(logging.INFO, logger="greenhttp.proxy"), \
+            serve(ReverseProxy({"/": server.url}, pool=pool), body_timeout=0.3) as front:
         with socket.create_connection(front.address) as sock:
             sock.sendall(b"POST /upload-probe HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + b"s" * 10)
             status, _, body = read_one_response(sock)
     assert status.startswith(b"HTTP/1.1 408"), (status, body)
     wait_for(lambda: pool.stats()["open"] == 0, what="the upstream connection to be closed")
+    # The RequestTimeout passed through the upstream client as itself: the proxy logged
+    # the client's failure, not an upstream one (no 504 line, no warning).
+    lines = [r for r in caplog.records if r.name == "greenhttp.proxy"]
+    assert len(lines) == 1 and lines[0].levelno == logging.INFO, [r.getMessage() for r in lines]
+    assert "RequestTimeout" in lines[0].getMessage() and "504" not in lines[0].getMessage()
+
+
+@pytest.mark.parametrize("error, status", [
+    (greenhttp.ConnectTimeout("x"), 504), (greenhttp.ReadTimeout("x"), 504),
+    (greenhttp.DeadlineExceeded("x"), 504), (greenhttp.ConnectError("x"), 502),
+    (greenhttp.IncompleteBody("x"), 502), (greenhttp.ResponseProtocolError("x"), 502),
+    (greenhttp.ConnectionLost("x"), 502), (greenhttp.PoolTimeout("x"), 503),
+    (greenhttp.LocalProtocolError("x"), 500),
+])
+def test_proxy_answers_an_error_by_its_role(error, status):
+    from greenhttp.proxy.request import ANSWERED, _failure
+
+    assert isinstance(error, ANSWERED) and _failure(error)[0] == status
+
+
+@pytest.mark.parametrize("error", [greenhttp.RequestTimeout("x"), greenhttp.BadRequest("x"),
+                                   greenhttp.MalformedBody("x"), greenhttp.InvalidURL("x")])
+def test_proxy_does_not_answer_the_inbound_clients_or_the_callers_errors(error):
+    from greenhttp.proxy.request import ANSWERED
+
+    assert not isinstance(error, ANSWERED)

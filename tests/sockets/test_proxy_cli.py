@@ -47,6 +47,24 @@ def test_arguments_are_checked():
     assert isinstance(forward, greenhttp.ForwardProxy) and isinstance(forward.app, greenhttp.ReverseProxy)
 
 
+def test_upstream_settings_from_flags_then_environment_then_declarations(monkeypatch):
+    from greenhttp.cli.command import CLIError
+    from greenhttp.settings import default
+
+    reverse = cli_app("/=http://127.0.0.1:9")
+    assert (reverse.timeout.connect, reverse.timeout.read, reverse.pool.max_per_host) == (
+        default("proxy_connect_timeout"), default("proxy_read_timeout"), default("proxy_max_per_host"))
+    monkeypatch.setenv("GREENHTTP_PROXY_READ_TIMEOUT", "7.5")
+    monkeypatch.setenv("GREENHTTP_PROXY_TUNNEL_IDLE_TIMEOUT", "12")
+    forward = cli_app("--forward", "--allow", "*:*", "--connect-timeout", "2", "--max-per-host", "3")
+    assert (forward.timeout.connect, forward.timeout.read, forward.timeout.write) == (2.0, 7.5, 7.5)
+    assert forward.connect_timeout == 2.0 and forward.tunnel_idle_timeout == 12.0
+    assert forward.pool.max_per_host == 3
+    monkeypatch.setenv("GREENHTTP_PROXY_MAX_PER_HOST", "0")
+    with pytest.raises(CLIError, match="GREENHTTP_PROXY_MAX_PER_HOST='0': must be a positive integer"):
+        cli_app("/=http://127.0.0.1:9")
+
+
 def run_cli(*argv: str, timeout: float = 20) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "greenhttp", *argv], cwd=ROOT, capture_output=True,
                           text=True, timeout=timeout)

@@ -121,15 +121,11 @@ def test_reload_with_broken_app_keeps_old_workers(tmp_path):
         with open(app_path, "a") as f:
             f.write("def broken(:\n")
         server.proc.send_signal(signal.SIGHUP)
-        deadline = time.monotonic() + 10
-        seen_new = False
-        while time.monotonic() < deadline:
-            gevent.sleep(0.05)
-            workers = server.workers()
-            seen_new = seen_new or bool(set(workers) - set(old))
-            if seen_new and workers == old:
-                break
-        assert seen_new and server.workers() == old
+        # The new worker fails its import in milliseconds, too fast to catch in the process
+        # list: its traceback and "reload failed" in the master's log (checked below) prove
+        # it was tried; here the old worker must be the only one left, still serving v1.
+        gevent.sleep(1.5)
+        assert server.workers() == old
         assert get(server.url) == (old[0], "v1")
         gevent.sleep(0.3)
     finally:

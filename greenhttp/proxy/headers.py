@@ -1,0 +1,196 @@
+"""The proxy's header policy: what goes upstream, what comes back (RFC 9110 §7.6).
+
+Hop-by-hop fields are removed both ways (§7.6.1), ``Via`` is appended both ways
+(§7.6.3), and ``X-Forwarded-For``/``-Proto``/``-Host`` describe this hop to the
+upstream. Pure functions over header lists and the WSGI environ: no I/O.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Mapping, Sequence, Union
+
+from ..headers import Headers
+
+HeaderOverrides = Union[Mapping[str, Union[str, None]], Sequence[tuple[str, Union[str, None]]], None]
+
+#: The name this proxy gives itself in ``Via`` (RFC 9110 §7.6.3 allows a pseudonym
+#: instead of a host name, and a pseudonym leaks no internal host names).
+VIA = "greenhttp"
+
+# RFC 9110 §7.6.1: "Intermediaries MUST parse a received Connection header field before
+# a message is forwarded and, for each connection-option in this field, remove any
+# header or trailer field(s) from the message with the same name as the
+# connection-option, and then remove the Connection header field itself". Besides those,
+# the fields that describe one connection whatever Connection says: Keep-Alive, TE,
+# Trailer (announces trailers of a body that is re-framed per hop), Transfer-Encoding,
+# Upgrade, and every Proxy-* field (Proxy-Connection from old clients such as curl,
+# Proxy-Authorization and Proxy-Authenticate, which belong to this hop's proxy).
+HOP_BY_HOP = frozenset({"connection", "keep-alive", "te", "trailer", "transfer-encoding",
+                        "upgrade", "proxy-connection", "proxy-authorization", "proxy-authenticate"})
+# Also never copied into the upstream request: framing and the expectation are the
+# client's to compute for its own hop, and "Proxy" is the httpoxy header (CGI turns
+# it into HTTP_PROXY, which some HTTP libraries take for their proxy setting).
+_REQUEST_DROP = frozenset({"content-length", "expect", "proxy", "host"})
+
+
+# -- header fields ----------------------------------------------------------------------
+
+_names: dict[str, str] = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
+
+
+def _field_name(key: str) -> str:
+    name = _names.get(key)
+    if name is None:
+        # HTTP_X_FORWARDED_FOR -> X-Forwarded-For. The server drops header names with
+        # underscores, so the mapping back is exact up to case, which HTTP ignores.
+        name = "-".join(part.capitalize() for part in key[5:].split("_"))
+        if len(_names) < 4096:
+            _names[key] = name
+    return name
+
+
+def connection_options(items: Iterable[tuple[str, str]]) -> set[str]:
+    """The field names a message's ``Connection`` header lists (lower-case)."""
+    named: set[str] = set()
+    for name, value in items:
+        if len(name) == 10 and name.lower() == "connection":
+            named.update(token.strip().lower() for token in value.split(","))
+    return named
+
+
+def is_hop_by_hop(lname: str, named: set[str] | frozenset[str] = frozenset()) -> bool:
+    return lname in HOP_BY_HOP or lname.startswith("proxy-") or lname in named
+
+
+_hop_names: dict[str, bool] = {}
+
+
+def strip_hop_by_hop(items: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``items`` without hop-by-hop fields (RFC 9110 §7.6.1), order kept."""
+    items = list(items)
+    named = connection_options(items)
+    if named:
+        return [(name, value) for name, value in items if not is_hop_by_hop(name.lower(), named)]
+    hop = _hop_names
+    out = []
+    for item in items:
+        name = item[0]
+        drop = hop.get(name)
+        if drop is None:
+            drop = is_hop_by_hop(name.lower())
+            if len(hop) < 4096:
+                hop[name] = drop
+        if not drop:
+            out.append(item)
+    return out
+
+
+def _via_version(protocol: str) -> str:
+    # RFC 9110 §7.6.3: received-protocol is the version the message came in with;
+    # the "HTTP/" prefix is omitted for HTTP.
+    return protocol[5:] if protocol.startswith("HTTP/") else protocol
+
+
+# What forwarded_request_headers does with each environ key, decided once per key:
+# (field name, kind). Header names repeat endlessly across requests.
+_KEEP, _DROP, _VIA, _XFF, _XFORWARDED = range(5)
+_key_kinds: dict[str, tuple[str, int]] = {}
+
+
+def _key_kind(key: str) -> tuple[str, int]:
+    entry = _key_kinds.get(key)
+    if entry is None:
+        if key[:5] != "HTTP_":
+            entry = ("Content-Type", _KEEP) if key == "CONTENT_TYPE" else ("", _DROP)
+        else:
+            name = _field_name(key)
+            lname = name.lower()
+            if is_hop_by_hop(lname) or lname in _REQUEST_DROP:
+                kind = _DROP
+            elif lname == "via":
+                kind = _VIA
+            elif lname == "x-forwarded-for":
+                kind = _XFF
+            elif lname.startswith("x-forwarded-"):
+                kind = _XFORWARDED
+            else:
+                kind = _KEEP
+            entry = (name, kind)
+        if len(_key_kinds) < 4096:
+            _key_kinds[key] = entry
+    return entry
+
+
+def forwarded_request_headers(environ: dict[str, Any], *, preserve_host: bool = False,
+                              forwarded: bool = True, via: str | None = VIA) -> list[tuple[str, str]]:
+    """The header fields to send upstream for this request.
+
+    End-to-end fields of the request, minus hop-by-hop ones and those the client
+    computes itself (Host unless ``preserve_host``, Content-Length, Expect); then
+    ``X-Forwarded-For`` (the client address appended to any received list, as nginx's
+    ``$proxy_add_x_forwarded_for``), ``X-Forwarded-Proto`` and ``X-Forwarded-Host``
+    (this hop's view, replacing whatever the client claimed) when ``forwarded``; and
+    ``Via``, appended to any received one.
+    """
+    items: list[tuple[str, str]] = []
+    connection = environ.get("HTTP_CONNECTION")
+    named = connection_options([("connection", connection)]) if connection else None
+    received_via = None
+    received_xff = None
+    kinds = _key_kinds
+    for key, value in environ.items():
+        entry = kinds.get(key) or _key_kind(key)
+        kind = entry[1]
+        if kind == _KEEP:
+            if named and entry[0].lower() in named:
+                continue
+            if value or key != "CONTENT_TYPE":
+                items.append((entry[0], value))
+        elif kind == _DROP:
+            continue
+        elif kind == _VIA:
+            received_via = value
+        elif not forwarded:
+            items.append((entry[0], value))  # X-Forwarded-* passed on as received
+        elif kind == _XFF:
+            received_xff = value
+    host = environ.get("HTTP_HOST")
+    if preserve_host and host:
+        items.append(("Host", host))
+    if forwarded:
+        remote = environ.get("REMOTE_ADDR") or "unknown"
+        items.append(("X-Forwarded-For", f"{received_xff}, {remote}" if received_xff else remote))
+        items.append(("X-Forwarded-Proto", environ.get("wsgi.url_scheme", "http")))
+        if host:
+            items.append(("X-Forwarded-Host", host))
+    if via:
+        ours = f"{_via_version(environ.get('SERVER_PROTOCOL', 'HTTP/1.1'))} {via}"
+        items.append(("Via", f"{received_via}, {ours}" if received_via else ours))
+    elif received_via:
+        items.append(("Via", received_via))
+    return items
+
+
+def apply_overrides(items: list[tuple[str, str]], overrides: HeaderOverrides) -> list[tuple[str, str]]:
+    if not overrides:
+        return items
+    pairs = list(overrides.items()) if isinstance(overrides, Mapping) else list(overrides)
+    replaced = {name.lower() for name, _ in pairs}
+    out = [(name, value) for name, value in items if name.lower() not in replaced]
+    out.extend((name, value) for name, value in pairs if value is not None)
+    return out
+
+
+
+def response_headers(items: Iterable[tuple[str, str]], http_version: str,
+                     via: str | None = VIA) -> Headers:
+    """The upstream response's fields to send back: hop-by-hop removed, ``Via`` appended."""
+    out = Headers(strip_hop_by_hop(items))
+    if via:
+        ours = f"{_via_version('HTTP/' + http_version)} {via}"
+        received = out.get("via")
+        if received:
+            out.set("Via", f"{received}, {ours}")
+        else:
+            out.add("Via", ours)
+    return out
