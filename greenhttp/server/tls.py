@@ -19,9 +19,8 @@ from ..log import error_logger
 if TYPE_CHECKING:
     from .listener import Server
 
-#: --cert-reqs values, as gunicorn spells them (0/1/2) or by name.
-CERT_REQS = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED,
-             "0": ssl.CERT_NONE, "1": ssl.CERT_OPTIONAL, "2": ssl.CERT_REQUIRED}
+#: --cert-reqs values (the setting's parser also takes gunicorn's 0/1/2 for these).
+CERT_REQS = {"none": ssl.CERT_NONE, "optional": ssl.CERT_OPTIONAL, "required": ssl.CERT_REQUIRED}
 
 
 def server_context(certfile: str, keyfile: str | None = None, ca_certs: str | None = None,

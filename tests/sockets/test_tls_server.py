@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from cli_runner import start, write_app
+from cli_runner import CLI, start, write_app
 
 APP = textwrap.dedent('''
     def app(environ, start_response):
@@ -90,3 +90,50 @@ def test_silent_client_is_dropped_after_head_timeout(https, ca_file):
         assert raw.recv(10) == b""
     assert time.monotonic() - began < 3
     assert curl(ca_file, https.url + "/") == b"https"  # and others were served meanwhile
+
+
+def _serve_with_client_certs(ca, ca_file, tmp_path, policy):
+    cert = ca.issue_cert("localhost", "127.0.0.1")
+    cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
+    cert.private_key_pem.write_to_path(str(key_path))
+    cert.cert_chain_pems[0].write_to_path(str(cert_path))
+    return start(write_app(tmp_path, APP), "-b", "127.0.0.1:0", "--certfile", str(cert_path),
+                 "--keyfile", str(key_path), "--ca-certs", ca_file, "--cert-reqs", policy)
+
+
+@pytest.mark.parametrize("policy", ["required", "2", "optional"])
+def test_cert_reqs_client_certificates(ca, ca_file, tmp_path, policy):
+    import trustme
+
+    client = ca.issue_cert("client@example.test")  # issued by the CA the server trusts
+    client_pem = tmp_path / "client.pem"
+    client.private_key_and_cert_chain_pem.write_to_path(str(client_pem))
+    stranger = trustme.CA().issue_cert("stranger@example.test")  # a CA the server does not trust
+    stranger_pem = tmp_path / "stranger.pem"
+    stranger.private_key_and_cert_chain_pem.write_to_path(str(stranger_pem))
+    server = _serve_with_client_certs(ca, ca_file, tmp_path, policy)
+    try:
+        assert curl(ca_file, "--cert", str(client_pem), server.url + "/") == b"https"
+        bad = subprocess.run(["curl", "-sS", "--cacert", ca_file, "--cert", str(stranger_pem),
+                              server.url + "/"], capture_output=True, timeout=10)
+        assert bad.returncode != 0 and bad.stdout == b""  # an untrusted certificate never gets in
+        anonymous = subprocess.run(["curl", "-sS", "--cacert", ca_file, server.url + "/"],
+                                   capture_output=True, timeout=10)
+        if policy == "optional":
+            assert anonymous.returncode == 0 and anonymous.stdout == b"https"
+        else:
+            assert anonymous.returncode != 0 and anonymous.stdout == b""
+    finally:
+        code, err = server.stop()
+    assert code == 0, err
+
+
+def test_cert_reqs_without_ca_certs_is_refused_at_start(ca, tmp_path):
+    cert = ca.issue_cert("localhost")
+    cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "both.pem"))
+    result = subprocess.run([*CLI, write_app(tmp_path, APP), "-b", "127.0.0.1:0", "--certfile",
+                             str(tmp_path / "both.pem"), "--cert-reqs", "required"],
+                            capture_output=True, text=True, timeout=30)
+    assert result.returncode == 1
+    assert result.stderr.strip().splitlines() == [
+        "greenhttp: error: --cert-reqs optional/required needs --ca-certs to verify clients against"]
