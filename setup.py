@@ -25,6 +25,7 @@ setup(
         "prompt_toolkit>=3.0.36",
         "pygments>=2.13",
         "tqdm>=4.64",
+        "wsproto>=1.2",
     ],
     extras_require={
         # br and zstd response decoding (gzip and deflate need nothing).
@@ -55,6 +56,14 @@ setup(
             "types-gevent",
             "types-tqdm",
             "types-Pygments",
+            # WebSocket interop with foreign peers (tests/*/test_websocket*.py). Lower bounds
+            # only: none of them pins gevent or greenlet, so nothing gets downgraded.
+            "websockets>=12",
+            "flask-sock>=0.7",
+            "simple-websocket>=1.0",
+            "python-socketio[client]>=5.8",
+            "flask-socketio>=5.3",
+            "gevent-websocket>=0.10",
             "watchfiles>=0.21",
         ],
         "reload": ["watchfiles>=0.21"],

@@ -96,6 +96,7 @@ _EXPORTS: dict[str, str] = {
     "Stream": ".server.stream",
     "FileWrapper": ".server.wsgi",
     "progress": ".progress",
+    "websocket": ".websocket",
 }
 
 if TYPE_CHECKING:  # what mypy and editors see; at run time __getattr__ imports on first use
@@ -119,6 +120,7 @@ if TYPE_CHECKING:  # what mypy and editors see; at run time __getattr__ imports 
     from .server.stream import Stream
     from .server.wsgi import FileWrapper
     from . import progress
+    from . import websocket
 
 __all__ = [
     "__version__",
@@ -142,6 +144,8 @@ __all__ = [
     "read_body", "respond", "negotiate", "MalformedBody", "UnsupportedMediaType",
     # upload progress: the submodule greenhttp.progress
     "progress",
+    # WebSockets: the submodule greenhttp.websocket (accept, endpoint, connect)
+    "websocket",
 ]
 
 
@@ -151,7 +155,7 @@ def __getattr__(name: str) -> Any:
     if module_name is None:
         raise AttributeError(f"module 'greenhttp' has no attribute {name!r}")
     module = importlib.import_module(module_name, __name__)
-    value = module if name == "progress" else getattr(module, name)
+    value = module if name in ("progress", "websocket") else getattr(module, name)
     globals()[name] = value  # later lookups skip __getattr__
     return value
 

@@ -23,16 +23,24 @@ def escape(text: str) -> str:
     return text.translate(_ESCAPES)
 
 
-def access_line(client: str, method: str, target: bytes, version: str, status: int,
+def access_line(client: str, method: str | None, target: bytes, version: str, status: int,
                 sent: int, seconds: float) -> str:
+    """One access-log line. ``method`` None: no request line could be parsed (a request
+    rejected before it had one), shown as ``"-"`` like nginx and gunicorn do."""
     if _access_format is not None:
         return _formatted(client, method, target, version, status, sent, seconds)
     return _plain_line(client, method, target, version, status, sent, seconds)
 
 
-def _plain_line(client: str, method: str, target: bytes, version: str, status: int,
+def _request_line(method: str | None, target: bytes, version: str) -> str:
+    if method is None:
+        return "-"
+    return escape(f"{method} {target.decode('latin-1')} HTTP/{version}")
+
+
+def _plain_line(client: str, method: str | None, target: bytes, version: str, status: int,
                 sent: int, seconds: float) -> str:
-    request_line = escape(f"{method} {target.decode('latin-1')} HTTP/{version}")
+    request_line = _request_line(method, target, version)
     return f'{client} "{request_line}" {status} {sent} {seconds * 1000:.1f}ms'
 
 
@@ -46,7 +54,7 @@ def set_access_format(fmt: str | None) -> None:
     _access_format = fmt or None
 
 
-def _formatted(client: str, method: str, target: bytes, version: str, status: int,
+def _formatted(client: str, method: str | None, target: bytes, version: str, status: int,
                sent: int, seconds: float) -> str:
     import time as _time
 
@@ -55,7 +63,7 @@ def _formatted(client: str, method: str, target: bytes, version: str, status: in
     atoms = {
         "h": client.rsplit(":", 1)[0], "l": "-", "u": "-",
         "t": _time.strftime("[%d/%b/%Y:%H:%M:%S %z]"),
-        "r": escape(f"{method} {text} HTTP/{version}"), "m": method, "U": escape(path),
+        "r": _request_line(method, target, version), "m": method or "-", "U": escape(path),
         "q": escape(query), "H": f"HTTP/{version}", "s": status, "b": sent or "-", "B": sent,
         "D": int(seconds * 1_000_000), "M": int(seconds * 1000), "T": int(seconds),
         "L": f"{seconds:.6f}", "p": f"<{__import__('os').getpid()}>",

@@ -141,6 +141,13 @@ def _env_item(text: str) -> str:
     return text
 
 
+def _non_negative_float(text: str) -> float:
+    value = float(text)
+    if not value >= 0:
+        raise ValueError("must be zero or a positive number")
+    return value
+
+
 def _port(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
@@ -235,6 +242,20 @@ SETTINGS: tuple[Setting, ...] = (
             metavar="/PREFIX=DIR", repeat=True),
     Setting("listings", "auto", _listings, "Directory listings: auto, on or off; auto is on for "
             "`greenhttp DIR`, off for --static mounts.", metavar="MODE"),
+    # WebSockets (greenhttp.websocket, docs/websocket.md). 16 MiB: larger than any chat or
+    # Socket.IO payload, small enough that a few hostile clients cannot exhaust memory.
+    Setting("websocket_max_message_size", 16 * MIB, _non_negative_int,
+            "Largest WebSocket message in bytes, 0 for no limit; larger closes with 1009.",
+            metavar="BYTES"),
+    Setting("websocket_ping_interval", 20.0, _non_negative_float,
+            "Seconds a WebSocket may be silent before the server pings it, 0 for never.",
+            metavar="SECONDS"),
+    Setting("websocket_ping_timeout", 20.0, _non_negative_float,
+            "Seconds to wait for any byte after a ping before closing the WebSocket (1011).",
+            metavar="SECONDS"),
+    Setting("websocket_idle_timeout", 0.0, _non_negative_float,
+            "Seconds without a byte from the client before a WebSocket is closed (1001), 0 for never.",
+            metavar="SECONDS"),
     # -- proxy: `greenhttp proxy`, ReverseProxy, ForwardProxy --------------------------------
     # Connect 5 s: a live upstream on a LAN answers in milliseconds (nginx's
     # proxy_connect_timeout is 60 s, far longer than a user waits).
@@ -357,6 +378,10 @@ class ServerConfig:
     graceful_timeout: float = default("graceful_timeout")
     static: tuple[str, ...] = default("static")
     listings: str = default("listings")
+    websocket_max_message_size: int = default("websocket_max_message_size")
+    websocket_ping_interval: float = default("websocket_ping_interval")
+    websocket_ping_timeout: float = default("websocket_ping_timeout")
+    websocket_idle_timeout: float = default("websocket_idle_timeout")
     access_log: bool = True
     server_header: str = field(default="greenhttp")
     #: -p, else $PORT, else None (greenhttp.server.binding.default_port then says 8080).

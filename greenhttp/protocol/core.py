@@ -307,7 +307,7 @@ class ServerProtocol(_ParserCallbacks):
         self._next_event = 0
         self._error: ProtocolError | None = None
         self._reset_message()
-        #: bytes that followed a CONNECT head: no longer ours to parse.
+        #: bytes that followed a CONNECT or Upgrade head: no longer ours if the app takes over.
         self.trailing_data = b""
         self._paused = False
 
@@ -386,6 +386,9 @@ class ServerProtocol(_ParserCallbacks):
         # with a fresh parser on the bytes after it.
         if last is not None:
             last.upgrade = False
+        # ...unless the app takes the connection over (a WebSocket's 101): then these
+        # bytes are its first frames, and detach() hands them over from here.
+        self.trailing_data = rest
         self._parser = httptools.HttpRequestParser(self)
         if rest:
             self._receive(rest)

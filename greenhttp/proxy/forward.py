@@ -83,6 +83,10 @@ class ForwardProxy:
     CONNECT tunnels need greenhttp's server (they take over its connection).
     """
 
+    #: Tells greenhttp's server that this app takes CONNECT; to any other app the
+    #: server answers 405 itself (server/connection.py, RFC 9110 §15.5.6).
+    greenhttp_connect = True
+
     def __init__(self, allow: Union[Iterable[str], Callable[[str, int], bool]], *,
                  auth: Credentials = None, realm: str = "greenhttp proxy", pool: Pool | None = None,
                  timeout: Any = DEFAULT_TIMEOUT,

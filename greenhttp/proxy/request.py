@@ -254,6 +254,12 @@ def proxy_request(environ: dict[str, Any], url: str, *, pool: Pool | None = None
     items = apply_overrides(forwarded_request_headers(
         environ, preserve_host=preserve_host, forwarded=forwarded, via=via), headers)
     log_as = _request_line(environ)
+    if "HTTP_UPGRADE" in environ and "greenhttp.connection" in environ:
+        # RFC 9110 §7.8: a WebSocket handshake is upgraded hop by hop, then pumped.
+        from ..websocket.proxy import forward_upgrade
+        tunnel = forward_upgrade(environ, url, items, timeout=timeout, via=via, log_as=log_as)
+        if tunnel is not None:
+            return tunnel
     try:
         upstream = _client.request(method, url, headers=items, body=_upload_body(environ),
                                    stream=True, pool=pool, timeout=timeout,

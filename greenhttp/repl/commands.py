@@ -179,6 +179,8 @@ COMMANDS: dict[str, Command] = {
     "load": Command(_load, "load FILE", "load what 'save' wrote"),
     "curl": Command(_curl, "curl", "print the last request as a curl command"),
     "stats": Command(_stats, "stats", "requests, connections and the pool's state"),
+    "ws": Command(lambda session, args: __import__("greenhttp.repl.ws").repl.ws.run(session, args),
+                  "ws URL|PATH", "open a WebSocket: lines are sent, messages print; Ctrl-C leaves"),
     "help": Command(_help, "help [COMMAND]", "this text"),
     "exit": Command(_exit, "exit", "leave (Ctrl-D too)"),
     "quit": Command(_exit, "quit", "leave"),

@@ -20,42 +20,64 @@ How a request flows (docs/architecture.md has the picture):
 
 from __future__ import annotations
 
-import os
+import re
 import socket as _stdlib_socket
 import time
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any
 
-from gevent import get_hub
 from gevent import socket as gsocket
-from gevent.socket import cancel_wait, wait_write
 
 from ..body import Body
-from .dates import http_date
-from ..errors import ClientDisconnected, ProtocolError, RequestError, RequestTimeout
-from ..headers import Headers
+from ..errors import ClientDisconnected, ProtocolError, RequestError
 from ..log import access_line, access_logger, error_logger
 from ..protocol.core import (
-    CONTINUE_RESPONSE,
     NEED_DATA,
-    Data,
     EndOfMessage,
     RequestHead,
-    ResponseFraming,
     ServerProtocol,
     error_response,
     simple_response,
 )
+from .body_reader import BodyReader
+from .dates import http_date
+from .phase import APP, DETACHED, HEAD_HELD, IDLE, SENT
+from .output import OUTPUT_HOLD, RECV_SIZE, TIMEOUT_ERRORS, Output
 
 if TYPE_CHECKING:
+    from ..protocol.core import ResponseFraming
     from .listener import Server
 
-# 64 KiB per recv: large enough for a 1 MiB upload in 16 reads, small enough that
-# the per-connection bound on buffered body bytes stays small.
-RECV_SIZE = 65536
-# Complete responses are held back for pipelining up to this many bytes.
-OUTPUT_HOLD = 65536
+# RFC 9112 §3: request-line = method SP request-target SP HTTP-version; method is a
+# token (RFC 9110 §5.6.2). Leading empty lines are allowed (RFC 9112 §2.2).
+_REQUEST_LINE = re.compile(rb"(?:\r?\n)*([!#$%&'*+.^_`|~0-9A-Za-z-]+) ([^ \r\n]+) HTTP/([0-9]\.[0-9])\r?\n")
 
-_timeout_errors = (gsocket.timeout, TimeoutError)
+
+def request_line_of(data: bytes) -> tuple[str, bytes, str] | None:
+    """(method, target, version) of the request line ``data`` starts with, if well formed.
+
+    Only for the access line of a rejected request: the protocol refused the head, so
+    no :class:`RequestHead` exists, but its first line may still say what was asked.
+    """
+    match = _REQUEST_LINE.match(data)
+    if match is None:
+        return None
+    return match[1].decode("ascii"), match[2], match[3].decode("ascii")
+
+
+# CONNECT asks for a tunnel (RFC 9110 §9.3.6): only a proxy can give one, and a WSGI
+# app opts in with a true ``greenhttp_connect`` attribute (ForwardProxy has it). Any
+# other app gets 405 before it runs; a 405 MUST carry Allow (RFC 9110 §15.5.6), and since
+# the app cannot tell us its methods, Allow lists the methods the server hands to it,
+# which is every method but CONNECT: RFC 9110 §9's methods and PATCH (RFC 5789),
+# less TRACE (a debugging echo that servers disable, Apache's TraceEnable, nginx's
+# default 405). The app may still answer 405 for some of them with its own Allow.
+CONNECT_ALLOW = "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS"
+
+
+class _ConnectRefused(RequestError):
+    status_hint = 405
+
+# Lingering close (nginx's lingering_time/lingering_timeout idea): bounded in time and bytes.
 LINGER_SECONDS = 2.0
 LINGER_BYTES = 4 * 1024 * 1024
 
@@ -65,13 +87,13 @@ def _is_tls(sock: Any) -> bool:
     return hasattr(sock, "getpeercert")
 
 
-class HTTPConnection:
+class HTTPConnection(Output, BodyReader):
     """Serves one client connection until it closes, errs, or the server stops."""
 
     # Slots: ten thousand idle keep-alive connections should cost kilobytes each, not more.
     __slots__ = (
         "server", "config", "sock", "remote_addr", "remote_port", "client", "protocol",
-        "_raw_sock", "deadline", "idle", "closing", "requests_served", "detached", "_linger",
+        "_raw_sock", "deadline", "phase", "closing", "requests_served", "_linger",
         "_out", "_out_size", "_request", "_body", "_framing", "_head", "_continue_pending",
         "_status", "_body_sent", "greenlet", "_flush_scheduled", "__weakref__",
     )
@@ -93,12 +115,9 @@ class HTTPConnection:
         #: write (0: none). A deadline per connection instead of a socket timeout per
         #: wait: gevent starts and stops a timer for every timed wait, ~10 us a request.
         self.deadline = 0.0
-        #: True between requests, until a whole head has arrived: no app is running, so
-        #: shutdown may close the connection (a half-sent head is abandoned).
-        self.idle = True
+        self.phase = IDLE  # see Phase for the transitions
         self.closing = False
         self.requests_served = 0
-        self.detached = False
         self._linger = False
         self._out: list[bytes] = []
         self._out_size = 0
@@ -113,6 +132,16 @@ class HTTPConnection:
         self._body_sent = 0
         self.greenlet: Any = None
 
+    @property
+    def idle(self) -> bool:
+        """Between requests, until a whole head has arrived: no app is running, so
+        shutdown may close the connection (a half-sent head is abandoned)."""
+        return self.phase is IDLE
+
+    @property
+    def detached(self) -> bool:
+        return self.phase is DETACHED
+
     # -- the loop --------------------------------------------------------------
 
     def run(self) -> None:
@@ -123,7 +152,7 @@ class HTTPConnection:
         except OSError as exc:
             error_logger.info("%s: connection error: %s", self.client, exc)
         finally:
-            if not self.detached:
+            if self.phase is not DETACHED:
                 self._close_socket()
 
     def _serve(self) -> None:
@@ -132,32 +161,31 @@ class HTTPConnection:
             try:
                 event: Any = protocol.next_event()
             except ProtocolError as exc:  # a bad request pipelined behind good ones
-                self._reject(exc)
+                self._reject_unparsed(exc, None, time.perf_counter())
                 return
             if event is NEED_DATA:
                 self.flush()
-                if self.closing:
-                    return
                 event = self._read_head()
                 if event is None:
                     return
-            self.idle = False
             if not isinstance(event, RequestHead):
                 # Leftover body events here would mean a bug in draining; never guess.
                 error_logger.error("%s: unexpected %r between requests", self.client, event)
                 return
-            if not self._handle(event) or self.closing or self.detached:
-                if not self.detached:
+            if not self._handle(event):
+                if self.phase is not DETACHED:
                     self.flush()
                 return
             protocol.start_next_cycle()
-            self.idle = True
+            self.phase = IDLE
 
     def _read_head(self) -> RequestHead | None:
         protocol = self.protocol
         sock = self.sock
         config = self.config
         head_started = False
+        head_chunk: bytes | None = None  # where this head began: for the access log only
+        started = 0.0
         while True:
             if protocol.in_head:
                 if not head_started:
@@ -168,9 +196,12 @@ class HTTPConnection:
                 self.deadline = time.monotonic() + config.keepalive_timeout
             else:
                 self.deadline = time.monotonic() + config.head_timeout
+            if self.closing and not self.input_waiting():
+                # Stopping: answer a request already received, never wait for a new one.
+                return None
             try:
                 data = sock.recv(RECV_SIZE)
-            except _timeout_errors:
+            except TIMEOUT_ERRORS:
                 if protocol.in_head:
                     error_logger.info("%s: request head not complete in %ss, closing",
                                       self.client, config.head_timeout)
@@ -179,36 +210,48 @@ class HTTPConnection:
                 return None
             if not data:
                 return None
+            if head_chunk is None and not protocol.in_head:
+                head_chunk = data
+                started = time.perf_counter()
             try:
                 protocol.receive_data(data)
                 event = protocol.next_event()
             except ProtocolError as exc:
-                self._reject(exc)
+                self._reject_unparsed(exc, head_chunk, started)
                 return None
             if event is not NEED_DATA:
                 self.deadline = 0.0  # the app may take as long as it likes
                 return event  # type: ignore[return-value]
 
-    def expire(self) -> None:
-        """Called by the server's reaper once ``deadline`` passed: interrupt the blocked I/O.
-
-        ``cancel_wait`` throws only into a greenlet still waiting on that watcher when
-        the hub gets to it, so a read that completed meanwhile is never interrupted.
-        """
-        self.deadline = 0.0
-        error = gsocket.timeout("timed out")
-        cancel_wait(getattr(self.sock, "_read_event", None), error)
-        cancel_wait(getattr(self.sock, "_write_event", None), error)
-
-    def _reject(self, exc: RequestError) -> None:
+    def _reject(self, exc: ProtocolError | RequestError, allow: str | None = None) -> None:
+        """Answer a request the protocol refused (or whose body broke) with its status, and
+        close. ``allow``: the ``Allow`` field a 405 must carry (RFC 9110 §15.5.6)."""
         error_logger.info("%s: bad request (%d): %s", self.client, exc.status_hint, exc)
         self._linger = True
-        self._send(error_response(exc, http_date(), self.config.server_header))
+        data = error_response(exc, http_date(), self.config.server_header)  # type: ignore[arg-type]
+        if allow is not None:
+            head, _, body = data.partition(b"\r\n\r\n")
+            data = b"%s\r\nAllow: %s\r\n\r\n%s" % (head, allow.encode("latin-1"), body)
+        self._status = exc.status_hint
+        self._body_sent = len(data) - data.index(b"\r\n\r\n") - 4
+        self.phase = SENT
+        self._send(data)
+
+    def _reject_unparsed(self, exc: ProtocolError, head_chunk: bytes | None, started: float) -> None:
+        """Reject a request whose head never became a :class:`RequestHead`: the access
+        line shows its request line if the bytes had a well-formed one, else ``-``."""
+        self._reject(exc)
+        if self.server.access_log:
+            line = request_line_of(head_chunk) if head_chunk is not None else None
+            method, target, version = line or (None, b"", "")
+            access_logger.info(access_line(self.client, method, target, version, self._status,
+                                           self._body_sent, time.perf_counter() - started))
 
     # -- one request -------------------------------------------------------------
 
     def _handle(self, request: RequestHead) -> bool:
         """Run the app for one request. Returns whether the connection may be reused."""
+        self.phase = APP
         self._request = request
         self._framing = None
         self._head = None
@@ -229,6 +272,8 @@ class HTTPConnection:
         self._body = body
         keep_alive = request.keep_alive and not request.upgrade
         try:
+            if request.upgrade and request.method == "CONNECT" and not self.server.allow_connect:
+                raise _ConnectRefused("CONNECT is for proxies; this app does not take tunnels")
             keep_alive = self.server.handler(self, request, body) and keep_alive
         except ClientDisconnected:
             raise  # nobody left to answer: run() logs one line
@@ -239,13 +284,12 @@ class HTTPConnection:
             # greenhttp's own client errors about an upstream included, is the
             # WSGI adapter's 500 (errors.py, "Roles").
             keep_alive = False
-            if not self.head_on_wire:
+            if self.phase is not SENT:
                 self._head = None
-                self._reject(exc)
-                self._status = exc.status_hint
+                self._reject(exc, CONNECT_ALLOW if type(exc) is _ConnectRefused else None)
             else:
                 error_logger.info("%s: bad request body after response started: %s", self.client, exc)
-        if self.detached:
+        if self.phase is DETACHED:
             return False
         framing = self._framing
         if framing is None or not framing.keep_alive:
@@ -262,67 +306,28 @@ class HTTPConnection:
         self._body = None
         return keep_alive
 
-    def _drain(self, body: Body) -> bool:
-        if self._continue_pending:
-            # The client is waiting for 100 Continue before sending the body, or will
-            # send it after its own timeout: either way the stream is ambiguous.
-            return False
-        try:
-            return body.discard(self.config.drain_limit)
-        except RequestError:
-            return False
-
-    def _pull_body(self) -> Optional[bytes]:
-        protocol = self.protocol
-        while True:
-            event = protocol.next_event()
-            if event is NEED_DATA:
-                if self._continue_pending:
-                    self._continue_pending = False
-                    if self._head is None and self._framing is None:
-                        self._send(CONTINUE_RESPONSE)
-                self.flush()
-                self.deadline = time.monotonic() + self.config.body_timeout
-                try:
-                    data = self.sock.recv(RECV_SIZE)
-                except _timeout_errors:
-                    raise RequestTimeout(
-                        f"no request body data for {self.config.body_timeout}s") from None
-                except OSError as exc:
-                    raise ClientDisconnected(f"connection lost while reading the body: {exc}") from exc
-                finally:
-                    self.deadline = 0.0
-                if not data:
-                    raise ClientDisconnected(
-                        f"client closed the connection after {self._body.received if self._body else 0} "
-                        "body bytes")
-                protocol.receive_data(data)
-                continue
-            if type(event) is Data:
-                return event.data  # type: ignore[union-attr]
-            if type(event) is EndOfMessage:
-                if event.trailers and self._body is not None:  # type: ignore[union-attr]
-                    self._body.trailers = Headers.from_raw(event.trailers)  # type: ignore[union-attr]
-                return None
-            raise AssertionError(f"unexpected {event!r} inside a request body")
-
     # -- responding ------------------------------------------------------------------
 
     @property
     def response_started(self) -> bool:
-        return self._head is not None or self._framing is not None
+        return self.phase is HEAD_HELD or self.phase is SENT
 
     @property
     def head_on_wire(self) -> bool:
         """True once response bytes were queued or sent: too late for a different status."""
-        return self._framing is not None and self._head is None
+        return self.phase is SENT
 
     def start_response(self, status: int, reason: str, headers: list[tuple[str, str]]) -> None:
         """Fix the response head. It goes out with the first body bytes, or at ``finish``."""
         request = self._request
         assert request is not None
-        keep_alive = request.keep_alive and not self.closing
+        keep_alive = request.keep_alive
         body = self._body
+        if self.closing and keep_alive:
+            # Stopping: announce the close (RFC 9112 §9.6), unless the next request is
+            # already here. Then this response stays keep-alive and the last request
+            # received gets the close: everything received is answered (gunicorn does too).
+            keep_alive = body is not None and body.complete and self.input_waiting()
         if keep_alive and body is not None and not body.complete:
             # Announce the close now when we already know the unread body cannot be
             # drained: it was never asked for (100-continue) or is too large.
@@ -334,6 +339,7 @@ class HTTPConnection:
         self._head = head
         self._framing = framing
         self._status = status
+        self.phase = HEAD_HELD
 
     def write(self, data: bytes, flush: bool = True) -> None:
         framing = self._framing
@@ -347,6 +353,7 @@ class HTTPConnection:
         if head is not None:
             self._head = None
             self._continue_pending = False
+            self.phase = SENT
             framed = head + framed if framed else head
         if framed:
             self._queue(framed)
@@ -366,6 +373,7 @@ class HTTPConnection:
         data = self._head + framed + framing.end() if framed else self._head + framing.end()
         self._head = None
         self._continue_pending = False
+        self.phase = SENT
         self._out.append(data)
         self._out_size += len(data)
         if not self.protocol.has_buffered_events() or self._out_size > OUTPUT_HOLD:
@@ -382,6 +390,7 @@ class HTTPConnection:
         if head is not None:
             self._head = None
             self._continue_pending = False
+            self.phase = SENT
             end = head + end
         if end:
             self._queue(end)
@@ -397,129 +406,41 @@ class HTTPConnection:
         if self._head is not None:
             self._queue(self._head)
             self._head = None
-        self.flush()
+            self._continue_pending = False
+            self.phase = SENT
         if framing.no_body:
+            self.flush()
             return
         framing.sent += count
         self._body_sent += count
-        try:
-            # Under TLS the kernel would send the file's plaintext: read/send instead.
-            fileno = None if _is_tls(self.sock) else file.fileno()
-        except (AttributeError, OSError, ValueError):
-            fileno = None
-        out_fd = self.sock.fileno()
-        while count > 0 and fileno is not None:
-            try:
-                sent = os.sendfile(out_fd, fileno, offset, count)
-            except BlockingIOError:
-                try:
-                    wait_write(out_fd, timeout=self.config.body_timeout)
-                except _timeout_errors:
-                    raise ClientDisconnected(
-                        f"client read nothing of the file for {self.config.body_timeout}s") from None
-                continue
-            except OSError as exc:
-                raise ClientDisconnected(f"connection lost during sendfile: {exc}") from exc
-            if sent == 0:
-                break  # file shorter than promised; finish() will notice
-            offset += sent
-            count -= sent
-        if count > 0:
-            file.seek(offset)
-            while count > 0:
-                data = file.read(min(count, RECV_SIZE))
-                if not data:
-                    framing.sent -= count
-                    break
-                self._send(data)
-                count -= len(data)
+        unsent = self._send_file(file, offset, count)
+        framing.sent -= unsent  # a file shorter than promised: finish() will notice
 
-    def send_simple(self, status: int, body: bytes, close: bool = True) -> None:
-        """Answer with a complete small response of the server's own (500, 502...)."""
+    def send_simple(self, status: int, body: bytes) -> None:
+        """Answer with a complete small response of the server's own (500, 502...) and
+        close: after an app failed, what else it left on the stream is unknown."""
         self._status = status
-        self._framing = ResponseFraming(True, False, None, not close)
+        self._framing = None
         self._head = None
-        self._send(simple_response(status, body, http_date(), self.config.server_header, close))
-
-    def _queue(self, data: bytes) -> None:
-        self._out.append(data)
-        self._out_size += len(data)
-
-    def flush(self) -> None:
-        out = self._out
-        if not out:
-            return
-        data = out[0] if len(out) == 1 else b"".join(out)
-        out.clear()
-        self._out_size = 0
-        self._send_now(data)
-
-    def _hold(self) -> None:
-        """Keep finished output for coalescing, but no longer than this greenlet runs:
-        if the next pipelined app blocks, the hub sends what is held meanwhile."""
-        if not self._flush_scheduled:
-            self._flush_scheduled = True
-            get_hub().loop.run_callback(self._flush_held)
-
-    def _flush_held(self) -> None:
-        # Runs in the hub: must not block, so one non-blocking send; what the kernel
-        # does not take stays queued for the connection's own next flush.
-        self._flush_scheduled = False
-        out = self._out
-        raw = self._raw_sock
-        if not out or raw is None:
-            return
-        data = b"".join(out)
-        try:
-            sent = raw.send(data)
-        except BlockingIOError:
-            sent = 0
-        except OSError:
-            return  # the connection greenlet will meet the error itself
-        out.clear()
-        self._out_size = 0
-        if sent < len(data):
-            out.append(data[sent:])
-            self._out_size = len(data) - sent
-
-    def _send(self, data: bytes) -> None:
-        """Send now, after anything held: responses leave in request order."""
-        if self._out:
-            self._queue(data)
-            self.flush()
-        else:
-            self._send_now(data)
-
-    def _send_now(self, data: bytes) -> None:
-        try:
-            # Fast path: one non-blocking send on the raw socket usually takes it all.
-            raw = self._raw_sock
-            view = memoryview(data)
-            if raw is not None:
-                try:
-                    sent = raw.send(data)
-                except BlockingIOError:
-                    sent = 0
-                if sent == len(data):
-                    return
-                view = view[sent:]
-            # Slow path: the client reads slower than we write. body_timeout bounds each
-            # wait for progress, not the whole transfer, so a slow steady reader is fine.
-            send = self.sock.send
-            timeout = self.config.body_timeout
-            try:
-                while view:
-                    self.deadline = time.monotonic() + timeout
-                    view = view[send(view):]
-            finally:
-                self.deadline = 0.0
-        except _timeout_errors:
-            raise ClientDisconnected(
-                f"client read nothing of the response for {self.config.body_timeout}s") from None
-        except OSError as exc:
-            raise ClientDisconnected(f"connection lost while sending: {exc}") from exc
+        self.phase = SENT
+        self._body_sent = len(body)
+        self._send(simple_response(status, body, http_date(), self.config.server_header, True))
 
     # -- shutdown and takeover -----------------------------------------------------------
+
+    def input_waiting(self) -> bool:
+        """Whether request bytes already arrived that the loop has not served: parsed
+        events not yet consumed, or bytes in the kernel's receive buffer (a peek, no
+        wait). EOF and errors count as nothing waiting."""
+        if self.protocol.has_buffered_events():
+            return True
+        raw = self._raw_sock
+        if raw is None:
+            return False
+        try:
+            return bool(raw.recv(1, _stdlib_socket.MSG_PEEK))
+        except OSError:  # BlockingIOError: nothing there
+            return False
 
     def detach(self) -> tuple[gsocket.socket, bytes]:
         """Hand the raw socket and any unparsed bytes to the caller (CONNECT tunnels).
@@ -527,7 +448,7 @@ class HTTPConnection:
         The connection loop stops; the caller owns and must close the socket.
         """
         self.flush()
-        self.detached = True
+        self.phase = DETACHED
         return self.sock, self.protocol.trailing_data
 
     def _close_socket(self) -> None:
@@ -550,7 +471,7 @@ class HTTPConnection:
         while dropped < LINGER_BYTES:
             try:
                 data = self.sock.recv(RECV_SIZE)
-            except (OSError, *_timeout_errors):
+            except (OSError, *TIMEOUT_ERRORS):
                 return
             if not data:
                 return

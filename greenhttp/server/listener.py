@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 from typing import Any, Callable
 
 import gevent
@@ -12,6 +11,7 @@ from gevent.server import StreamServer
 
 from ..body import Body
 from .connection import HTTPConnection
+from .reaper import reap
 from ..log import error_logger
 from ..protocol.core import Limits, RequestHead
 from ..settings import ServerConfig
@@ -37,6 +37,8 @@ class Server:
         elif settings:
             raise TypeError("pass either config= or individual settings, not both")
         self.app = app
+        #: CONNECT reaches the app only if it says it takes tunnels (connection.py, CONNECT_ALLOW).
+        self.allow_connect = bool(getattr(app, "greenhttp_connect", False))
         self.config = config
         self.limits = Limits(config.max_request_line, config.max_header_size,
                              config.max_header_count, config.max_head_size, config.max_body_size)
@@ -57,6 +59,9 @@ class Server:
         self._stopped = Event()
         self._address: tuple[str, int] | None = None
         self.closing = False
+        #: Called once when stop() begins, before the grace period: taken-over
+        #: connections (WebSockets: 1001 Going Away) are told to end.
+        self.on_stop: list[Callable[[], None]] = []
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -90,26 +95,8 @@ class Server:
             stream_server.start()
             self._stream_servers.append(stream_server)
         self._stream_server = self._stream_servers[0]
-        self._reaper = gevent.spawn(self._reap)
+        self._reaper = gevent.spawn(reap, self)
         return self
-
-    def _reap(self) -> None:
-        """Interrupt connections whose read or write deadline passed.
-
-        One sweep for all connections replaces a gevent timer per socket wait. The tick
-        is a quarter of the shortest timeout, so a timeout fires at most 25% late.
-        """
-        config = self.config
-        tick = min(config.head_timeout, config.keepalive_timeout, config.body_timeout) / 4
-        tick = min(max(tick, 0.02), 1.0)
-        monotonic = time.monotonic
-        while True:
-            gevent.sleep(tick)
-            now = monotonic()
-            for conn in list(self.connections):
-                deadline = conn.deadline
-                if deadline and deadline <= now:
-                    conn.expire()
 
     @property
     def address(self) -> tuple[str, int]:
@@ -140,8 +127,10 @@ class Server:
         """Stop accepting, close idle connections, let busy ones finish, then close them.
 
         Busy connections get ``timeout`` seconds (default: the graceful_timeout setting)
-        to finish their current response; they close afterwards instead of
-        waiting for another request.
+        to answer what they have already received, every response saying
+        ``Connection: close`` unless another received request follows it; they close
+        afterwards instead of waiting for another request. An idle connection with a
+        request already waiting unread counts as busy.
         """
         if self.closing:
             self._stopped.wait()
@@ -152,14 +141,14 @@ class Server:
             stream_server.close()
         for conn in list(self.connections):
             conn.closing = True
-            if conn.idle:
-                self._kill(conn)
-        with gevent.Timeout(grace, False):  # type: ignore[arg-type]  # False: end silently
+        for hook in list(self.on_stop):
+            hook()
+        with gevent.Timeout(grace, False):  # type: ignore[arg-type]  # False: no exception, per gevent's docs
             while self.connections:
-                gevent.sleep(0.05)
                 for conn in list(self.connections):
-                    if conn.idle:
+                    if conn.idle and not conn.input_waiting():
                         self._kill(conn)
+                gevent.sleep(0.05)
         for conn in list(self.connections):
             error_logger.warning("%s: still busy after %ss grace, closing", conn.client, grace)
             self._kill(conn)

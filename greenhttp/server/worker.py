@@ -28,8 +28,6 @@ from .heartbeat import Heartbeat
 #: Exit status of a worker whose app failed to import: the master must not respawn it
 #: in a loop, and a reload that hits it keeps the old workers (gunicorn's WORKER_BOOT_ERROR).
 BOOT_ERROR = 3
-#: Seconds between closing the listeners and stopping, on a graceful stop.
-ACCEPTED_GRACE = 0.2
 
 
 class Worker:
@@ -79,17 +77,10 @@ class Worker:
         if self.server is not None and not self.server.closing and not self.stopping:
             error_logger.debug("worker %d: %s, stopping", os.getpid(), why)
             self.stopping = True
-            gevent.spawn(self._graceful_stop)
-
-    def _graceful_stop(self) -> None:
-        server = self.server
-        # Stop accepting first (the other workers, or the new generation on a reload, take
-        # the listening queue), then give connections accepted a moment ago time to read
-        # the request their client already sent, so stop() does not take them for idle.
-        for stream_server in server._stream_servers:
-            stream_server.close()
-        gevent.sleep(ACCEPTED_GRACE)
-        server.stop()
+            # Server.stop closes the listeners first (the other workers, or the new
+            # generation on a reload, take the queue) and serves every request already
+            # received, with Connection: close, so nothing accepted is lost.
+            gevent.spawn(self.server.stop)
 
     def _beat(self) -> None:
         # A beat per second at most, and four per timeout so a short --timeout still works.

@@ -153,6 +153,11 @@ class WSGIHandler:
                 environ[key] = text
         if request.content_length is None and "CONTENT_LENGTH" in environ:
             del environ["CONTENT_LENGTH"]
+        if "HTTP_UPGRADE" in environ:
+            # werkzeug.socket / wsgi.websocket for Flask-Sock, simple-websocket and
+            # gevent-websocket apps; imported only when a client asks to upgrade.
+            from ..websocket.compat import add_environ
+            add_environ(environ, conn)
         return environ
 
     def __call__(self, conn: "HTTPConnection", request: RequestHead, body: Body) -> bool:
@@ -210,7 +215,7 @@ class WSGIHandler:
                     return False
                 error_logger.exception("%s: error in app for %s %r", conn.client, request.method,
                                        request.target)
-                conn.send_simple(500, b"500 Internal Server Error\n", close=True)
+                conn.send_simple(500, b"500 Internal Server Error\n")
                 return False
         finally:
             if result is not None:

@@ -450,7 +450,8 @@ def test_content_length_mismatch_closes_connection(serve):
 # -- lifecycle --------------------------------------------------------------------------
 
 
-def test_graceful_stop_finishes_in_flight_and_closes_idle(serve):
+def slow_app():
+    """Answers the path; ``/slow`` sets ``app.started`` and then takes 0.3 s."""
     started = gevent.event.Event()
 
     def app(environ, start_response):
@@ -458,8 +459,15 @@ def test_graceful_stop_finishes_in_flight_and_closes_idle(serve):
             started.set()
             gevent.sleep(0.3)
         start_response("200 OK", [])
-        return [b"done"]
+        return [environ["PATH_INFO"].encode()]
 
+    app.started = started
+    return app
+
+
+def test_graceful_stop_finishes_in_flight_and_closes_idle(serve):
+    app = slow_app()
+    started = app.started
     server = greenhttp.Server(app, port=0, access_log=False).start()
     idle = connect(server)
     idle.sendall(b"GET / HTTP/1.1\r\nHost: x\r\n\r\n")
@@ -468,12 +476,85 @@ def test_graceful_stop_finishes_in_flight_and_closes_idle(serve):
     busy.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
     started.wait(2)
     stopper = gevent.spawn(server.stop, 5)
-    assert read_one_response(busy)[2] == b"done"
+    assert read_one_response(busy)[2] == b"/slow"
     assert read_response(idle, timeout=2) == b""  # idle keep-alive connection was closed
     stopper.join(5)
     assert stopper.successful() and not server.connections
     with pytest.raises(OSError):
         socket.create_connection(server.address, timeout=1)
+
+
+def test_stop_answers_a_request_sent_behind_a_response_already_in_flight(serve):
+    """The head went out keep-alive before the stop: the request right behind it is
+    answered, with Connection: close, instead of meeting EOF."""
+    release = gevent.event.Event()
+
+    def app(environ, start_response):
+        start_response("200 OK", [])
+        if environ["PATH_INFO"] == "/stream":
+            yield b"a"
+            release.wait(5)
+        yield environ["PATH_INFO"].encode()
+
+    server = greenhttp.Server(app, port=0, access_log=False).start()
+    with connect(server) as sock:
+        sock.sendall(b"GET /stream HTTP/1.1\r\nHost: x\r\n\r\n")
+        sock.settimeout(5)
+        assert sock.recv(65536).startswith(b"HTTP/1.1 200 OK\r\n")  # head and b"a" are out
+        stopper = gevent.spawn(server.stop, 5)
+        gevent.sleep(0.1)  # the stop has begun
+        sock.sendall(b"GET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+        gevent.sleep(0.1)
+        release.set()
+        rest = read_response(sock, timeout=3)
+    stopper.join(5)
+    assert rest.startswith(b"1\r\na\r\n5\r\n/stream\r\n0\r\n\r\n") or b"/stream" in rest, rest
+    second = rest[rest.index(b"HTTP/1.1 "):]
+    assert second.startswith(b"HTTP/1.1 200 OK\r\n") and b"Connection: close\r\n" in second
+    assert second.endswith(b"5\r\n/next\r\n0\r\n\r\n")
+    assert stopper.successful() and not server.connections
+
+
+def test_stop_answers_pipelined_requests_already_received_and_the_last_says_close(serve):
+    app = slow_app()
+    started = app.started
+    server = greenhttp.Server(app, port=0, access_log=False).start()
+    with connect(server) as sock:
+        sock.sendall(b"GET /slow HTTP/1.1\r\nHost: x\r\n\r\nGET /next HTTP/1.1\r\nHost: x\r\n\r\n")
+        started.wait(2)
+        stopper = gevent.spawn(server.stop, 5)
+        first = read_one_response(sock)
+        second = read_one_response(sock)
+        assert read_response(sock, timeout=2) == b""
+    stopper.join(5)
+    assert first[2] == b"/slow" and first[1].get("connection") != "close"
+    assert second[2] == b"/next" and second[1].get("connection") == "close"
+
+
+def test_stop_answers_an_idle_connections_request_already_waiting(serve):
+    server = greenhttp.Server(hello, port=0, access_log=False).start()
+    with connect(server) as sock:
+        sock.sendall(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\n")
+        read_one_response(sock)  # now an idle keep-alive connection
+        sock.sendall(b"GET /waiting HTTP/1.1\r\nHost: x\r\n\r\n")
+        # No yield since the send: the connection's greenlet has not read the request yet.
+        server.stop(timeout=5)
+        status, headers, body = read_one_response(sock)
+        assert read_response(sock, timeout=2) == b""
+    assert status == b"HTTP/1.1 200 OK" and body == b"hello /waiting"
+    assert headers.get("connection") == "close"
+
+
+def test_stop_still_closes_idle_connections_with_nothing_waiting_at_once(serve):
+    server = greenhttp.Server(hello, port=0, access_log=False).start()
+    with connect(server) as sock:
+        sock.sendall(b"GET /a HTTP/1.1\r\nHost: x\r\n\r\nGET /b HT")  # half a head: abandoned
+        read_one_response(sock)
+        gevent.sleep(0.05)
+        started = time.monotonic()
+        server.stop(timeout=5)
+        assert time.monotonic() - started < 1.0
+        assert read_response(sock, timeout=2) == b""
 
 
 # -- regressions: pipelining order, deferred errors, held output, slow readers -----------
@@ -569,3 +650,107 @@ def test_aborted_stream_closes_connection_with_one_log_line(serve, caplog):
     assert b"5\r\nfirst\r\n" in raw and not raw.endswith(b"0\r\n\r\n")
     records = [r for r in caplog.records if "slow consumer" in r.getMessage()]
     assert len(records) == 1 and records[0].exc_info is None
+
+
+# -- the access log: exactly one line per response the server sends -----------------------
+
+
+def access_lines(caplog):
+    return [r.getMessage() for r in caplog.records if r.name == "greenhttp.access"]
+
+
+def body_length(reply: bytes) -> int:
+    head, _, body = reply.partition(b"\r\n\r\n")
+    assert f"content-length: {len(body)}".encode() in head.lower(), reply
+    return len(body)
+
+
+@pytest.mark.parametrize("request_bytes, logged", [
+    (b"GET /x HTTP/1.1\r\nHost: t\r\nConnection: close\r\n\r\n", '"GET /x HTTP/1.1" 200 '),
+    (b"GET /x HTTP/1.1\r\nConnection: close\r\n\r\n", '"GET /x HTTP/1.1" 400 '),  # no Host
+    (b"GET /x HTTP/2.0\r\nHost: t\r\n\r\n", '"GET /x HTTP/2.0" 505 '),
+    (b"POST /up HTTP/1.1\r\nHost: t\r\nContent-Length: 99\r\n\r\n", '"POST /up HTTP/1.1" 413 '),
+    (b"POST /up HTTP/1.1\r\nHost: t\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+     '"POST /up HTTP/1.1" 501 '),
+    (b"GET /x HTTP/1.1\r\nHost: t\r\n" + b"X-Big: " + b"a" * 9000 + b"\r\n\r\n",
+     '"GET /x HTTP/1.1" 431 '),
+    (b"\x16\x03\x01 not http at all\r\n\r\n", '"-" 501 '),  # TLS to a plain port: no method
+    (b"GET /x HTTP/1.1 extra\r\nHost: t\r\n\r\n", '"-" 400 '),
+])
+def test_every_response_and_rejection_gets_one_access_line_with_its_body_bytes(
+        serve, caplog, request_bytes, logged):
+    caplog.set_level(logging.INFO, logger="greenhttp.access")
+    with serve(hello, access_log=True, max_body_size=10, max_header_size=8192) as server:
+        reply = raw_exchange(server.address, request_bytes)
+    lines = access_lines(caplog)
+    assert len(lines) == 1, lines
+    assert f"{logged}{body_length(reply)} " in lines[0], (lines[0], reply[:200])
+
+
+def test_servers_own_500_is_logged_with_the_bytes_it_sent(serve, caplog):
+    def app(environ, start_response):
+        raise RuntimeError("boom")
+
+    caplog.set_level(logging.INFO, logger="greenhttp.access")
+    with serve(app, access_log=True) as server:
+        reply = raw_exchange(server.address, b"GET /boom HTTP/1.1\r\nHost: t\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 500 ")
+    lines = access_lines(caplog)
+    assert len(lines) == 1 and f'"GET /boom HTTP/1.1" 500 {body_length(reply)} ' in lines[0], lines
+
+
+def test_stalled_body_408_and_a_pipelined_rejection_each_get_one_line(serve, caplog):
+    caplog.set_level(logging.INFO, logger="greenhttp.access")
+    with serve(echo_body_app, access_log=True, body_timeout=0.3) as server:
+        reply = raw_exchange(server.address,
+                             b"POST /slow HTTP/1.1\r\nHost: t\r\nContent-Length: 10\r\n\r\nabc")
+        pipelined = raw_exchange(server.address, b"GET /a HTTP/1.1\r\nHost: t\r\n\r\n"
+                                                 b"GET /b HTTP/1.1\r\nHost: t\r\nHost: u\r\n\r\n")
+    assert reply.startswith(b"HTTP/1.1 408 ")
+    assert pipelined.count(b"HTTP/1.1 200 OK") == 1 and b"HTTP/1.1 400 " in pipelined
+    lines = access_lines(caplog)
+    assert len(lines) == 3, lines
+    assert f'"POST /slow HTTP/1.1" 408 {body_length(reply)} ' in lines[0]
+    assert '"GET /a HTTP/1.1" 200 ' in lines[1]
+    rejected = pipelined[pipelined.index(b"HTTP/1.1 400 "):]
+    assert f'"-" 400 {body_length(rejected)} ' in lines[2]  # its head is in a chunk after /a
+
+
+def echo_body_app(environ, start_response):
+    body = environ["wsgi.input"].read()
+    start_response("200 OK", [("Content-Type", "text/plain")])
+    return [body]
+
+
+# -- CONNECT ---------------------------------------------------------------------------
+
+CONNECT = b"CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443\r\n\r\n"
+
+
+def test_connect_to_a_plain_app_is_405_with_allow_and_the_app_never_runs(serve, caplog):
+    calls = []
+
+    def app(environ, start_response):
+        calls.append(environ["REQUEST_METHOD"])
+        return hello(environ, start_response)
+
+    caplog.set_level(logging.INFO, logger="greenhttp.access")
+    with serve(app, access_log=True) as server:
+        reply = raw_exchange(server.address, CONNECT + b"\x16\x03\x01tls bytes")
+    head = reply.partition(b"\r\n\r\n")[0]
+    assert head.startswith(b"HTTP/1.1 405 Method Not Allowed\r\n")
+    assert b"\r\nAllow: GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS\r\n" in head + b"\r\n"
+    assert b"\r\nConnection: close\r\n" in head and calls == []
+    assert [f'"CONNECT example.com:443 HTTP/1.1" 405 {body_length(reply)} ' in line
+            for line in access_lines(caplog)] == [True]
+
+
+def test_connect_reaches_an_app_that_opts_in(serve):
+    def app(environ, start_response):
+        start_response("200 OK", [("Content-Length", "7")])
+        return [environ["REQUEST_METHOD"].encode()]
+
+    app.greenhttp_connect = True
+    with serve(app) as server:
+        reply = raw_exchange(server.address, CONNECT)
+    assert reply.startswith(b"HTTP/1.1 200 OK\r\n") and reply.endswith(b"\r\n\r\nCONNECT")

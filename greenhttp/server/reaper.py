@@ -1,0 +1,52 @@
+"""The deadline sweeper: one greenlet per server interrupts connections that overstay.
+
+Each connection publishes ``deadline`` (monotonic seconds, 0 for none) before it
+blocks in a read or a write. One sweep for all connections replaces a gevent timer
+per socket wait: gevent starts and stops a timer for every timed wait, ~10 us a
+request, while the sweep costs nothing per request.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+import gevent
+from gevent import socket as gsocket
+from gevent.socket import cancel_wait
+
+if TYPE_CHECKING:
+    from .connection import HTTPConnection
+    from .listener import Server
+
+
+def reap(server: "Server") -> None:
+    """Interrupt connections whose read or write deadline passed, until killed.
+
+    The tick is a quarter of the shortest timeout, so a timeout fires at most 25% late.
+    """
+    config = server.config
+    tick = min(config.head_timeout, config.keepalive_timeout, config.body_timeout) / 4
+    tick = min(max(tick, 0.02), 1.0)
+    monotonic = time.monotonic
+    while True:
+        gevent.sleep(tick)
+        now = monotonic()
+        for conn in list(server.connections):
+            deadline = conn.deadline
+            if deadline and deadline <= now:
+                expire(conn)
+
+
+def expire(conn: "HTTPConnection") -> None:
+    """Interrupt ``conn``'s blocked I/O with a timeout.
+
+    ``cancel_wait`` throws only into a greenlet still waiting on that watcher when
+    the hub gets to it, so a read that completed meanwhile is never interrupted.
+    """
+    conn.deadline = 0.0
+    error = gsocket.timeout("timed out")
+    sock: Any = conn.sock
+    for watcher in (getattr(sock, "_read_event", None), getattr(sock, "_write_event", None)):
+        if watcher is not None:  # gevent's socket keeps one read and one write watcher
+            cancel_wait(watcher, error)

@@ -1,0 +1,147 @@
+"""Environ keys that existing WebSocket libraries look for, so they run unchanged.
+
+* ``werkzeug.socket`` — simple-websocket (hence Flask-Sock, and python-engineio's
+  gevent driver without gevent-websocket) takes the raw socket from here, writes the
+  101 itself and speaks WebSocket on it. The value is a :class:`TakeoverSocket`: the
+  first use detaches the connection from greenhttp's loop (which then neither reads,
+  writes a response nor closes it), the bytes the loop had already read past the
+  head come first out of ``recv``, and the socket is closed when the app returns.
+* ``wsgi.websocket`` — gevent-websocket's API (receive/send/close/closed), which
+  python-engineio's gevent driver and gevent-websocket apps use. It is lazy: the 101
+  is sent on first use, so an app that ignores it answers the request as plain HTTP.
+
+Both are set only on requests carrying ``Upgrade: websocket``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Optional, Union
+
+from .core import ConnectionClosed, Message, WebSocket
+from .server import accept, end_with_request, is_websocket_request
+
+
+def add_environ(environ: dict[str, Any], conn: Any) -> None:
+    if not is_websocket_request(environ):
+        return
+    environ["werkzeug.socket"] = TakeoverSocket(conn)
+    environ["wsgi.websocket"] = GeventWebSocket(environ)
+    environ["wsgi.websocket_version"] = environ.get("HTTP_SEC_WEBSOCKET_VERSION", "")
+
+
+class TakeoverSocket:
+    """The connection's socket, detached from the HTTP loop on first use."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+        self._sock: Any = None
+        self._early = b""
+
+    def _take(self) -> Any:
+        sock = self._sock
+        if sock is None:
+            sock, self._early = self._conn.detach()
+            self._sock = sock
+            end_with_request(self._conn, self._close_quietly)
+        return sock
+
+    def _close_quietly(self) -> None:
+        try:
+            self._sock.close()
+        except OSError:
+            pass
+
+    def recv(self, size: int, *flags: int) -> bytes:
+        sock = self._take()
+        if self._early:
+            data, self._early = self._early[:size], self._early[size:]
+            return data
+        return sock.recv(size, *flags)
+
+    def send(self, data: bytes, *flags: int) -> int:
+        # simple-websocket calls send() once per frame and ignores the count: a
+        # partial send would corrupt the stream, so send everything.
+        self._take().sendall(data, *flags)
+        return len(data)
+
+    def sendall(self, data: bytes, *flags: int) -> None:
+        self._take().sendall(data, *flags)
+
+    def fileno(self) -> int:
+        return int(self._take().fileno())
+
+    def close(self) -> None:
+        if self._sock is not None:
+            self._close_quietly()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._take(), name)
+
+
+class GeventWebSocket:
+    """gevent-websocket's ``WebSocket`` interface over :func:`accept`.
+
+    ``receive()`` returns ``None`` once closed and ``send()`` on a closed socket
+    raises (gevent-websocket's ``WebSocketError`` is a socket.error; ours is a
+    :class:`ConnectionClosed`, also an OSError subclass via ConnectionError).
+    """
+
+    def __init__(self, environ: dict[str, Any]) -> None:
+        self.environ = environ
+        self._ws: Optional[WebSocket] = None
+
+    @property
+    def websocket(self) -> WebSocket:
+        if self._ws is None:
+            self._ws = accept(self.environ)
+        return self._ws
+
+    # gevent-websocket's attributes, read by python-engineio before the first message.
+    @property
+    def version(self) -> str:
+        return str(self.environ.get("HTTP_SEC_WEBSOCKET_VERSION", ""))
+
+    @property
+    def path(self) -> str:
+        return str(self.environ.get("PATH_INFO", ""))
+
+    @property
+    def origin(self) -> Optional[str]:
+        return self.environ.get("HTTP_ORIGIN")
+
+    @property
+    def protocol(self) -> Optional[str]:
+        return self._ws.subprotocol if self._ws is not None else None
+
+    @property
+    def closed(self) -> bool:
+        return self._ws is not None and self._ws.closed
+
+    def receive(self) -> Optional[Message]:
+        return self.websocket.receive()
+
+    read_message = receive
+
+    def send(self, message: Union[str, bytes], binary: Optional[bool] = None) -> None:
+        if binary is None:
+            binary = not isinstance(message, str)
+        if binary and isinstance(message, str):
+            message = message.encode("utf-8")
+        elif not binary and isinstance(message, (bytes, bytearray)):
+            message = bytes(message).decode("utf-8")
+        self.websocket.send(message)
+
+    send_frame = send
+
+    def close(self, code: int = 1000, message: Union[str, bytes] = b"") -> None:
+        if self._ws is None and self.environ.get("greenhttp.connection") is not None \
+                and self.environ["greenhttp.connection"].detached:
+            return
+        reason = message.decode("utf-8", "replace") if isinstance(message, bytes) else message
+        try:
+            self.websocket.close(code, reason)
+        except ConnectionClosed:
+            pass
+
+
+__all__ = ["add_environ", "TakeoverSocket", "GeventWebSocket"]
