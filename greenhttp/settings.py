@@ -166,6 +166,11 @@ SETTINGS: tuple[Setting, ...] = (
             "(LISTEN_FDS) replace these.", flag="-b", metavar="ADDRESS", repeat=True),
     Setting("port", 8080, _port, "Port for a -b without one; 0 picks a free one. Unset: $PORT, "
             "else 8080.", flag="-p", metavar="PORT"),
+    # gunicorn's --reuse-port. Off: workers share the master's socket (docs/deploy.md, and
+    # docs/benchmarks.md for the measurement).
+    Setting("reuse_port", False, bool, "Set SO_REUSEPORT on TCP listeners, so other greenhttp "
+            "processes can listen on the same port (the kernel spreads connections among them).",
+            switch=True),
     Setting("unix_socket_mode", 0o660, _octal, "Permissions of a unix: socket file (octal).",
             metavar="MODE"),
     # gunicorn's default is 1 worker too; 'auto' is nginx's worker_processes auto.
@@ -343,6 +348,7 @@ class ServerConfig:
     #: A tuple of -b specs from the command line; one host for ``Server(app, bind=...)``.
     bind: str | tuple[str, ...] = default("bind")
     port: int = default("port")
+    reuse_port: bool = default("reuse_port")
     unix_socket_mode: int = default("unix_socket_mode")
     workers: int = default("workers")
     timeout: float = default("timeout")

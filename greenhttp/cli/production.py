@@ -57,7 +57,7 @@ def bind_listeners(config: Any) -> tuple[list[Any], list[Any]]:
     port = default_port(config.port_given)
     raw = [config.bind] if isinstance(config.bind, str) else list(config.bind)
     specs = [parse_bind(spec, port) for spec in raw]
-    sockets = bind_all(specs, config.backlog)
+    sockets = bind_all(specs, config.backlog, config.reuse_port)
     for spec, sock in zip(specs, sockets):
         if spec.kind == "unix" and config.unix_socket_mode is not None:
             os.chmod(spec.path, config.unix_socket_mode)

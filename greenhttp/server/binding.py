@@ -182,7 +182,7 @@ def describe(sock: socket.socket) -> str:
     return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
 
 
-def bind_all(specs: Sequence[BindSpec], backlog: int) -> list[socket.socket]:
+def bind_all(specs: Sequence[BindSpec], backlog: int, reuse_port: bool = False) -> list[socket.socket]:
     """Listen on every spec (or on what systemd passed); all or nothing."""
     activated = systemd_listeners()
     if activated:
@@ -191,7 +191,7 @@ def bind_all(specs: Sequence[BindSpec], backlog: int) -> list[socket.socket]:
     try:
         for spec in specs:
             try:
-                sockets.append(create_listener(spec, backlog))
+                sockets.append(create_listener(spec, backlog, reuse_port=reuse_port))
             except OSError as exc:
                 raise CLIError(f"cannot listen on {spec}: {exc.strerror or exc}") from None
     except BaseException:
