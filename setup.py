@@ -28,10 +28,9 @@ setup(
         "wsproto>=1.2",
     ],
     extras_require={
-        # br and zstd response decoding (gzip and deflate need nothing).
+        # br and zstd: decoding client responses, encoding greenhttp.resource
+        # representations (gzip and deflate need nothing beyond zlib).
         "compress": ["brotli>=1.1", "zstandard>=0.22"],
-        # br and zstd content codings for greenhttp.resource (gzip/deflate need nothing)
-        "compress": ["brotli>=1.0", "zstandard>=0.21"],
         "test": [
             "pytest>=7",
             "pytest-timeout>=2.1",

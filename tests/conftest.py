@@ -7,7 +7,10 @@ from gevent import monkey
 monkey.patch_all()
 
 import contextlib  # noqa: E402
+import pathlib  # noqa: E402
 import socket  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
 import time  # noqa: E402
 import weakref  # noqa: E402
 from typing import Any, Callable, Iterator  # noqa: E402
@@ -156,3 +159,20 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
         layer = item.path.parent.name
         if layer in _LAYERS:
             item.add_marker(getattr(pytest.mark, layer))
+
+
+@contextlib.contextmanager
+def websockets_peer(close_code: int, close_reason: str) -> Iterator[str]:
+    """The `websockets` library's sync server, echoing, in its own process
+    (tests/peers/websockets_server.py says why and what it answers). Yields
+    ``host:port``."""
+    script = pathlib.Path(__file__).parent / "peers" / "websockets_server.py"
+    proc = subprocess.Popen([sys.executable, str(script), str(close_code), close_reason],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        port = int(proc.stdout.readline())  # type: ignore[union-attr]
+        yield f"127.0.0.1:{port}"
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()  # type: ignore[union-attr]

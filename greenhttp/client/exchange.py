@@ -22,15 +22,14 @@ from ..errors import (
     TimeoutError,
 )
 from ..headers import Headers
-from ..protocol.core import (
-    LAST_CHUNK,
+from ..protocol import (
     NEED_DATA,
+    BodyWriter,
     ClientProtocol,
     Data,
     EndOfMessage,
     InformationalResponse,
     ResponseHead,
-    chunk,
 )
 from .payload import _FileRegion, _Payload
 from .pool import Pool, PooledConnection
@@ -39,7 +38,7 @@ from .timeouts import _Timer
 from .transport import READ_SIZE, SocketStream, Stream
 
 if TYPE_CHECKING:
-    from .routing import _Proxy, _Route
+    from .routing import _URL, _Proxy, _Route
 
 # RFC 9110 §9.2.2: methods whose repetition has the same effect as one request.
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
@@ -192,7 +191,7 @@ class _Exchange(_Reader):
 
     # -- writing
 
-    def send(self, head: bytes, payload: _Payload | None, chunked: bool, expect: bool,
+    def send(self, head: bytes, payload: _Payload | None, writer: BodyWriter, expect: bool,
              progress: Callable[[int, int | None], Any] | None) -> ResponseHead:
         stream = self.conn.stream
         try:
@@ -213,7 +212,7 @@ class _Exchange(_Reader):
                     # sent, so the connection's framing is unknown to the server: close it.
                     self.must_close = True
                     return early
-            self._send_body(payload, chunked, progress)
+            self._send_body(payload, writer, progress)
             return self.read_head()
         except TimeoutError as exc:
             self.timer.expired(exc)
@@ -242,32 +241,30 @@ class _Exchange(_Reader):
             except TimeoutError:
                 return None  # no 100 in time: send the body anyway, as curl does
 
-    def _send_body(self, payload: _Payload, chunked: bool,
+    def _send_body(self, payload: _Payload, writer: BodyWriter,
                    progress: Callable[[int, int | None], Any] | None) -> None:
+        # The framing, and the refusal of a body longer or shorter than its
+        # Content-Length, are the protocol's writer's (greenhttp/protocol/framing.py).
         stream = self.conn.stream
-        use_sendfile = not chunked and isinstance(stream, SocketStream) and not stream.tls
+        use_sendfile = not writer.chunked and isinstance(stream, SocketStream) and not stream.tls
         total = payload.length
-        sent = 0
-        for piece in payload.pieces(use_sendfile):
-            if isinstance(piece, _FileRegion):
-                assert isinstance(stream, SocketStream)  # pieces() yields regions only for it
-                count = stream.sendfile(piece.file, piece.offset, piece.count, self.timer.write())
-            else:
-                count = len(piece)
-                if not count:
+        try:
+            for piece in payload.pieces(use_sendfile):
+                if isinstance(piece, _FileRegion):
+                    assert isinstance(stream, SocketStream)  # pieces() yields regions only for it
+                    writer.sent += stream.sendfile(piece.file, piece.offset, piece.count, self.timer.write())
+                elif len(piece):
+                    stream.write(writer.frame(piece), self.timer.write())
+                else:
                     continue
-                stream.write(chunk(bytes(piece)) if chunked else piece, self.timer.write())
-            sent += count
-            if total is not None and sent > total:
-                self.must_close = True
-                raise LocalProtocolError(f"request body longer than its Content-Length {total}")
-            if progress is not None:
-                progress(sent, total)
-        if chunked:
-            stream.write(LAST_CHUNK, self.timer.write())
-        elif total is not None and sent < total:
+                if progress is not None:
+                    progress(writer.sent, total)
+            end = writer.end()
+            if end:
+                stream.write(end, self.timer.write())
+        except LocalProtocolError:
             self.must_close = True
-            raise LocalProtocolError(f"request body shorter ({sent}) than its Content-Length {total}")
+            raise
 
     # -- release
 
@@ -338,8 +335,8 @@ def perform(pool: Pool, route: "_Route", timer: _Timer, method: str, target: str
         exchange = _Exchange(pool, conn, timer)
         reused = conn.reused  # read before release(), which counts the request
         try:
-            head_bytes = exchange.protocol.request_head(method, target, headers, length, chunked)
-            head = exchange.send(head_bytes, payload, chunked, expect, progress)
+            head_bytes, writer = exchange.protocol.request_head(method, target, headers, length, chunked)
+            head = exchange.send(head_bytes, payload, writer, expect, progress)
         except BaseException as exc:
             exchange.release(False)
             if (not retried and reused and exchange.received == 0
@@ -375,6 +372,13 @@ def open_route(route: "_Route", timer: _Timer) -> Stream:
     return route.connector(host, port, timer.connect(), route.context, route.server_hostname, tunnel)
 
 
+def tunnel_through(url: "_URL", proxy: "_Proxy") -> Callable[[Stream, float | None], None]:
+    """The ``tunnel`` step of ``transport.connect`` for a CONNECT to ``url``'s origin via
+    ``proxy`` (used by the WebSocket client, which opens its own connections)."""
+    bracketed = f"[{url.host}]" if ":" in url.host else url.host
+    return partial(_tunnel, f"{bracketed}:{url.port}", proxy)
+
+
 def _tunnel(authority: str, proxy: "_Proxy", stream: Stream, timeout: float | None) -> None:
     """The CONNECT exchange (RFC 9110 §9.3.6) on a fresh stream to ``proxy``.
 
@@ -384,7 +388,7 @@ def _tunnel(authority: str, proxy: "_Proxy", stream: Stream, timeout: float | No
     headers = [("Host", authority), ("User-Agent", USER_AGENT)]
     if proxy.authorization:
         headers.append(("Proxy-Authorization", proxy.authorization))
-    stream.write(reader.protocol.request_head("CONNECT", authority, headers, None, False), None)
+    stream.write(reader.protocol.request_head("CONNECT", authority, headers, None, False)[0], None)
     try:
         while True:
             event = reader.next_event()

@@ -13,7 +13,7 @@ from ..body import Body
 from ..codecs import parse_json, parse_msgpack
 from ..errors import DecodeError, HTTPStatusError
 from ..headers import Headers
-from ..protocol.core import ResponseHead
+from ..protocol import ResponseHead
 
 from .habits import missing_attribute
 

@@ -6,29 +6,47 @@ request-target parsing. It may import the standard library, httptools and
 ``greenhttp.errors``, and nothing that does I/O: no ``socket``, ``ssl``, ``select`` or
 ``gevent`` anywhere in this folder (a test walks every module's imports). The server,
 client and proxy loops own the sockets and the clock.
+
+Modules: events (what parsers produce), fields (field validation and the named field
+sets), status (reason phrases), framing (body writers), parser (the llhttp callback
+base), server (ServerProtocol), client (ClientProtocol), target (request-target forms).
 """
 
-from .core import (  # noqa: F401
-    CONTINUE_RESPONSE,
-    LAST_CHUNK,
+from .client import ClientProtocol
+from .events import (
     NEED_DATA,
-    NO_BODY_STATUSES,
-    STATUS_REASONS,
-    ClientProtocol,
     Data,
     EndOfMessage,
     Event,
     InformationalResponse,
-    Limits,
     RawHeaders,
     RequestHead,
-    ResponseFraming,
     ResponseHead,
-    ServerProtocol,
-    chunk,
-    error_response,
-    parse_target,
-    simple_response,
-    validate_field,
-    validate_fields,
 )
+from .fields import CONNECTION_FIELDS, FRAMING_FIELDS, HOP_BY_HOP, validate_field, validate_fields
+from .framing import (
+    LAST_CHUNK,
+    NO_BODY_STATUSES,
+    WRITERS,
+    BodyWriter,
+    ChunkedWriter,
+    CloseDelimitedWriter,
+    ContentLengthWriter,
+    NoBodyWriter,
+    chunk,
+    request_writer,
+    response_writer,
+)
+from .server import CONTINUE_RESPONSE, Limits, ServerProtocol, error_response, simple_response
+from .status import STATUS_REASONS
+from .target import parse_target
+
+__all__ = [
+    "CONNECTION_FIELDS", "CONTINUE_RESPONSE", "FRAMING_FIELDS", "HOP_BY_HOP", "LAST_CHUNK",
+    "NEED_DATA", "NO_BODY_STATUSES", "STATUS_REASONS", "ClientProtocol", "Data", "EndOfMessage",
+    "Event", "InformationalResponse", "Limits", "RawHeaders", "RequestHead", "WRITERS", "BodyWriter",
+    "ChunkedWriter", "CloseDelimitedWriter", "ContentLengthWriter", "NoBodyWriter",
+    "request_writer", "response_writer",
+    "ResponseHead", "ServerProtocol", "chunk", "error_response", "parse_target",
+    "simple_response", "validate_field", "validate_fields",
+]

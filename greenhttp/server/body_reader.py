@@ -18,7 +18,7 @@ from gevent import socket as gsocket
 from ..body import Body
 from ..errors import ClientDisconnected, RequestError, RequestTimeout
 from ..headers import Headers
-from ..protocol.core import CONTINUE_RESPONSE, NEED_DATA, Data, EndOfMessage, ServerProtocol
+from ..protocol import CONTINUE_RESPONSE, NEED_DATA, Data, EndOfMessage, ServerProtocol
 from ..settings import ServerConfig
 from .output import RECV_SIZE, TIMEOUT_ERRORS
 from .phase import APP

@@ -23,14 +23,14 @@ from __future__ import annotations
 import re
 import socket as _stdlib_socket
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 from gevent import socket as gsocket
 
 from ..body import Body
 from ..errors import ClientDisconnected, ProtocolError, RequestError
 from ..log import access_line, access_logger, error_logger
-from ..protocol.core import (
+from ..protocol import (
     NEED_DATA,
     EndOfMessage,
     RequestHead,
@@ -44,7 +44,7 @@ from .phase import APP, DETACHED, HEAD_HELD, IDLE, SENT
 from .output import OUTPUT_HOLD, RECV_SIZE, TIMEOUT_ERRORS, Output
 
 if TYPE_CHECKING:
-    from ..protocol.core import ResponseFraming
+    from ..protocol import BodyWriter
     from .listener import Server
 
 # RFC 9112 §3: request-line = method SP request-target SP HTTP-version; method is a
@@ -95,7 +95,7 @@ class HTTPConnection(Output, BodyReader):
         "server", "config", "sock", "remote_addr", "remote_port", "client", "protocol",
         "_raw_sock", "deadline", "phase", "closing", "requests_served", "_linger",
         "_out", "_out_size", "_request", "_body", "_framing", "_head", "_continue_pending",
-        "_status", "_body_sent", "greenlet", "_flush_scheduled", "__weakref__",
+        "_status", "_body_sent", "greenlet", "_flush_scheduled", "_release_callbacks", "__weakref__",
     )
 
     def __init__(self, server: "Server", sock: gsocket.socket, address: Any) -> None:
@@ -125,12 +125,13 @@ class HTTPConnection(Output, BodyReader):
         # Per-request state, reset by _handle.
         self._request: RequestHead | None = None
         self._body: Body | None = None
-        self._framing: ResponseFraming | None = None
+        self._framing: BodyWriter | None = None
         self._head: bytes | None = None
         self._continue_pending = False
         self._status = 0
         self._body_sent = 0
         self.greenlet: Any = None
+        self._release_callbacks: list[Callable[[], None]] | None = None
 
     @property
     def idle(self) -> bool:
@@ -154,6 +155,8 @@ class HTTPConnection(Output, BodyReader):
         finally:
             if self.phase is not DETACHED:
                 self._close_socket()
+            else:
+                self._release_detached()
 
     def _serve(self) -> None:
         protocol = self.protocol
@@ -289,6 +292,16 @@ class HTTPConnection(Output, BodyReader):
                 self._reject(exc, CONNECT_ALLOW if type(exc) is _ConnectRefused else None)
             else:
                 error_logger.info("%s: bad request body after response started: %s", self.client, exc)
+        except Exception:
+            # A Server(handler=...) that failed, e.g. a head the protocol refused
+            # (LocalProtocolError: nothing went on the wire). Our side's fault: 500
+            # when no response has started, else just close (errors.py, "Roles").
+            error_logger.exception("%s: handler failed for %s %r", self.client, request.method,
+                                   request.target)
+            keep_alive = False
+            if self.phase is not SENT and self.phase is not DETACHED:
+                self._head = None
+                self.send_simple(500, b"500 Internal Server Error\n")
         if self.phase is DETACHED:
             return False
         framing = self._framing
@@ -450,6 +463,27 @@ class HTTPConnection(Output, BodyReader):
         self.flush()
         self.phase = DETACHED
         return self.sock, self.protocol.trailing_data
+
+    def after_detached(self, callback: Callable[[], None]) -> None:
+        """Run ``callback`` in this connection's greenlet once the app that detached the
+        socket has returned, before the listener closes the socket.
+
+        In the greenlet, not in a hub callback, so the callback may block briefly: a
+        library that took the socket (simple-websocket) may still be watching it from
+        another greenlet, and must be woken and let go before the file descriptor is
+        closed (libev aborts the process on a watcher whose fd was closed under it).
+        """
+        if self._release_callbacks is None:
+            self._release_callbacks = []
+        self._release_callbacks.append(callback)
+
+    def _release_detached(self) -> None:
+        callbacks, self._release_callbacks = self._release_callbacks, None
+        for callback in callbacks or ():
+            try:
+                callback()
+            except Exception:  # noqa: BLE001 - one bad callback must not skip the others
+                error_logger.exception("%s: error releasing a detached connection", self.client)
 
     def _close_socket(self) -> None:
         sock = self.sock

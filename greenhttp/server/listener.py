@@ -13,7 +13,7 @@ from ..body import Body
 from .connection import HTTPConnection
 from .reaper import reap
 from ..log import error_logger
-from ..protocol.core import Limits, RequestHead
+from ..protocol import Limits, RequestHead
 from ..settings import ServerConfig
 from .wsgi import WSGIApp, WSGIHandler
 

@@ -17,7 +17,7 @@ from urllib.parse import unquote_to_bytes
 from ..body import Body, WSGIInput
 from ..errors import ConnectionLost, LocalProtocolError, RequestError
 from ..log import error_logger
-from ..protocol.core import RequestHead, parse_target, validate_fields
+from ..protocol import RequestHead, parse_target
 from .stream import Stream
 
 if TYPE_CHECKING:
@@ -187,7 +187,7 @@ class WSGIHandler:
                 _check_status(status)
             if not isinstance(headers, list):
                 raise LocalProtocolError("WSGI response headers must be a list of (name, value) tuples")
-            validate_fields(headers)
+            # Names and values are validated by the protocol core when the head is built.
             state.status = status
             state.headers = headers
             return write

@@ -20,9 +20,10 @@ from wsproto.utilities import ProtocolError as _WSProtocolError
 from wsproto.utilities import generate_accept_token, split_comma_header
 
 from ..client import transport
-from ..client.routing import USER_AGENT, _connect_tunnel, _parse_url, _select_proxy
+from ..client.exchange import tunnel_through
+from ..client.routing import USER_AGENT, _parse_url, _select_proxy
 from ..errors import ConnectError, InvalidURL, ResponseProtocolError
-from ..protocol.core import NEED_DATA, ClientProtocol, InformationalResponse, ResponseHead
+from ..protocol import NEED_DATA, ClientProtocol, InformationalResponse, ResponseHead
 from .core import WebSocket
 
 HeadersLike = Union[Mapping[str, str], Sequence[tuple[str, str]], None]
@@ -77,7 +78,7 @@ def connect(url: str, *, headers: HeadersLike = None, subprotocols: Sequence[str
     tls = transport.tls_context(verify, cert) if scheme == "wss" else None
     if route_proxy is not None:
         host, port = route_proxy.url.host, route_proxy.url.port
-        tunnel = _connect_tunnel(parsed, route_proxy)
+        tunnel = tunnel_through(parsed, route_proxy)
     else:
         host, port, tunnel = parsed.host, parsed.port, None
     stream = transport.connect(host, port, timeout, tls, parsed.host, tunnel)
@@ -116,7 +117,7 @@ def _handshake(sock: Any, url: Any, headers: HeadersLike, subprotocols: Sequence
                   or f[0].startswith("Sec-WebSocket-Key")] + items
     protocol = ClientProtocol()
     sock.settimeout(timeout)
-    sock.sendall(protocol.request_head("GET", url.target, fields, None, False))
+    sock.sendall(protocol.request_head("GET", url.target, fields, None, False)[0])
 
     head_bytes, early = read_head(sock)
     try:

@@ -15,7 +15,10 @@ Both are set only on requests carrying ``Upgrade: websocket``.
 
 from __future__ import annotations
 
+import socket as _stdlib_socket
 from typing import Any, Optional, Union
+
+import gevent.event
 
 from .core import ConnectionClosed, Message, WebSocket
 from .server import accept, end_with_request, is_websocket_request
@@ -32,20 +35,38 @@ def add_environ(environ: dict[str, Any], conn: Any) -> None:
 class TakeoverSocket:
     """The connection's socket, detached from the HTTP loop on first use."""
 
+    #: How long the app's return waits for the library's reader to let go of the socket.
+    RELEASE_WAIT = 2.0
+
     def __init__(self, conn: Any) -> None:
         self._conn = conn
         self._sock: Any = None
         self._early = b""
+        self._closed = gevent.event.Event()
 
     def _take(self) -> Any:
         sock = self._sock
         if sock is None:
             sock, self._early = self._conn.detach()
             self._sock = sock
-            end_with_request(self._conn, self._close_quietly)
+            end_with_request(self._conn, self._release)
         return sock
 
+    def _release(self) -> None:
+        """The app returned. simple-websocket's reader greenlet may still be waiting on
+        this socket in a selector of its own; closing the descriptor under that
+        selector's watcher would leave libev watching a dead (later reused) fd, which
+        aborts the process. So wake the reader with EOF first (shutdown), let it close
+        the socket itself, and close it here only if it does not in time."""
+        try:
+            self._sock.shutdown(_stdlib_socket.SHUT_RDWR)
+        except OSError:
+            pass
+        self._closed.wait(self.RELEASE_WAIT)
+        self._close_quietly()
+
     def _close_quietly(self) -> None:
+        self._closed.set()
         try:
             self._sock.close()
         except OSError:

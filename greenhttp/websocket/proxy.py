@@ -21,7 +21,7 @@ from ..client.timeouts import _as_timeout
 from ..errors import GreenHTTPError
 from ..headers import Headers
 from ..log import access_line, access_logger
-from ..protocol.core import NEED_DATA, ClientProtocol, Data, EndOfMessage, ResponseHead
+from ..protocol import NEED_DATA, ClientProtocol, Data, EndOfMessage, ResponseHead
 from ..proxy.headers import response_headers
 from ..proxy.request import ProxyResponse, _failure, _log_failure, _plain
 from ..proxy.tunnel import pump
@@ -98,7 +98,7 @@ def forward_upgrade(environ: dict[str, Any], url: str, items: list[tuple[str, st
         fields += [("Upgrade", "websocket"), ("Connection", "Upgrade")]
         protocol = ClientProtocol()
         sock.settimeout(limits.write)
-        sock.sendall(protocol.request_head("GET", target.target, fields, None, False))
+        sock.sendall(protocol.request_head("GET", target.target, fields, None, False)[0])
         sock.settimeout(limits.read)
         head, early = read_head(sock)
         protocol.receive_data(head)

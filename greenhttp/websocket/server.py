@@ -205,13 +205,11 @@ def accept(environ: dict[str, Any], subprotocols: Sequence[str] = (), *,
 
 
 def end_with_request(conn: Any, callback: Callable[[], None]) -> None:
-    """Run ``callback`` (which must not block) when the connection's greenlet ends:
-    a taken-over socket is closed when the app that took it returns."""
-    greenlet = getattr(conn, "greenlet", None)
-    rawlink = getattr(greenlet, "rawlink", None)
-    if rawlink is not None:
-        # rawlink callbacks run in the hub; closing sockets belongs in a greenlet.
-        rawlink(lambda _greenlet: gevent.spawn(callback))
+    """Run ``callback`` in the connection's greenlet when the app that took the socket
+    returns, before the listener closes it (``HTTPConnection.after_detached``)."""
+    after_detached = getattr(conn, "after_detached", None)
+    if after_detached is not None:
+        after_detached(callback)
 
 
 def endpoint(handler: Callable[[WebSocket], Any] | None = None, *, subprotocols: Sequence[str] = (),

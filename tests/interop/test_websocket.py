@@ -4,7 +4,6 @@ server talk to greenhttp's server and client over real loopback sockets."""
 from __future__ import annotations
 
 import socket
-import threading
 import time
 from typing import Any, Iterator
 
@@ -12,13 +11,12 @@ import gevent
 import pytest
 from websockets.exceptions import ConnectionClosed as WSClosed
 from websockets.sync.client import connect as ws_connect
-from websockets.sync.server import serve as ws_serve
 
 import greenhttp
 from greenhttp.websocket import ConnectionClosed, WebSocket, accept, connect, endpoint
 from greenhttp.websocket.client import HandshakeFailed
 
-from conftest import read_one_response, running
+from conftest import read_one_response, running, websockets_peer
 
 
 def ws_url(server: greenhttp.Server, path: str = "/ws") -> str:
@@ -273,21 +271,9 @@ def test_websocket_request_to_a_plain_app_is_plain_http_and_keeps_alive():
 
 @pytest.fixture
 def websockets_server() -> Iterator[str]:
-    """A `websockets` sync server (threads: real OS threads are not patched for it here,
-    it runs in a gevent-patched thread like any test client)."""
-    def handler(conn: Any) -> None:
-        for message in conn:
-            if message == "close-please":
-                conn.close(4002, "as asked")
-                return
-            conn.send(message)
-
-    with ws_serve(handler, "127.0.0.1", 0, ) as server:
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        host, port = server.socket.getsockname()[:2]
-        yield f"ws://{host}:{port}/path?q=1"
-        server.shutdown()
+    """A `websockets` sync server in its own process (conftest.websockets_peer)."""
+    with websockets_peer(4002, "as asked") as address:
+        yield f"ws://{address}/path?q=1"
 
 
 def test_greenhttp_client_against_websockets_server(websockets_server):

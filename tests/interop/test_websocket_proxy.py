@@ -3,49 +3,30 @@ proxy in front of a `websockets` server, and nginx in front of greenhttp's serve
 
 from __future__ import annotations
 
-import threading
+import json
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Iterator
 
 import pytest
 from websockets.exceptions import ConnectionClosed as WSClosed
 from websockets.exceptions import InvalidStatus
 from websockets.sync.client import connect as ws_connect
-from websockets.sync.server import serve as ws_serve
 
 from greenhttp.proxy import ReverseProxy
 from greenhttp.websocket import WebSocket, connect, endpoint
-from conftest import running
+from conftest import running, websockets_peer
 from nginx_runner import free_port, nginx_config, running_nginx
 
 
 @pytest.fixture
-def upstream() -> Iterator[tuple[str, list[dict]]]:
-    seen: list[dict] = []
-
-    def handler(conn: Any) -> None:
-        seen.append(dict(conn.request.headers.raw_items()))
-        for message in conn:
-            if message == "close-please":
-                conn.close(4003, "upstream says bye")
-                return
-            conn.send(message)
-
-    def process_request(conn: Any, request: Any) -> Any:
-        if request.path == "/forbidden":
-            return conn.respond(403, "no websockets for you\n")
-        return None
-
-    with ws_serve(handler, "127.0.0.1", 0, process_request=process_request) as server:
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        host, port = server.socket.getsockname()[:2]
-        yield f"http://{host}:{port}", seen
-        server.shutdown()
+def upstream() -> Iterator[str]:
+    """A `websockets` sync server in its own process (conftest.websockets_peer)."""
+    with websockets_peer(4003, "upstream says bye") as address:
+        yield f"http://{address}"
 
 
 def test_reverse_proxy_passes_websocket_through_with_forwarded_headers(upstream):
-    url, seen = upstream
+    url = upstream
     with running(ReverseProxy({"/": url})) as proxy:
         host, port = proxy.address
         with ws_connect(f"ws://{host}:{port}/chat") as ws:
@@ -56,18 +37,19 @@ def test_reverse_proxy_passes_websocket_through_with_forwarded_headers(upstream)
             big = b"\xaa" * 1_000_000
             ws.send(big)
             assert ws.recv(timeout=5) == big
+            ws.send("headers-please")  # what the upstream saw in the handshake
+            headers = {k.lower(): v for k, v in json.loads(ws.recv(timeout=5)).items()}
             ws.send("close-please")
             with pytest.raises(WSClosed) as info:
                 ws.recv(timeout=5)
             assert info.value.rcvd.code == 4003
-    headers = {k.lower(): v for k, v in seen[0].items()}
     assert headers["x-forwarded-for"] == "127.0.0.1"
     assert "greenhttp" in headers["via"]
     assert headers["upgrade"] == "websocket"
 
 
 def test_greenhttp_client_through_reverse_proxy_and_refusal_relayed(upstream):
-    url, _ = upstream
+    url = upstream
     with running(ReverseProxy({"/": url})) as proxy:
         host, port = proxy.address
         ws = connect(f"ws://{host}:{port}/x", proxy=False)

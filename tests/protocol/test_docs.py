@@ -65,7 +65,7 @@ def test_every_default_is_declared_once():
     """The proxy's, the pool's, the client's and the protocol's defaults are the declarations'."""
     from greenhttp.client.pool import Pool
     from greenhttp.client.timeouts import DEFAULT_TIMEOUT as CLIENT_TIMEOUT
-    from greenhttp.protocol.core import Limits
+    from greenhttp.protocol import Limits
     from greenhttp.proxy import DEFAULT_TIMEOUT as PROXY_TIMEOUT, ForwardProxy
     from greenhttp.settings import ServerConfig, default
 

@@ -211,7 +211,7 @@ def test_injection_refused(name, value):
 
 def test_client_parses_response_and_skips_interim():
     proto = p.ClientProtocol()
-    head = proto.request_head("GET", "/", [("Host", "x")], None, False)
+    head, _ = proto.request_head("GET", "/", [("Host", "x")], None, False)
     assert head == b"GET / HTTP/1.1\r\nHost: x\r\n\r\n"
     proto.receive_data(b"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok")
     got = events(proto)
@@ -250,9 +250,99 @@ def test_client_rejects_malformed_status_line():
 
 
 def test_client_request_framing():
-    proto = p.ClientProtocol()
-    assert b"Transfer-Encoding: chunked" in proto.request_head("POST", "/", [], None, True)
-    assert b"Content-Length: 0" in proto.request_head("POST", "/", [], 0, False)
-    assert b"Content-Length" not in proto.request_head("GET", "/", [], 0, False)
+    assert b"Transfer-Encoding: chunked" in p.ClientProtocol().request_head("POST", "/", [], None, True)[0]
+    assert b"Content-Length: 0" in p.ClientProtocol().request_head("POST", "/", [], 0, False)[0]
+    assert b"Content-Length" not in p.ClientProtocol().request_head("GET", "/", [], 0, False)[0]
     with pytest.raises(LocalProtocolError):
-        proto.request_head("GET", "/", [("X", "a\r\nb")], None, False)
+        p.ClientProtocol().request_head("GET", "/", [("X", "a\r\nb")], None, False)
+
+
+
+@pytest.mark.parametrize("status, reason, headers", [
+    (200, "OK", [("X-A", "1\r\nSet-Cookie: x")]), (200, "OK", [("Bad Name", "v")]),
+    (200, "OK", [(b"X-A", "1")]), (200, "OK", [("X-A", 1)]), (200, "OK", [("X-A", "\u20ac")]),
+    (200, "OK\r\nX: y", []), (99, "OK", []), ("200", "OK", []),
+    (200, "OK", [("Content-Length", " 5")]), (200, "OK", [("Content-Length", "5_0")]),
+])
+def test_response_head_is_the_validator(status, reason, headers):
+    with pytest.raises(LocalProtocolError):
+        p.ServerProtocol().response_head(_request(), status, reason, headers, "d", None, True)
+
+
+# -- named phases -----------------------------------------------------------------
+
+
+def test_server_phases_follow_the_table():
+    proto = p.ServerProtocol()
+    assert proto.phase == "idle"
+    proto.receive_data(b"POST / HTTP/1.1\r\nHost: x\r\n")
+    assert proto.phase == "head" and proto.in_head
+    proto.receive_data(b"Content-Length: 4\r\n\r\nab")
+    assert proto.phase == "body"
+    proto.receive_data(b"cd")
+    assert proto.phase == "idle"
+    proto = p.ServerProtocol()
+    proto.receive_data(b"CONNECT a:1 HTTP/1.1\r\nHost: a:1\r\n\r\nrest")
+    assert proto.phase == "tunnel" and proto.trailing_data == b"rest"
+    proto = p.ServerProtocol()
+    with pytest.raises(errors.BadRequest):
+        proto.receive_data(b"GET / HTTP/1.1\r\n\r\n")  # no Host
+    assert proto.phase == "error"
+
+
+def test_client_phases_and_one_end_for_101():
+    proto = p.ClientProtocol()
+    assert proto.phase == "idle"
+    proto.request_head("GET", "/", [("Host", "x")], None, False)
+    assert proto.phase == "await"
+    proto.receive_data(b"HTTP/1.1 100 Continue\r\n\r\n")
+    assert proto.phase == "await"
+    proto.receive_data(b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: ws\r\nConnection: upgrade\r\n\r\nws")
+    got = events(proto)
+    assert [type(e).__name__ for e in got] == ["InformationalResponse", "ResponseHead", "EndOfMessage"]
+    assert proto.phase == "done" and proto.response_complete
+
+
+def test_client_bytes_after_the_response_are_not_parsed():
+    proto = p.ClientProtocol()
+    proto.request_head("GET", "/", [("Host", "x")], None, False)
+    proto.receive_data(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\n\r\n")
+    got = events(proto)
+    assert proto.unexpected_data and isinstance(got[-1], p.EndOfMessage) and len(got) == 3
+
+
+# -- conformance decisions that are not errors (docs/bad-input.md) -----------------
+
+
+@pytest.mark.parametrize("host", [b"a", b"a:80", b"a:", b"127.0.0.1:8080", b"[::1]:80", b"xn--bcher-kva.example",
+                                  b"a_b.c~d", b"a,b"])
+def test_valid_hosts_accepted(host):
+    proto = p.ServerProtocol()
+    proto.receive_data(b"GET / HTTP/1.1\r\nHost: " + host + b"\r\n\r\n")
+    assert proto.next_event().host == host
+
+
+def test_lenient_on_purpose():
+    proto = p.ServerProtocol()
+    proto.receive_data(b"POST / HTTP/1.1\r\nHost: a\r\nContent-Length: \t007 \r\n"
+                       b"Content-Type: a\r\nContent-Type: a\r\n\r\nabcdefg")
+    assert proto.next_event().content_length == 7
+    proto = p.ServerProtocol()
+    proto.receive_data(b"OPTIONS * HTTP/1.1\r\nHost: a\r\n\r\n"
+                       b"POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nX-Sum: 1\r\n\r\n")
+    assert proto.next_event().target == b"*"
+    got = events(proto)
+    assert got[-1].trailers == [(b"X-Sum", b"1")]
+
+
+@pytest.mark.parametrize("data, status", [
+    (b"FOO / HTTP/1.1\r\nHost: a\r\n\r\n", 501),
+    (b"\r\nget / HTTP/1.1\r\nHost: a\r\n\r\n", 501),
+    (b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03", 400),  # a TLS ClientHello on the plain port
+    (b"GE\tT / HTTP/1.1\r\n", 400),
+    (b"X" * 9000, 400),
+])
+def test_method_errors(data, status):
+    with pytest.raises(errors.RequestError) as caught:
+        p.ServerProtocol().receive_data(data)
+    assert caught.value.status_hint == status

@@ -674,7 +674,7 @@ def body_length(reply: bytes) -> int:
      '"POST /up HTTP/1.1" 501 '),
     (b"GET /x HTTP/1.1\r\nHost: t\r\n" + b"X-Big: " + b"a" * 9000 + b"\r\n\r\n",
      '"GET /x HTTP/1.1" 431 '),
-    (b"\x16\x03\x01 not http at all\r\n\r\n", '"-" 501 '),  # TLS to a plain port: no method
+    (b"\x16\x03\x01 not http at all\r\n\r\n", '"-" 400 '),  # TLS to a plain port: no method token, 400
     (b"GET /x HTTP/1.1 extra\r\nHost: t\r\n\r\n", '"-" 400 '),
 ])
 def test_every_response_and_rejection_gets_one_access_line_with_its_body_bytes(
