@@ -74,7 +74,7 @@ _BEGIN = SERVER_TRANSITIONS["begin"]
 _HEAD_DONE = SERVER_TRANSITIONS["head_done"]
 _END = SERVER_TRANSITIONS["end"]
 _TUNNEL = SERVER_TRANSITIONS["tunnel"]
-from .status import STATUS_REASONS
+from .status import reason as _reason
 
 # What response_head must notice about an app's header, by name as the app spelled it.
 # A name is in this cache only once check_name passed it: a hit is a valid name.
@@ -462,7 +462,7 @@ def simple_response(status: int, body: bytes, date: str, server: str | None = "g
                     close: bool = True, content_type: str = "text/plain; charset=utf-8",
                     extra: Iterable[tuple[str, str]] = ()) -> bytes:
     """A complete small response: for errors the server answers itself."""
-    reason = STATUS_REASONS.get(status, "Unknown")
+    reason = _reason(status)
     lines = [f"HTTP/1.1 {status} {reason}\r\n", f"Date: {date}\r\n"]
     if server:
         lines.append(f"Server: {server}\r\n")
@@ -478,7 +478,7 @@ def simple_response(status: int, body: bytes, date: str, server: str | None = "g
 def error_response(error: RequestError, date: str, server: str | None = "greenhttp") -> bytes:
     """The response a server sends for a malformed request, before it closes."""
     status = error.status_hint
-    body = f"{status} {STATUS_REASONS.get(status, 'Error')}: {error}\n".encode("utf-8", "replace")
+    body = f"{status} {_reason(status)}: {error}\n".encode("utf-8", "replace")
     return simple_response(status, body, date, server)
 
 

@@ -48,6 +48,7 @@ from ..client.timeouts import Timeout
 from ..errors import ConnectionLost, LocalProtocolError, PoolTimeout, RequestError, UpstreamError
 from ..headers import Headers
 from ..log import escape
+from ..protocol.status import reason
 from ..settings import default
 from .headers import VIA, HeaderOverrides, apply_overrides, forwarded_request_headers, response_headers
 
@@ -73,9 +74,6 @@ FAILURE_TEXTS = {
     503: "no connection to the upstream server became free",
     504: "the upstream server did not answer in time",
 }
-_REASONS = {403: "Forbidden", 404: "Not Found", 400: "Bad Request", 407: "Proxy Authentication Required",
-            500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
-            504: "Gateway Timeout"}
 
 # Upstream requests never follow redirects (the client must see them), never use
 # HTTP(S)_PROXY from the environment (nginx does not either) and keep no cookies.
@@ -180,10 +178,10 @@ def _abort(response: Response) -> None:
 def _plain(status: int, text: str, extra: Sequence[tuple[str, str]] = (), url: str = "",
            error: BaseException | None = None) -> ProxyResponse:
     """A short text/plain answer of the proxy's own (an error, a refusal)."""
-    content = f"{status} {_REASONS[status]}: {text}\n".encode()
+    content = f"{status} {reason(status)}: {text}\n".encode()
     headers = Headers([("Content-Type", "text/plain; charset=utf-8"),
                        ("Content-Length", str(len(content))), *extra])
-    return ProxyResponse(status, _REASONS[status], headers, content=content, error=error, url=url)
+    return ProxyResponse(status, reason(status), headers, content=content, error=error, url=url)
 
 
 def _failure(exc: BaseException) -> tuple[int, str]:
@@ -193,7 +191,7 @@ def _failure(exc: BaseException) -> tuple[int, str]:
 
 
 def _log_failure(who: str, url: str, status: int, exc: BaseException, when: str = "") -> None:
-    logger.warning("%s -> %s: %d %s%s: %s: %s", who, url, status, _REASONS.get(status, ""),
+    logger.warning("%s -> %s: %d %s%s: %s: %s", who, url, status, reason(status),
                    f" ({when})" if when else "", type(exc).__name__, exc)
 
 

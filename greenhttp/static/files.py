@@ -18,7 +18,7 @@ from email.utils import formatdate
 from typing import Any, Callable, Iterable, Iterator, Optional
 from urllib.parse import quote
 
-from greenhttp import FileWrapper
+from greenhttp import FileWrapper, status_line
 
 from .conditional import evaluate, if_range_holds, make_etag
 from .listing import read_directory, render_html, render_json, wants_json
@@ -128,7 +128,7 @@ class Files:
             ctype = "text/html; charset=utf-8"
         headers = [("Content-Type", ctype), ("Content-Length", str(len(body))),
                    ("Vary", "Accept"), ("Cache-Control", "no-cache"), _NOSNIFF]
-        start_response("200 OK", headers)
+        start_response(status_line(200), headers)
         return [] if method == "HEAD" else [body]
 
     # -- files ------------------------------------------------------------------------
@@ -163,7 +163,7 @@ class Files:
                 # RFC 9110 §15.4.5: a 304 carries the validators and Cache-Control/Vary the
                 # 200 would have, and no representation metadata like Content-Type.
                 keep = [h for h in headers if h[0] in ("Vary", "ETag", "Last-Modified", "Cache-Control")]
-                start_response("304 Not Modified", keep)
+                start_response(status_line(304), keep)
                 return []
             if status == 412:
                 return _plain(start_response, 412, [], method)
@@ -184,10 +184,10 @@ class Files:
                 start, end = plan[0]
                 headers += [("Content-Range", content_range(start, end, size)),
                             ("Content-Length", str(end - start))]
-                start_response("206 Partial Content", headers)
+                start_response(status_line(206), headers)
                 return self._wrap(owned, offset=start, count=end - start)
             headers.append(("Content-Length", str(size)))
-            start_response("200 OK", headers)
+            start_response(status_line(200), headers)
             if method == "HEAD":
                 return []
             return self._wrap(owned, offset=0, count=size)
@@ -244,7 +244,7 @@ class Files:
         headers = [h for h in headers if h[0] != "Content-Type"]
         headers += [("Content-Type", f"multipart/byteranges; boundary={boundary}"),
                     ("Content-Length", str(length))]
-        start_response("206 Partial Content", headers)
+        start_response(status_line(206), headers)
         parts = _Parts(owned[0], list(zip(heads, plan)), tail)
         owned[0] = -1
         return parts
@@ -278,14 +278,10 @@ class _Parts:
             self.fd = -1
 
 
-_REASONS = {301: "Moved Permanently", 404: "Not Found", 405: "Method Not Allowed",
-            412: "Precondition Failed", 416: "Range Not Satisfiable"}
-
-
 def _plain(start_response: StartResponse, status: int, extra: Headers, method: str) -> list[bytes]:
-    reason = _REASONS[status]
-    body = f"{status} {reason}\n".encode("ascii")
-    start_response(f"{status} {reason}", [("Content-Type", "text/plain; charset=utf-8"),
+    line = status_line(status)
+    body = f"{line}\n".encode("ascii")
+    start_response(line, [("Content-Type", "text/plain; charset=utf-8"),
                                           ("Content-Length", str(len(body))), _NOSNIFF] + extra)
     return [] if method == "HEAD" else [body]
 

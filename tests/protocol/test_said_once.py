@@ -1,0 +1,30 @@
+"""Issue 9, "said once": each shared definition lives in one place and everyone uses it."""
+
+from __future__ import annotations
+
+import pathlib
+import re
+
+import greenhttp
+from greenhttp.protocol.status import STATUS_REASONS, reason, status_line
+
+PACKAGE = pathlib.Path(greenhttp.__file__).parent
+
+
+def _sources() -> dict[str, str]:
+    return {str(path.relative_to(PACKAGE)): path.read_text() for path in PACKAGE.rglob("*.py")}
+
+
+def test_reason_phrases_come_from_the_one_table() -> None:
+    assert reason(413) == "Content Too Large"  # RFC 9110, not the stdlib's older name
+    assert reason(416) == "Range Not Satisfiable"
+    assert reason(451) == "Unavailable For Legal Reasons"  # absent from the table: the stdlib's
+    assert reason(599) == "Unknown"
+    assert status_line(404) == greenhttp.status_line(404) == "404 Not Found"
+    # No private copy: no other reason table, no HTTPStatus phrases, no literal status lines.
+    literal = re.compile(r"""["'](HTTP/1\.1 )?[1-5]\d\d (%s)["']""" % "|".join(map(re.escape, STATUS_REASONS.values())))
+    for name, source in _sources().items():
+        if name == "protocol/status.py":
+            continue
+        assert not re.search(r"(?<!STATUS)_REASONS\b", source) and ".phrase" not in source, name
+        assert not literal.search(source), (name, literal.search(source))
