@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Mapping, Sequence, Union
 
 from ..headers import Headers
+from ..protocol.fields import FRAMING_FIELDS, HOP_BY_HOP
 
 HeaderOverrides = Union[Mapping[str, Union[str, None]], Sequence[tuple[str, Union[str, None]]], None]
 
@@ -17,20 +18,13 @@ HeaderOverrides = Union[Mapping[str, Union[str, None]], Sequence[tuple[str, Unio
 #: instead of a host name, and a pseudonym leaks no internal host names).
 VIA = "greenhttp"
 
-# RFC 9110 §7.6.1: "Intermediaries MUST parse a received Connection header field before
-# a message is forwarded and, for each connection-option in this field, remove any
-# header or trailer field(s) from the message with the same name as the
-# connection-option, and then remove the Connection header field itself". Besides those,
-# the fields that describe one connection whatever Connection says: Keep-Alive, TE,
-# Trailer (announces trailers of a body that is re-framed per hop), Transfer-Encoding,
-# Upgrade, and every Proxy-* field (Proxy-Connection from old clients such as curl,
-# Proxy-Authorization and Proxy-Authenticate, which belong to this hop's proxy).
-HOP_BY_HOP = frozenset({"connection", "keep-alive", "te", "trailer", "transfer-encoding",
-                        "upgrade", "proxy-connection", "proxy-authorization", "proxy-authenticate"})
+# RFC 9110 §7.6.1: the protocol's HOP_BY_HOP set (protocol/fields.py, the one definition),
+# plus what the Connection field names, plus, as a proxy's own rule, *every* Proxy-* field
+# (is_hop_by_hop): they belong to this hop's proxy, whatever their name.
 # Also never copied into the upstream request: framing and the expectation are the
 # client's to compute for its own hop, and "Proxy" is the httpoxy header (CGI turns
 # it into HTTP_PROXY, which some HTTP libraries take for their proxy setting).
-_REQUEST_DROP = frozenset({"content-length", "expect", "proxy", "host"})
+_REQUEST_DROP = FRAMING_FIELDS | {"expect", "proxy", "host"}
 
 
 # -- header fields ----------------------------------------------------------------------

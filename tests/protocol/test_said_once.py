@@ -28,3 +28,23 @@ def test_reason_phrases_come_from_the_one_table() -> None:
             continue
         assert not re.search(r"(?<!STATUS)_REASONS\b", source) and ".phrase" not in source, name
         assert not literal.search(source), (name, literal.search(source))
+
+
+def test_hop_by_hop_and_framing_sets_are_the_protocols() -> None:
+    from greenhttp import protocol
+    from greenhttp.client import session
+    from greenhttp.proxy import headers as proxy_headers
+
+    assert proxy_headers.HOP_BY_HOP is protocol.HOP_BY_HOP
+    assert session._FRAMING == protocol.FRAMING_FIELDS | protocol.CONNECTION_FIELDS
+    # The proxy's own rule on top: every Proxy-* field, and what Connection names.
+    assert proxy_headers.is_hop_by_hop("proxy-anything")
+    assert proxy_headers.is_hop_by_hop("x-private", {"x-private"})
+    assert not proxy_headers.is_hop_by_hop("content-type")
+    for name in protocol.HOP_BY_HOP:
+        assert proxy_headers.is_hop_by_hop(name)
+    # No module spells one of these sets out again.
+    spelled = re.compile(r"frozenset\(\{\s*\"(content-length|connection|keep-alive|transfer-encoding)\"")
+    for name, source in _sources().items():
+        if name != "protocol/fields.py":
+            assert not spelled.search(source), name
