@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Iterable, Mapping, Sequence, Union
 
-from ..headers import Headers
+from ..headers import Headers, field_name
 from ..protocol.fields import FRAMING_FIELDS, HOP_BY_HOP
 
 HeaderOverrides = Union[Mapping[str, Union[str, None]], Sequence[tuple[str, Union[str, None]]], None]
@@ -28,20 +28,6 @@ _REQUEST_DROP = FRAMING_FIELDS | {"expect", "proxy", "host"}
 
 
 # -- header fields ----------------------------------------------------------------------
-
-_names: dict[str, str] = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
-
-
-def _field_name(key: str) -> str:
-    name = _names.get(key)
-    if name is None:
-        # HTTP_X_FORWARDED_FOR -> X-Forwarded-For. The server drops header names with
-        # underscores, so the mapping back is exact up to case, which HTTP ignores.
-        name = "-".join(part.capitalize() for part in key[5:].split("_"))
-        if len(_names) < 4096:
-            _names[key] = name
-    return name
-
 
 def connection_options(items: Iterable[tuple[str, str]]) -> set[str]:
     """The field names a message's ``Connection`` header lists (lower-case)."""
@@ -97,7 +83,7 @@ def _key_kind(key: str) -> tuple[str, int]:
         if key[:5] != "HTTP_":
             entry = ("Content-Type", _KEEP) if key == "CONTENT_TYPE" else ("", _DROP)
         else:
-            name = _field_name(key)
+            name = field_name(key) or ""
             lname = name.lower()
             if is_hop_by_hop(lname) or lname in _REQUEST_DROP:
                 kind = _DROP

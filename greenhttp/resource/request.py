@@ -42,24 +42,13 @@ def _input_body(environ: dict[str, Any]) -> Body:
     return Body(pull, length)
 
 
-def _headers(environ: dict[str, Any]) -> Headers:
-    headers = Headers()
-    for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            headers.add(key[5:].replace("_", "-").title(), value)
-    for key, name in (("CONTENT_TYPE", "Content-Type"), ("CONTENT_LENGTH", "Content-Length")):
-        if environ.get(key):
-            headers.add(name, environ[key])
-    return headers
-
-
 class Request:
     """One request. ``body`` is a :class:`greenhttp.Body`; iterate it for chunks."""
 
     def __init__(self, environ: dict[str, Any], path_params: dict[str, str] | None = None) -> None:
         self.environ = environ
         self.method: str = environ.get("REQUEST_METHOD", "GET").upper()
-        self.headers = _headers(environ)
+        self.headers = Headers.from_environ(environ)
         body = environ.get("greenhttp.body")
         if body is None:
             body = environ["greenhttp.body"] = _input_body(environ)

@@ -19,6 +19,7 @@ from typing import Any, Callable, Iterable, Iterator, Optional
 from urllib.parse import quote
 
 from greenhttp import FileWrapper, status_line
+from greenhttp.headers import environ_key
 
 from .conditional import evaluate, if_range_holds, make_etag
 from .listing import read_directory, render_html, render_json, wants_json
@@ -34,7 +35,9 @@ _NOSNIFF = ("X-Content-Type-Options", "nosniff")
 #: Bodies up to this size are read and sent with the head in one send(2): cheaper than a
 #: send for the head plus a sendfile(2) for a few KiB (measured: benchmarks/static.py, 4kib).
 SMALL_BODY = 16 * 1024
-_CONDITIONAL = ("if-match", "if-none-match", "if-modified-since", "if-unmodified-since")
+# (field name, its environ key)
+_CONDITIONAL = [(name, environ_key(name) or "") for name in
+                ("if-match", "if-none-match", "if-modified-since", "if-unmodified-since")]
 
 
 class Files:
@@ -156,8 +159,7 @@ class Files:
                 validators.append(("Cache-Control", self.cache_control))
             headers += validators
             headers.append(_NOSNIFF)
-            conditions = {h: environ[k] for h in _CONDITIONAL
-                          if (k := "HTTP_" + h.upper().replace("-", "_")) in environ}
+            conditions = {h: environ[k] for h, k in _CONDITIONAL if k in environ}
             status = evaluate(method, conditions, etag, mtime) if conditions else None
             if status == 304:
                 # RFC 9110 §15.4.5: a 304 carries the validators and Cache-Control/Vary the

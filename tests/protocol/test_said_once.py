@@ -48,3 +48,23 @@ def test_hop_by_hop_and_framing_sets_are_the_protocols() -> None:
     for name, source in _sources().items():
         if name != "protocol/fields.py":
             assert not spelled.search(source), name
+
+
+def test_environ_keys_and_field_names_map_once() -> None:
+    from greenhttp.headers import Headers, environ_key, field_name
+
+    for name in ("X-Forwarded-For", "Content-Type", "Content-Length", "If-None-Match", "Te"):
+        key = environ_key(name)
+        assert key is not None and field_name(key) == name
+    assert environ_key("content-type") == "CONTENT_TYPE"
+    assert environ_key("x-forwarded-for") == "HTTP_X_FORWARDED_FOR"
+    assert environ_key("X_Forwarded_For") is None  # would collide with X-Forwarded-For
+    assert field_name("wsgi.input") is None and field_name("REQUEST_METHOD") is None
+    environ = {"HTTP_ACCEPT": "*/*", "CONTENT_TYPE": "", "CONTENT_LENGTH": "3",
+               "wsgi.input": object(), "HTTP_X_EMPTY": ""}
+    assert Headers.from_environ(environ).items() == [("Accept", "*/*"), ("Content-Length", "3"),
+                                                     ("X-Empty", "")]
+    # Nobody else spells the mapping out.
+    for name, source in _sources().items():
+        if name != "headers.py":
+            assert '.upper().replace("-", "_")' not in source, name
