@@ -37,6 +37,7 @@ from ..errors import (
     ReadTimeout,
     WriteTimeout,
 )
+from ..sendfile import send_file
 
 if TYPE_CHECKING:
     import ssl
@@ -145,22 +146,10 @@ class SocketStream:
         Plain TCP only: with TLS the bytes must pass through OpenSSL, so the caller
         falls back to read/write (``self.tls`` tells it).
         """
-        fileno = file.fileno()
-        out_fd = self.sock.fileno()
-        sent_total = 0
+        # The one loop (greenhttp/sendfile.py); _WRITE names its raw errors: the timeout
+        # first (a WriteTimeout), then any other OSError (the upstream is lost).
         with map_exceptions(_WRITE, timeout):
-            while count > 0:
-                try:
-                    sent = os.sendfile(out_fd, fileno, offset, count)
-                except BlockingIOError:
-                    gsocket.wait_write(out_fd, timeout=timeout)
-                    continue
-                if sent == 0:
-                    break  # the file ended early; the caller sees the short count
-                offset += sent
-                count -= sent
-                sent_total += sent
-        return sent_total
+            return send_file(self.sock.fileno(), file.fileno(), offset, count, timeout)
 
     def is_stale(self) -> bool:
         """True if an idle connection cannot carry another request.

@@ -68,3 +68,10 @@ def test_environ_keys_and_field_names_map_once() -> None:
     for name, source in _sources().items():
         if name != "headers.py":
             assert '.upper().replace("-", "_")' not in source, name
+
+
+def test_one_sendfile_loop() -> None:
+    users = sorted(name for name, source in _sources().items() if "os.sendfile(" in source)
+    assert users == ["sendfile.py"]
+    callers = sorted(name for name, source in _sources().items() if re.search(r"(?<![._])send_file\(", source))
+    assert callers == ["client/transport.py", "sendfile.py", "server/output.py"]
