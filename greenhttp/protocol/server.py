@@ -78,6 +78,8 @@ from .status import reason as _reason
 
 # What response_head must notice about an app's header, by name as the app spelled it.
 # A name is in this cache only once check_name passed it: a hit is a valid name.
+# Hot path, so a bare bounded set/dict probed inline rather than functools.lru_cache (the
+# one kind of cache elsewhere): a call per header costs more than the probe (docs/architecture.md).
 _PLAIN, _HOP, _CONNECTION, _LENGTH, _DATE, _SERVER = range(6)
 _name_kinds: dict[str, int] = {}
 

@@ -7,6 +7,7 @@ upstream. Pure functions over header lists and the WSGI environ: no I/O.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Iterable, Mapping, Sequence, Union
 
 from ..headers import Headers, field_name
@@ -42,7 +43,10 @@ def is_hop_by_hop(lname: str, named: set[str] | frozenset[str] = frozenset()) ->
     return lname in HOP_BY_HOP or lname.startswith("proxy-") or lname in named
 
 
-_hop_names: dict[str, bool] = {}
+@functools.lru_cache(maxsize=4096)
+def _hop_name(name: str) -> bool:
+    """:func:`is_hop_by_hop` of a name as spelled (no Connection options): names repeat."""
+    return is_hop_by_hop(name.lower())
 
 
 def strip_hop_by_hop(items: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -51,18 +55,7 @@ def strip_hop_by_hop(items: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     named = connection_options(items)
     if named:
         return [(name, value) for name, value in items if not is_hop_by_hop(name.lower(), named)]
-    hop = _hop_names
-    out = []
-    for item in items:
-        name = item[0]
-        drop = hop.get(name)
-        if drop is None:
-            drop = is_hop_by_hop(name.lower())
-            if len(hop) < 4096:
-                hop[name] = drop
-        if not drop:
-            out.append(item)
-    return out
+    return [item for item in items if not _hop_name(item[0])]
 
 
 def _via_version(protocol: str) -> str:
@@ -74,31 +67,25 @@ def _via_version(protocol: str) -> str:
 # What forwarded_request_headers does with each environ key, decided once per key:
 # (field name, kind). Header names repeat endlessly across requests.
 _KEEP, _DROP, _VIA, _XFF, _XFORWARDED = range(5)
-_key_kinds: dict[str, tuple[str, int]] = {}
 
 
+@functools.lru_cache(maxsize=4096)
 def _key_kind(key: str) -> tuple[str, int]:
-    entry = _key_kinds.get(key)
-    if entry is None:
-        if key[:5] != "HTTP_":
-            entry = ("Content-Type", _KEEP) if key == "CONTENT_TYPE" else ("", _DROP)
-        else:
-            name = field_name(key) or ""
-            lname = name.lower()
-            if is_hop_by_hop(lname) or lname in _REQUEST_DROP:
-                kind = _DROP
-            elif lname == "via":
-                kind = _VIA
-            elif lname == "x-forwarded-for":
-                kind = _XFF
-            elif lname.startswith("x-forwarded-"):
-                kind = _XFORWARDED
-            else:
-                kind = _KEEP
-            entry = (name, kind)
-        if len(_key_kinds) < 4096:
-            _key_kinds[key] = entry
-    return entry
+    if key[:5] != "HTTP_":
+        return ("Content-Type", _KEEP) if key == "CONTENT_TYPE" else ("", _DROP)
+    name = field_name(key) or ""
+    lname = name.lower()
+    if is_hop_by_hop(lname) or lname in _REQUEST_DROP:
+        kind = _DROP
+    elif lname == "via":
+        kind = _VIA
+    elif lname == "x-forwarded-for":
+        kind = _XFF
+    elif lname.startswith("x-forwarded-"):
+        kind = _XFORWARDED
+    else:
+        kind = _KEEP
+    return name, kind
 
 
 def forwarded_request_headers(environ: dict[str, Any], *, preserve_host: bool = False,
@@ -117,9 +104,8 @@ def forwarded_request_headers(environ: dict[str, Any], *, preserve_host: bool = 
     named = connection_options([("connection", connection)]) if connection else None
     received_via = None
     received_xff = None
-    kinds = _key_kinds
     for key, value in environ.items():
-        entry = kinds.get(key) or _key_kind(key)
+        entry = _key_kind(key)
         kind = entry[1]
         if kind == _KEEP:
             if named and entry[0].lower() in named:

@@ -61,6 +61,8 @@ class FileWrapper:
 
 
 # HTTP_* keys for header names seen so far; header names repeat across requests.
+# Hot path, so a bare bounded set/dict probed inline rather than functools.lru_cache (the
+# one kind of cache elsewhere): a call per header costs more than the probe (docs/architecture.md).
 _environ_keys: dict[bytes, Optional[str]] = {}
 
 
@@ -74,6 +76,7 @@ def _environ_key(name: bytes) -> Optional[str]:
     return key
 
 
+# WSGI statuses already checked (hot path too: see _environ_keys).
 _valid_statuses: set[str] = set()
 
 

@@ -75,3 +75,13 @@ def test_one_sendfile_loop() -> None:
     assert users == ["sendfile.py"]
     callers = sorted(name for name, source in _sources().items() if re.search(r"(?<![._])send_file\(", source))
     assert callers == ["client/transport.py", "sendfile.py", "server/output.py"]
+
+
+def test_one_kind_of_bounded_cache() -> None:
+    # functools.lru_cache everywhere, except the core's per-header probes, which say why.
+    hand_rolled = re.compile(r"if len\(_?\w+\) < \d+:")
+    hot = {"protocol/fields.py", "protocol/server.py", "server/wsgi.py"}
+    for name, source in _sources().items():
+        if hand_rolled.search(source):
+            assert name in hot, name
+            assert "Hot path" in source or "hot path" in source, name
