@@ -43,6 +43,7 @@ _EXPORTS: dict[str, str] = {
     "ClientDisconnected": ".errors",
     "ConnectError": ".errors",
     "ConnectionLost": ".errors",
+    "UpstreamDisconnected": ".errors",
     "ConnectTimeout": ".errors",
     "DeadlineExceeded": ".errors",
     "DecodeError": ".errors",
@@ -105,7 +106,7 @@ if TYPE_CHECKING:  # what mypy and editors see; at run time __getattr__ imports 
     from .body import Body
     from .codecs import negotiate, read_body, respond
     from .protocol.status import status_line
-    from .errors import RequestError, UpstreamError, UsageError, RemoteProtocolError, RequestTimeout, UpstreamTimeout, CLIError, StreamClosed, AppLoadError, BadRequest, BodyTooLarge, ClientDisconnected, ConnectError, ConnectionLost, ConnectTimeout, DeadlineExceeded, DecodeError, ExpectationFailed, GreenHTTPError, HeadersTooLarge, HTTPStatusError, IncompleteBody, InvalidURL, LocalProtocolError, MalformedBody, NotImplementedCoding, PoolTimeout, ProtocolError, ProxyError, ReadTimeout, RequestLineTooLong, ResponseProtocolError, TimeoutError, TooManyRedirects, UnsupportedMediaType, VersionNotSupported, WriteTimeout
+    from .errors import RequestError, UpstreamError, UsageError, RemoteProtocolError, RequestTimeout, UpstreamTimeout, CLIError, StreamClosed, AppLoadError, BadRequest, BodyTooLarge, ClientDisconnected, ConnectError, ConnectionLost, ConnectTimeout, DeadlineExceeded, DecodeError, ExpectationFailed, GreenHTTPError, HeadersTooLarge, HTTPStatusError, IncompleteBody, InvalidURL, LocalProtocolError, MalformedBody, NotImplementedCoding, PoolTimeout, ProtocolError, ProxyError, ReadTimeout, RequestLineTooLong, ResponseProtocolError, TimeoutError, TooManyRedirects, UnsupportedMediaType, UpstreamDisconnected, VersionNotSupported, WriteTimeout
     from .headers import Headers
     from .client.api import delete, fetch_all, get, head, options, patch, post, put, request
     from .client.response import Response
@@ -139,7 +140,7 @@ __all__ = [
     "RemoteProtocolError", "RequestTimeout", "UpstreamTimeout", "StreamClosed", "CLIError", "BadRequest", "RequestLineTooLong", "HeadersTooLarge",
     "BodyTooLarge", "ExpectationFailed", "NotImplementedCoding", "VersionNotSupported",
     "ResponseProtocolError", "IncompleteBody", "LocalProtocolError", "ConnectionLost",
-    "ClientDisconnected", "ConnectError", "TimeoutError", "ConnectTimeout", "ReadTimeout",
+    "ClientDisconnected", "UpstreamDisconnected", "ConnectError", "TimeoutError", "ConnectTimeout", "ReadTimeout",
     "WriteTimeout", "PoolTimeout", "DeadlineExceeded", "InvalidURL", "TooManyRedirects",
     "ProxyError", "HTTPStatusError", "DecodeError", "AppLoadError",
     # JSON and msgpack bodies (_codecs)

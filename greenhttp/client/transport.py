@@ -35,6 +35,7 @@ from ..errors import (
     ConnectionLost,
     ConnectTimeout,
     ReadTimeout,
+    UpstreamDisconnected,
     WriteTimeout,
 )
 from ..sendfile import send_file
@@ -58,9 +59,9 @@ _Rows = Sequence[tuple[Any, type[GreenHTTPError], str]]
 # What each operation's foreign exceptions become, first match wins. ``{0}`` is the
 # operation's subject (a timeout or an address), ``{1}`` the original message.
 _READ: _Rows = ((_TIMEOUTS, ReadTimeout, "no response bytes for {0} s"),
-                   (OSError, ConnectionLost, "connection lost while reading: {1}"))
+                   (OSError, UpstreamDisconnected, "connection lost while reading: {1}"))
 _WRITE: _Rows = ((_TIMEOUTS, WriteTimeout, "could not send for {0} s"),
-                    (OSError, ConnectionLost, "connection lost while sending: {1}"))
+                    (OSError, UpstreamDisconnected, "connection lost while sending: {1}"))
 _CONNECT: _Rows = (
     (_stdlib_socket.gaierror, ConnectError, "cannot resolve {0}: {1}"),
     (_TIMEOUTS, ConnectTimeout, "connecting to {0} timed out: {1}"),

@@ -64,10 +64,10 @@ DEFAULT_TIMEOUT = Timeout(connect=default("proxy_connect_timeout"), read=default
 # UpstreamError: 502, or 504 for a timeout (ConnectTimeout is a timeout and a connect
 # error; like nginx we call it a timeout). PoolTimeout: our own capacity, not the
 # upstream's fault: 503. LocalProtocolError: the request cannot be put on the wire: 500.
-# ConnectionLost: the upstream client's transport lost its connection (the inbound
-# client's loss is ClientDisconnected, a RequestError, and never answered here): 502.
-# A RequestError is the inbound client's: it propagates and the server answers it.
-ANSWERED: tuple[type[Exception], ...] = (UpstreamError, PoolTimeout, LocalProtocolError, ConnectionLost)
+# A lost upstream connection is UpstreamDisconnected, an UpstreamError: 502. A
+# RequestError is the inbound client's (ClientDisconnected, RequestTimeout...): it
+# propagates and the server answers it.
+ANSWERED: tuple[type[Exception], ...] = (UpstreamError, PoolTimeout, LocalProtocolError)
 FAILURE_TEXTS = {
     500: "the request could not be forwarded",
     502: "the upstream server could not be reached or broke the connection",
