@@ -205,29 +205,8 @@ def _request_line(environ: dict[str, Any]) -> str:
 
 
 def _upload_body(environ: dict[str, Any]) -> Body | None:
-    body = environ.get("greenhttp.body")
-    if body is None:
-        # Another WSGI server: read wsgi.input, bounded by CONTENT_LENGTH.
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length <= 0:
-            return None
-        stream = environ["wsgi.input"]
-        remaining = [length]
-
-        def read_input() -> bytes | None:
-            if remaining[0] <= 0:
-                return None
-            data = stream.read(min(65536, remaining[0]))
-            if not data:
-                return None
-            remaining[0] -= len(data)
-            return data
-
-        body = Body(read_input, length)
-    elif body.complete and not body.received:
+    body = Body.from_environ(environ)  # greenhttp's own, or one over another server's wsgi.input
+    if body.complete and not body.received:
         return None  # no body at all (GET, or Content-Length: 0)
     return body
 

@@ -85,3 +85,26 @@ def test_one_kind_of_bounded_cache() -> None:
         if hand_rolled.search(source):
             assert name in hot, name
             assert "Hot path" in source or "hot path" in source, name
+
+
+def test_one_body_over_a_foreign_wsgi_input() -> None:
+    """Body.from_environ: what resources and the proxy read under another WSGI server."""
+    import io
+
+    from greenhttp import Body
+
+    environ: dict = {"wsgi.input": io.BytesIO(b"hello world"), "CONTENT_LENGTH": "5"}
+    body = Body.from_environ(environ)
+    assert body.read() == b"hello" and body.length == 5
+    assert Body.from_environ(environ) is body is environ["greenhttp.body"]  # shared
+    assert Body.from_environ({"wsgi.input": io.BytesIO(b"x")}).read() == b""  # no length: PEP 3333
+    terminated = {"wsgi.input": io.BytesIO(b"all of it"), "wsgi.input_terminated": True}
+    assert Body.from_environ(terminated).read() == b"all of it"
+    empty = Body.from_environ({"wsgi.input": io.BytesIO(b""), "CONTENT_LENGTH": "0"})
+    assert empty.complete and not empty.received
+    own = Body.from_bytes(b"ours")
+    assert Body.from_environ({"greenhttp.body": own, "CONTENT_LENGTH": "99"}) is own
+    # Nobody else builds one.
+    for name, source in _sources().items():
+        if name != "body.py":
+            assert not re.search(r'stream\.read\(min\(', source), name
