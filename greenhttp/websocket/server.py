@@ -22,6 +22,7 @@ from wsproto.connection import Connection, ConnectionType
 from wsproto.handshake import server_extensions_handshake
 from wsproto.utilities import generate_accept_token, split_comma_header
 
+from ..protocol.status import status_line
 from ..log import access_line, access_logger, error_logger
 from .deflate import BoundedDeflate
 from .core import GOING_AWAY, INTERNAL_ERROR, ConnectionClosed, WebSocket
@@ -46,8 +47,7 @@ class HandshakeError(Exception):
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         body = f"{self.status} {self}\n".encode("utf-8")
-        reason = {400: "Bad Request", 426: "Upgrade Required"}.get(self.status, "Error")
-        start_response(f"{self.status} {reason}", [("Content-Type", "text/plain; charset=utf-8"),
+        start_response(status_line(self.status), [("Content-Type", "text/plain; charset=utf-8"),
                                                    ("Content-Length", str(len(body))), *self.headers])
         return [body]
 
@@ -152,7 +152,7 @@ def accept(environ: dict[str, Any], subprotocols: Sequence[str] = (), *,
     extensions: list[Any] = []
     accepted_extensions: list[str] = []
     response = [
-        "HTTP/1.1 101 Switching Protocols",
+        f"HTTP/1.1 {status_line(101)}",
         "Upgrade: websocket",
         "Connection: Upgrade",
         f"Sec-WebSocket-Accept: {generate_accept_token(key).decode('ascii')}",
