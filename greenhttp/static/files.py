@@ -210,8 +210,9 @@ class Files:
         Returns (coding or None, whether any sibling exists: then Vary is needed, RFC
         9110 §12.5.5, because the answer depends on Accept-Encoding).
         """
-        if not accept_encoding:
-            return None, False
+        # Vary whenever a sibling exists, even for a request without Accept-Encoding: a
+        # cache in front stores this answer for every request to the URL unless Vary tells
+        # it the representation depends on Accept-Encoding (RFC 9110 §12.5.5).
         accepted = accepted_codings(accept_encoding)
         order = accepted + [c for c, _ in CODINGS if c not in accepted]
         found = False
