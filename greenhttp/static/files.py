@@ -87,7 +87,7 @@ class Files:
                 os.close(entry.fd)
                 return _plain(start_response, 404, [], method)
             return self._file(environ, start_response, entry.fd, entry.stat, entry.parent_fd,
-                              entry.name)
+                              entry.name, segments)
         finally:
             os.close(entry.parent_fd)
 
@@ -115,7 +115,8 @@ class Files:
                 pass
             else:
                 if stat.S_ISREG(st.st_mode):
-                    return self._file(environ, start_response, fd, st, entry.fd, self.index)
+                    return self._file(environ, start_response, fd, st, entry.fd, self.index,
+                                      segments + [self.index])
                 os.close(fd)
         if not self.listings:
             return _plain(start_response, 404, [], method)
@@ -134,7 +135,7 @@ class Files:
     # -- files ------------------------------------------------------------------------
 
     def _file(self, environ: dict[str, Any], start_response: StartResponse, fd: int,
-              st: os.stat_result, dir_fd: int, name: str) -> Iterable[bytes]:
+              st: os.stat_result, dir_fd: int, name: str, segments: list[str]) -> Iterable[bytes]:
         """Answer with the regular file open as ``fd``, which this method owns: it is
         closed here, or handed to the returned body, whose ``close()`` closes it."""
         method = environ["REQUEST_METHOD"]
@@ -143,7 +144,8 @@ class Files:
             headers: Headers = [("Content-Type", content_type(name))]
             coding = None
             if self.precompressed:
-                coding, vary = self._sibling(environ.get("HTTP_ACCEPT_ENCODING"), dir_fd, name, owned)
+                coding, vary = self._sibling(environ.get("HTTP_ACCEPT_ENCODING"), dir_fd, name, owned,
+                                         segments)
                 if coding is not None:
                     st = os.fstat(owned[0])
                     headers.append(("Content-Encoding", coding))
@@ -204,7 +206,7 @@ class Files:
         return FileWrapper(file, offset=offset, count=count)
 
     def _sibling(self, accept_encoding: Optional[str], dir_fd: int, name: str,
-                 owned: list[int]) -> tuple[Optional[str], bool]:
+                 owned: list[int], segments: list[str]) -> tuple[Optional[str], bool]:
         """Swap ``owned[0]`` for the best precompressed sibling the client accepts.
 
         Returns (coding or None, whether any sibling exists: then Vary is needed, RFC
@@ -218,7 +220,7 @@ class Files:
         found = False
         for coding in order:
             try:
-                fd, st = open_at(dir_fd, name + _SUFFIX[coding])
+                fd, st = self._open_sibling(dir_fd, name + _SUFFIX[coding], segments)
             except Refused:
                 continue
             if not stat.S_ISREG(st.st_mode):
@@ -231,6 +233,19 @@ class Files:
                 return coding, True
             os.close(fd)
         return None, found
+
+    def _open_sibling(self, dir_fd: int, name: str, segments: list[str]) -> tuple[int, os.stat_result]:
+        """Open the sibling ``name`` of the file named by ``segments`` (in ``dir_fd``).
+
+        With ``follow_symlinks`` a symlinked sibling (``app.js.gz -> build/app.js.gz``) is
+        followed under the rule every other path follows: resolved, served only if it stays
+        inside the root and is not hidden (:meth:`Root.open`).
+        """
+        if not self.follow_symlinks:
+            return open_at(dir_fd, name)
+        entry = self.root.open(segments[:-1] + [name])
+        os.close(entry.parent_fd)
+        return entry.fd, entry.stat
 
     def _multipart(self, start_response: StartResponse, headers: Headers, owned: list[int],
                    plan: list[tuple[int, int]], size: int) -> Iterable[bytes]:
