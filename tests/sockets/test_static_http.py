@@ -88,7 +88,7 @@ def test_content_types(serve, root, name, ctype):
 
 
 def test_etag_changes_when_the_file_changes(serve, root):
-    with serve(Files(str(root))) as server:
+    with serve(Files(str(root), cache_valid=0)) as server:
         first = requests.head(server.url + "/hello.txt").headers["ETag"]
         (root / "hello.txt").write_bytes(b"hello, there\n")  # same size, new mtime_ns
         second = requests.head(server.url + "/hello.txt").headers["ETag"]
