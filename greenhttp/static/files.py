@@ -17,7 +17,7 @@ import stat
 import time
 from email.utils import formatdate
 from functools import lru_cache
-from typing import Any, Callable, Iterable, Iterator, Optional
+from typing import Any, Callable, Iterable, Optional
 from urllib.parse import quote
 
 from greenhttp import FileWrapper
@@ -309,37 +309,18 @@ class Files:
         start_response("206 Partial Content", headers)
         if body is not None:
             return [b"".join(h + body[s:e] for h, (s, e) in zip(heads, plan)) + tail]
-        parts = _Parts(owned[0], list(zip(heads, plan)), tail)
-        owned[0] = -1
-        return parts
-
-
-class _Parts:
-    """The body of a multipart/byteranges answer; closes the file in ``close()``
-    (a generator's ``finally`` would not run if the server never started it)."""
-
-    BLOCK = 65536
-
-    def __init__(self, fd: int, parts: list[tuple[bytes, tuple[int, int]]], tail: bytes) -> None:
-        self.fd = fd
-        self.parts = parts
-        self.tail = tail
-
-    def __iter__(self) -> Iterator[bytes]:
-        for head, (start, end) in self.parts:
-            yield head
-            while start < end:
-                data = os.pread(self.fd, min(self.BLOCK, end - start), start)
-                if not data:
-                    return  # the file shrank: the server sees the short body and closes
-                start += len(data)
-                yield data
-        yield self.tail
-
-    def close(self) -> None:
-        if self.fd >= 0:
-            os.close(self.fd)
-            self.fd = -1
+        if length <= SMALL_BODY:  # a few KiB: one send beats a send and a sendfile per part
+            fd = owned[0]
+            return [b"".join(h + os.pread(fd, e - s, s) for h, (s, e) in zip(heads, plan)) + tail]
+        # Each part's head and then its slice with sendfile(2), the same loop as a single
+        # range (greenhttp/sendfile.py); read/send under TLS (FileWrapper's iteration).
+        pieces: list[bytes | tuple[int, int]] = []
+        for head, (start, end) in zip(heads, plan):
+            pieces += [head, (start, end - start)]
+        pieces.append(tail)
+        file = os.fdopen(owned[0], "rb", buffering=0)
+        owned[0] = -1  # the file object owns the descriptor now; the server closes it
+        return FileWrapper(file, pieces=pieces)
 
 
 _REASONS = {301: "Moved Permanently", 404: "Not Found", 405: "Method Not Allowed",
