@@ -5,8 +5,9 @@ it has one, its command-line flag and ``GREENHTTP_*`` environment variable (geve
 ``_config.py`` idea: one record per setting, everything else derived). From
 :data:`SETTINGS` come:
 
-* the ``greenhttp`` flags (scope ``server``) and the ``greenhttp proxy`` flags
-  (``server`` and ``proxy``), via ``greenhttp.cli.options``;
+* the ``greenhttp`` flags (scopes ``server`` and ``app``) and the ``greenhttp proxy``
+  flags (``server`` and ``proxy``), via ``greenhttp.cli.options``; ``app`` is what only
+  ``greenhttp APP/DIR`` uses (static mounts), so the proxy does not offer it;
 * :class:`ServerConfig`'s defaults and the protocol's ``Limits`` defaults;
 * the proxy's ``DEFAULT_TIMEOUT`` and ``ForwardProxy`` defaults, the pool's
   ``DEFAULT_*`` and the client's ``DEFAULT_TIMEOUT`` (scopes ``pool`` and ``client``
@@ -23,7 +24,7 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Mapping
 
-SCOPES = ("server", "proxy", "pool", "client")
+SCOPES = ("server", "app", "proxy", "pool", "client")
 
 
 @dataclass(frozen=True)
@@ -44,7 +45,7 @@ class Setting:
     @property
     def has_flag(self) -> bool:
         """Pool and client settings are library defaults: no flag, no environment variable."""
-        return self.scope in ("server", "proxy")
+        return self.scope in ("server", "app", "proxy")
 
     @property
     def long_flag(self) -> str:
@@ -149,9 +150,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("static", (), _mount, "Serve the files under DIR at /PREFIX beside the app "
             "(repeatable; in the environment variable, separated by spaces); every other path "
             "goes to the app. See docs/static.md.",
-            metavar="/PREFIX=DIR", repeat=True),
+            metavar="/PREFIX=DIR", repeat=True, scope="app"),
     Setting("listings", "auto", _listings, "Directory listings: auto, on or off; auto is on for "
-            "`greenhttp DIR`, off for --static mounts.", metavar="MODE"),
+            "`greenhttp DIR`, off for --static mounts.", metavar="MODE", scope="app"),
     # WebSockets (greenhttp.websocket, docs/websocket.md). 16 MiB: larger than any chat or
     # Socket.IO payload, small enough that a few hostile clients cannot exhaust memory.
     Setting("websocket_max_message_size", 16 * MIB, _non_negative_int,
@@ -245,7 +246,7 @@ def resolve(settings: tuple[Setting, ...], environ: Mapping[str, str] | None = N
 
 @dataclass
 class ServerConfig:
-    """Resolved values of the ``server`` settings plus the few that are not flags.
+    """Resolved values of the ``server`` and ``app`` settings plus the few that are not flags.
 
     Fields for attribute access and typing; their defaults are the declarations'.
     """
@@ -275,7 +276,7 @@ class ServerConfig:
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "ServerConfig":
         """Defaults, then ``GREENHTTP_*`` environment variables, then ``overrides``."""
-        server = scoped("server")
+        server = scoped("server", "app")
         values = resolve(server, environ, **overrides)
         names = {s.name for s in server}
         values.update({k: v for k, v in overrides.items() if k not in names and v is not None})
@@ -284,7 +285,8 @@ class ServerConfig:
 
 def _check_config_covers_the_server_settings() -> None:
     names = {f.name for f in fields(ServerConfig)} - {"access_log", "server_header"}
-    assert names == {s.name for s in scoped("server")}, names ^ {s.name for s in scoped("server")}
+    declared = {s.name for s in scoped("server", "app")}
+    assert names == declared, names ^ declared
 
 
 _check_config_covers_the_server_settings()

@@ -72,6 +72,8 @@ def config_from_args(args: argparse.Namespace) -> Any:
     """A ServerConfig from the options :func:`add_server_options` added (and GREENHTTP_* variables)."""
     from ..settings import ServerConfig, scoped
 
-    return ServerConfig(**resolve_args(args, scoped("server")), access_log=not args.no_access_log)
+    # The ``app`` settings only where the verb added them (greenhttp APP, not the proxy).
+    settings = [s for s in scoped("server", "app") if hasattr(args, s.name)]
+    return ServerConfig(**resolve_args(args, settings), access_log=not args.no_access_log)
 
 
