@@ -94,6 +94,16 @@ def _mount(text: str) -> str:
     return text
 
 
+def _cache_control(text: str) -> str:
+    # The prefix is matched against the mounts when the app is built (build_static_app).
+    prefix, eq, value = text.partition("=")
+    if not prefix.startswith("/") or not eq or not value.strip():
+        raise ValueError("must look like /PREFIX=VALUE")
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        raise ValueError("must not contain control characters")  # RFC 9110 §5.5
+    return text
+
+
 def _listings(text: str) -> str:
     if text not in ("auto", "on", "off"):
         raise ValueError("must be auto, on or off")
@@ -153,6 +163,13 @@ SETTINGS: tuple[Setting, ...] = (
             metavar="/PREFIX=DIR", repeat=True, scope="app"),
     Setting("listings", "auto", _listings, "Directory listings: auto, on or off; auto is on for "
             "`greenhttp DIR`, off for --static mounts.", metavar="MODE", scope="app"),
+    # Off unless asked: browsers then revalidate with the ETag, always right. Per mount,
+    # because only fingerprinted assets may be cached for a year.
+    Setting("static_cache_control", (), _cache_control, "Cache-Control for every file served at "
+            "/PREFIX (a --static mount, or / for `greenhttp DIR`), e.g. "
+            "'/assets=public, max-age=31536000, immutable' (repeatable; in the environment "
+            "variable separated by spaces, so write the value without them).",
+            metavar="/PREFIX=VALUE", repeat=True, scope="app"),
     # WebSockets (greenhttp.websocket, docs/websocket.md). 16 MiB: larger than any chat or
     # Socket.IO payload, small enough that a few hostile clients cannot exhaust memory.
     Setting("websocket_max_message_size", 16 * MIB, _non_negative_int,
@@ -266,6 +283,7 @@ class ServerConfig:
     graceful_timeout: float = default("graceful_timeout")
     static: tuple[str, ...] = default("static")
     listings: str = default("listings")
+    static_cache_control: tuple[str, ...] = default("static_cache_control")
     websocket_max_message_size: int = default("websocket_max_message_size")
     websocket_ping_interval: float = default("websocket_ping_interval")
     websocket_ping_timeout: float = default("websocket_ping_timeout")
