@@ -30,8 +30,10 @@ def markers(scope: str) -> tuple[str, str]:
 
 
 def _option(setting: Setting) -> str:
-    metavar = setting.metavar or setting.name.upper()
     long_flag = setting.long_flag
+    if setting.switch:
+        return f"`{long_flag}`"
+    metavar = setting.metavar or setting.name.upper()
     if setting.flag:
         return f"`{setting.flag} {metavar}`, `{long_flag} {metavar}`"
     return f"`{long_flag} {metavar}`"

@@ -127,7 +127,7 @@ class Headers:
         if isinstance(other, Headers):
             other_items = other._items
         elif isinstance(other, (Mapping, list)):
-            other_items = Headers(other)._items  # type: ignore[arg-type]
+            other_items = Headers(other)._items
         else:
             return NotImplemented
         norm = lambda items: sorted((k.lower(), v) for k, v in items)  # noqa: E731

@@ -41,6 +41,8 @@ class Setting:
     metavar: str = ""
     #: May be given many times; the value is a tuple (the env var: whitespace-separated).
     repeat: bool = False
+    #: A flag without a value (``--reload``); the env var is 1/true/yes/on or 0/false/no/off.
+    switch: bool = False
 
     @property
     def has_flag(self) -> bool:
@@ -63,7 +65,16 @@ class Setting:
         """The value of ``text`` (an environment value); ValueError says why not."""
         if self.repeat:
             return tuple(self.type(item) for item in text.split())
+        if self.switch:
+            word = text.strip().lower()
+            if word not in SWITCH_WORDS:
+                raise ValueError("must be 1, true, yes, on, 0, false, no or off")
+            return SWITCH_WORDS[word]
         return self.type(text)
+
+
+SWITCH_WORDS = {"1": True, "true": True, "yes": True, "on": True,
+                "0": False, "false": False, "no": False, "off": False}
 
 
 def _positive_int(text: str) -> int:
@@ -110,6 +121,37 @@ def _listings(text: str) -> str:
     return text
 
 
+def _workers(text: str) -> int:
+    """A number, or 'auto' (0): the cores this process may run on (cgroups/taskset aware)."""
+    if text.strip().lower() == "auto":
+        return 0
+    return _positive_int(text)
+
+
+def _octal(text: str) -> int:
+    return int(text, 8)
+
+
+def _cert_reqs(text: str) -> str:
+    # gunicorn spells them 0/1/2 (ssl.CERT_NONE/OPTIONAL/REQUIRED).
+    word = {"0": "none", "1": "optional", "2": "required"}.get(text, text.lower())
+    if word not in ("none", "optional", "required"):
+        raise ValueError("must be none, optional or required (or 0, 1, 2)")
+    return word
+
+
+def _log_level(text: str) -> str:
+    if text.lower() not in ("debug", "info", "warning", "error", "critical"):
+        raise ValueError("must be debug, info, warning, error or critical")
+    return text.lower()
+
+
+def _env_item(text: str) -> str:
+    if not text.partition("=")[0] or "=" not in text:
+        raise ValueError("must look like KEY=VALUE")
+    return text
+
+
 def _non_negative_float(text: str) -> float:
     value = float(text)
     if not value >= 0:
@@ -129,8 +171,61 @@ MIB = 1024 * KIB
 
 SETTINGS: tuple[Setting, ...] = (
     # -- server: `greenhttp APP` and `greenhttp proxy` --------------------------------------
-    Setting("bind", "127.0.0.1", str, "Address to listen on.", flag="-b", metavar="HOST"),
-    Setting("port", 8080, _port, "Port to listen on; 0 picks a free one.", flag="-p", metavar="PORT"),
+    Setting("bind", ("127.0.0.1",), str,
+            "Where to listen (repeatable; in the environment variable, separated by spaces): "
+            "HOST, HOST:PORT, [::1]:PORT, unix:/path or fd://N. Sockets passed by systemd "
+            "(LISTEN_FDS) replace these.", flag="-b", metavar="ADDRESS", repeat=True),
+    Setting("port", 8080, _port, "Port for a -b without one; 0 picks a free one. Unset: $PORT, "
+            "else 8080.", flag="-p", metavar="PORT"),
+    # gunicorn's --reuse-port. Off: workers share the master's socket (docs/deploy.md, and
+    # docs/benchmarks.md for the measurement).
+    Setting("reuse_port", False, bool, "Set SO_REUSEPORT on TCP listeners, so other greenhttp "
+            "processes can listen on the same port (the kernel spreads connections among them).",
+            switch=True),
+    Setting("unix_socket_mode", 0o660, _octal, "Permissions of a unix: socket file (octal).",
+            metavar="MODE"),
+    # gunicorn's default is 1 worker too; 'auto' is nginx's worker_processes auto.
+    Setting("workers", 1, _workers,
+            "Worker processes, each serving with greenlets; 'auto' = one per usable core.",
+            flag="-w", metavar="N"),
+    Setting("timeout", 30.0, _positive_float,
+            "Seconds a worker's event loop may stay blocked (CPU-bound code that never yields) "
+            "before the master restarts it, logging the request it was stuck on.",
+            flag="-t", metavar="SECONDS"),
+    Setting("max_requests", 0, _non_negative_int,
+            "Restart a worker after this many requests (0: never), to bound leaks.", metavar="N"),
+    Setting("max_requests_jitter", 0, _non_negative_int,
+            "Add up to this many to each worker's max_requests, so workers do not restart together.",
+            metavar="N"),
+    Setting("reload", False, bool, "Restart workers when a source file of the app changes "
+            "(development; needs the 'reload' extra: watchfiles).", switch=True),
+    Setting("pid", "", str, "Write the master's process id to this file.", metavar="FILE"),
+    Setting("user", "", str, "Switch to this user (name or id) after binding.", metavar="USER"),
+    Setting("group", "", str, "Switch to this group (name or id) after binding.", metavar="GROUP"),
+    Setting("chdir", "", str, "Change to this directory before loading the app.", metavar="DIR"),
+    Setting("env", (), _env_item, "Set an environment variable for the app (repeatable; in the "
+            "environment variable, separated by spaces).", metavar="KEY=VALUE", repeat=True),
+    Setting("certfile", "", str, "TLS certificate (PEM, chain included): serve HTTPS.",
+            metavar="FILE"),
+    Setting("keyfile", "", str, "TLS private key, if not in the certfile.", metavar="FILE"),
+    Setting("ca_certs", "", str, "CA certificates to verify client certificates against.",
+            metavar="FILE"),
+    Setting("cert_reqs", "none", _cert_reqs, "Client certificates: none, optional or required.",
+            metavar="POLICY"),
+    # gunicorn's default: trust proxy headers from the local host only.
+    Setting("forwarded_allow_ips", "127.0.0.1,::1", str,
+            "Peers whose X-Forwarded-*/Forwarded headers are trusted (comma-separated, '*' for "
+            "all); unix-socket peers always are.", metavar="IPS"),
+    Setting("root_path", "", str, "SCRIPT_NAME: the path prefix the app is mounted under behind "
+            "a proxy.", metavar="PATH"),
+    Setting("access_logfile", "-", str, "Access log file; '-' is stderr.", metavar="FILE"),
+    Setting("access_log_format", "", str, "Access line in gunicorn's atoms, e.g. "
+            "'%(h)s \"%(r)s\" %(s)s %(b)s %(D)s'; empty: greenhttp's own line.", metavar="FORMAT"),
+    Setting("error_logfile", "-", str, "Error log file; '-' is stderr.", metavar="FILE"),
+    Setting("log_level", "info", _log_level, "debug, info, warning, error or critical.",
+            metavar="LEVEL"),
+    Setting("log_config", "", str, "A logging configuration: a .json dictConfig or an .ini "
+            "fileConfig file; replaces the other log settings.", metavar="FILE"),
     Setting("backlog", 1024, _positive_int, "Listen backlog (pending connections the kernel queues)."),
     # nginx allows 8 KiB per request line (large_client_header_buffers), Node 16 KiB for the
     # whole head. Browsers cap URLs near 8 KiB in practice, so 8 KiB loses nobody.
@@ -268,8 +363,32 @@ class ServerConfig:
     Fields for attribute access and typing; their defaults are the declarations'.
     """
 
-    bind: str = default("bind")
+    #: A tuple of -b specs from the command line; one host for ``Server(app, bind=...)``.
+    bind: str | tuple[str, ...] = default("bind")
     port: int = default("port")
+    reuse_port: bool = default("reuse_port")
+    unix_socket_mode: int = default("unix_socket_mode")
+    workers: int = default("workers")
+    timeout: float = default("timeout")
+    max_requests: int = default("max_requests")
+    max_requests_jitter: int = default("max_requests_jitter")
+    reload: bool = default("reload")
+    pid: str = default("pid")
+    user: str = default("user")
+    group: str = default("group")
+    chdir: str = default("chdir")
+    env: tuple[str, ...] = default("env")
+    certfile: str = default("certfile")
+    keyfile: str = default("keyfile")
+    ca_certs: str = default("ca_certs")
+    cert_reqs: str = default("cert_reqs")
+    forwarded_allow_ips: str = default("forwarded_allow_ips")
+    root_path: str = default("root_path")
+    access_logfile: str = default("access_logfile")
+    access_log_format: str = default("access_log_format")
+    error_logfile: str = default("error_logfile")
+    log_level: str = default("log_level")
+    log_config: str = default("log_config")
     backlog: int = default("backlog")
     max_request_line: int = default("max_request_line")
     max_header_size: int = default("max_header_size")
@@ -290,6 +409,8 @@ class ServerConfig:
     websocket_idle_timeout: float = default("websocket_idle_timeout")
     access_log: bool = True
     server_header: str = field(default="greenhttp")
+    #: -p, else $PORT, else None (greenhttp.server.binding.default_port then says 8080).
+    port_given: int | None = None
 
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "ServerConfig":
@@ -302,7 +423,7 @@ class ServerConfig:
 
 
 def _check_config_covers_the_server_settings() -> None:
-    names = {f.name for f in fields(ServerConfig)} - {"access_log", "server_header"}
+    names = {f.name for f in fields(ServerConfig)} - {"access_log", "server_header", "port_given"}
     declared = {s.name for s in scoped("server", "app")}
     assert names == declared, names ^ declared
 

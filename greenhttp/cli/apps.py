@@ -12,13 +12,19 @@ from typing import Any, Callable
 from ..errors import AppLoadError, CLIError
 
 def load_app(spec: str) -> Callable[..., Any]:
-    """Resolve ``path/to/app.py[:name]`` or ``package.module[:name]`` to an app object."""
-    target, _, attr = spec.partition(":")
+    """Resolve ``path/to/app.py[:name]`` or ``package.module[:name]`` to an app object;
+    ``name`` may be a factory call with literal arguments (greenhttp.cli.appspec)."""
+    from .appspec import finish, parse_attr
+
+    target, _, attr_text = spec.partition(":")
+    call = parse_attr(attr_text)
+    attr = call.name
+    if os.getcwd() not in sys.path:
+        # As gunicorn does: mysite/wsgi.py can import its project package "mysite".
+        sys.path.insert(0, os.getcwd())
     if target.endswith(".py") or os.sep in target or "/" in target:
         module = _load_file(target)
     else:
-        if os.getcwd() not in sys.path:
-            sys.path.insert(0, os.getcwd())
         try:
             module = importlib.import_module(target)
         except ModuleNotFoundError as exc:
@@ -39,7 +45,7 @@ def load_app(spec: str) -> Callable[..., Any]:
             continue
         if not callable(obj):
             raise AppLoadError(f"{target}:{name} is not callable (it is a {type(obj).__name__})")
-        return obj
+        return finish(obj, call, f"{target}:{name}")
     wanted = attr or "'app' or 'application'"
     raise AppLoadError(f"{target} has no attribute {wanted}")
 

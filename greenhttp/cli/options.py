@@ -27,7 +27,37 @@ class ArgumentParser(argparse.ArgumentParser):
     """argparse, but a bad argument is one line on stderr, not a usage dump."""
 
     def error(self, message: str) -> "NoReturn":
-        self.exit(2, f"{self.prog}: error: {message} (see '{self.prog} --help')\n")
+        self.exit(2, f"{self.prog}: error: {message}{hint_for(message)} (see '{self.prog} --help')\n")
+
+
+#: gunicorn flags greenhttp does not take, and what to do instead.
+GUNICORN_HINTS = {
+    "--worker-class": "greenhttp always uses gevent greenlets; drop the flag",
+    "-k": "greenhttp always uses gevent greenlets; drop the flag",
+    "--threads": "greenhttp serves each connection in a greenlet; drop the flag",
+    "--worker-connections": "greenlets are not capped per worker; drop the flag",
+    "--preload": "workers import the app after fork so HUP re-imports it; drop the flag",
+    "--keep-alive": "use --keepalive-timeout SECONDS",
+    "--graceful-timeout": "use --graceful-timeout (same meaning)",
+    "--limit-request-line": "use --max-request-line BYTES",
+    "--limit-request-field_size": "use --max-header-size BYTES",
+    "--limit-request-fields": "use --max-header-count N",
+    "--daemon": "run under systemd or a container instead (docs/deploy.md)",
+    "-D": "run under systemd or a container instead (docs/deploy.md)",
+    "--proxy-allow-from": "use --forwarded-allow-ips",
+    "--error-log": "use --error-logfile FILE",
+    "--access-log": "use --access-logfile FILE",
+}
+
+
+def hint_for(message: str) -> str:
+    """A hint for an 'unrecognized arguments' error naming a gunicorn flag."""
+    for word in message.replace(",", " ").split():
+        flag = word.split("=", 1)[0]
+        if flag in GUNICORN_HINTS:
+            return f"; {flag}: {GUNICORN_HINTS[flag]}"
+    return ""
+
 
 
 
@@ -39,9 +69,13 @@ def add_setting_options(parser: Any, settings: Sequence[Any]) -> None:
     """
     for setting in settings:
         flags = [setting.flag, setting.long_flag] if setting.flag else [setting.long_flag]
+        if setting.switch:
+            parser.add_argument(*flags, dest=setting.name, action="store_true", default=None,
+                                help=setting.help)
+            continue
         parser.add_argument(*flags, dest=setting.name, type=_setting_type(setting), default=None,
                             metavar=setting.metavar or None, action="append" if setting.repeat else None,
-                            help=f"{setting.help} (default: {setting.default})")
+                            help=f"{setting.help} (default: {setting.default})".replace("%", "%%"))
 
 
 def resolve_args(args: argparse.Namespace, settings: Sequence[Any]) -> dict[str, Any]:
@@ -70,10 +104,15 @@ def add_server_options(parser: argparse.ArgumentParser) -> None:
 
 def config_from_args(args: argparse.Namespace) -> Any:
     """A ServerConfig from the options :func:`add_server_options` added (and GREENHTTP_* variables)."""
+    import os
+
     from ..settings import ServerConfig, scoped
 
     # The ``app`` settings only where the verb added them (greenhttp APP, not the proxy).
-    settings = [s for s in scoped("server", "app") if hasattr(args, s.name)]
-    return ServerConfig(**resolve_args(args, settings), access_log=not args.no_access_log)
+    values = resolve_args(args, [s for s in scoped("server", "app") if hasattr(args, s.name)])
+    # -p, else $PORT (greenhttp.server.binding.default_port), so GREENHTTP_PORT counts as -p.
+    given = args.port if args.port is not None else (
+        values["port"] if "GREENHTTP_PORT" in os.environ else None)
+    return ServerConfig(**values, access_log=not args.no_access_log, port_given=given)
 
 

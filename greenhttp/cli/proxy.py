@@ -20,7 +20,7 @@ from ..settings import default, scoped
 from ..errors import CLIError
 from .command import PROG
 from .options import ArgumentParser, add_server_options, add_setting_options, config_from_args, resolve_args
-from .serve import run_server
+from .production import run
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -101,4 +101,7 @@ def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv)[1:])  # argv[0] is the verb
     app = build_app(args)
     config = config_from_args(args)
-    return run_server(app, config)
+    # Through the workers master like `greenhttp APP`: -w, TLS, logs and reload apply. The
+    # app is built once here (so a bad route fails before any fork); a Pool holds no
+    # connection yet, so each worker's copy starts empty.
+    return run("proxy", config, lambda _: app)

@@ -6,11 +6,10 @@ import argparse
 import logging
 from typing import Any, Callable, Sequence
 
-from ..errors import CLIError
 from .apps import static_or_app
 from .command import PROG, SUBCOMMANDS
-from .logs import configure_logging
 from ..settings import scoped
+from .logs import configure
 from .options import ArgumentParser, add_server_options, add_setting_options, config_from_args
 
 def build_parser() -> argparse.ArgumentParser:
@@ -19,9 +18,17 @@ def build_parser() -> argparse.ArgumentParser:
     parser = ArgumentParser(
         prog=PROG,
         description="Serve a WSGI app with greenhttp (one greenlet per connection).",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         epilog="Other commands: " + (", ".join(sorted(SUBCOMMANDS)) or "none")
-        + f". Run '{PROG} COMMAND --help' for theirs. Settings may also come from "
-        "GREENHTTP_<NAME> environment variables (e.g. GREENHTTP_PORT).",
+        + f". Run '{PROG} COMMAND --help' for theirs.\nSettings may also come from "
+        "GREENHTTP_<NAME> environment variables (e.g. GREENHTTP_PORT).\n\nExamples:\n"
+        "  greenhttp app.py                         127.0.0.1:8080, one worker\n"
+        "  greenhttp 'pkg.web:create_app()' -w auto -b 0.0.0.0:8000\n"
+        "  greenhttp mysite/wsgi.py -b unix:/run/mysite.sock --forwarded-allow-ips '*'\n"
+        "  greenhttp app.py --certfile cert.pem --keyfile key.pem -b :8443\n"
+        "  greenhttp app.py --reload                restart on source changes\n"
+        "  greenhttp public/                        serve a directory's files\n"
+        "  greenhttp get https://example.com/       one request (see also: proxy, repl)",
     )
     parser.add_argument("app", metavar="APP",
                         help="path/to/app.py (its 'app', else 'application'), path/to/app.py:name, "
@@ -35,11 +42,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-
 def serve_main(argv: Sequence[str]) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     config = config_from_args(args)
+    if not args.console:
+        from .. import static  # noqa: F401  # before fork, as greenhttp.server.worker does
+        from .production import run
+
+        # The master binds; each worker process loads the app itself (so HUP re-imports it).
+        return run(args.app, config, lambda spec: _behind_proxies(static_or_app(spec, config), config))
     app = static_or_app(args.app, config)
 
     def open_console(server: Any) -> None:
@@ -47,24 +59,32 @@ def serve_main(argv: Sequence[str]) -> int:
 
         start_console(server, app)
 
-    return run_server(app, config, on_started=open_console if args.console else None)
+    return run_server(_behind_proxies(app, config), config, on_started=open_console)
+
+
+def _behind_proxies(app: Any, config: Any) -> Any:
+    """The app behind the trusted-proxy-headers and root-path middleware."""
+    from ..server.forwarded import ProxyHeaders
+
+    return ProxyHeaders(app, config.forwarded_allow_ips, config.root_path)
 
 
 def run_server(app: Any, config: Any, on_started: Callable[[Any], None] | None = None,
                handler: Any = None) -> int:
-    """Listen, print the URL, serve until SIGTERM/SIGINT, then stop gracefully."""
+    """In this process (no workers: ``--console``): listen where -b says, print the URL,
+    serve until SIGTERM/SIGINT, then stop gracefully."""
     import signal
 
     import gevent
 
     from ..server.listener import Server
+    from .production import bind_listeners, tls_context
 
-    configure_logging(config.access_log)
-    server = Server(app, config, handler=handler)
-    try:
-        server.start()
-    except OSError as exc:
-        raise CLIError(f"cannot listen on {config.bind}:{config.port}: {exc.strerror or exc}") from None
+    configure(config)
+    tls = tls_context(config)
+    listeners, _ = bind_listeners(config)
+    server = Server(app, config, handler=handler, listeners=listeners, tls=tls)
+    server.start()
 
     def shutdown(signum: int) -> None:
         logging.getLogger("greenhttp.error").info(

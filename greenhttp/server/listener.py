@@ -30,6 +30,7 @@ class Server:
 
     def __init__(self, app: WSGIApp, config: ServerConfig | None = None, *,
                  listener: gsocket.socket | None = None, handler: Handler | None = None,
+                 listeners: list[gsocket.socket] | None = None, tls: Any = None,
                  **settings: Any) -> None:
         if config is None:
             config = ServerConfig(**settings)
@@ -44,7 +45,13 @@ class Server:
         self.access_log = config.access_log
         self.connections: set[HTTPConnection] = set()
         self.requests_total = 0
-        self._listener = listener
+        # Several listeners (-b repeated, systemd sockets): the first names server.url.
+        self._listeners: list[gsocket.socket] = list(listeners or ([listener] if listener else []))
+        self._listener = self._listeners[0] if self._listeners else None
+        #: an ssl.SSLContext: every accepted connection does its TLS handshake in its own
+        #: greenlet, bounded by head_timeout (greenhttp.server.tls).
+        self.tls = tls
+        self._stream_servers: list[StreamServer] = []
         self._custom_handler = handler
         self.handler: Handler = handler or (lambda *a: False)
         self._stream_server: StreamServer | None = None
@@ -61,25 +68,33 @@ class Server:
     def listen(self) -> gsocket.socket:
         """Bind and listen (idempotent). Raises ``OSError`` if the address is taken."""
         if self._listener is None:
-            family = gsocket.AF_INET6 if ":" in self.config.bind else gsocket.AF_INET
+            # One plain host here; -b's other forms are the CLI's (greenhttp.server.binding).
+            bind = self.config.bind
+            host = bind if isinstance(bind, str) else bind[0]
+            family = gsocket.AF_INET6 if ":" in host else gsocket.AF_INET
             sock = gsocket.socket(family, gsocket.SOCK_STREAM)
             sock.setsockopt(gsocket.SOL_SOCKET, gsocket.SO_REUSEADDR, 1)
             try:
-                sock.bind((self.config.bind, self.config.port))
+                sock.bind((host, self.config.port))
                 sock.listen(self.config.backlog)
             except OSError:
                 sock.close()
                 raise
             self._listener = sock
+            self._listeners = [sock]
         return self._listener
 
     def start(self) -> "Server":
         listener = self.listen()
         host, port = self.address
         if self._custom_handler is None:
-            self.handler = WSGIHandler(self.app, str(host), int(port))
-        self._stream_server = StreamServer(listener, self._handle_connection)
-        self._stream_server.start()
+            self.handler = WSGIHandler(self.app, str(host), int(port),
+                                       url_scheme="https" if self.tls is not None else "http")
+        for sock in self._listeners:
+            stream_server = StreamServer(sock, self._handle_connection)
+            stream_server.start()
+            self._stream_servers.append(stream_server)
+        self._stream_server = self._stream_servers[0]
         self._reaper = gevent.spawn(reap, self)
         return self
 
@@ -89,8 +104,11 @@ class Server:
         if self._address is None:
             if self._listener is None:
                 raise RuntimeError("server is not listening yet")
-            host, port = self._listener.getsockname()[:2]
-            self._address = (str(host), int(port))
+            name = self._listener.getsockname()
+            if isinstance(name, (str, bytes)):  # a Unix socket: no host or port
+                self._address = ("localhost", 0)
+            else:
+                self._address = (str(name[0]), int(name[1]))
         return self._address
 
     @property
@@ -98,7 +116,7 @@ class Server:
         host, port = self.address
         if ":" in host:
             host = f"[{host}]"
-        return f"http://{host}:{port}"
+        return f"{'https' if self.tls is not None else 'http'}://{host}:{port}"
 
     def serve_forever(self) -> None:
         if self._stream_server is None:
@@ -119,8 +137,8 @@ class Server:
             return
         self.closing = True
         grace = self.config.graceful_timeout if timeout is None else timeout
-        if self._stream_server is not None:
-            self._stream_server.close()
+        for stream_server in self._stream_servers:
+            stream_server.close()
         for conn in list(self.connections):
             conn.closing = True
         for hook in list(self.on_stop):
@@ -157,6 +175,12 @@ class Server:
             sock.setsockopt(gsocket.IPPROTO_TCP, gsocket.TCP_NODELAY, 1)
         except OSError:
             pass  # not TCP (a Unix socket): nothing to tune
+        if self.tls is not None:
+            from .tls import handshake
+
+            sock = handshake(self, sock, address)
+            if sock is None:
+                return
         conn = HTTPConnection(self, sock, address)
         conn.greenlet = gevent.getcurrent()
         if self.closing:

@@ -129,7 +129,11 @@ class WSGIHandler:
     def __init__(self, app: WSGIApp, server_name: str, server_port: int,
                  url_scheme: str = "http", extra_environ: dict[str, Any] | None = None) -> None:
         self.app = app
+        from .._version import __version__
+
         self.base_environ: dict[str, Any] = {
+            # PEP 3333 lists it; httpbin refuses chunked uploads without it.
+            "SERVER_SOFTWARE": f"greenhttp/{__version__}",
             "SCRIPT_NAME": "",
             "SERVER_NAME": server_name,
             "SERVER_PORT": str(server_port),

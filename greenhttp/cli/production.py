@@ -1,0 +1,142 @@
+"""``greenhttp APP`` as a production server: bind, then a master with worker processes.
+
+Order matters and follows gunicorn: chdir and env first (the app may read them), bind
+while still privileged (ports < 1024, /run), write the pid file, then the workers drop
+privileges (--user/--group) before they import the app.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from typing import Any, Callable
+
+from ..errors import CLIError
+
+
+def _apply_env(config: Any) -> None:
+    for item in config.env:  # each KEY=VALUE, checked by the setting's parser
+        key, _, value = item.partition("=")
+        os.environ[key] = value
+
+
+def _privileges(config: Any) -> Callable[[], None] | None:
+    """A function that drops to --user/--group; resolved now so typos fail at start."""
+    if not config.user and not config.group:
+        return None
+    import grp
+    import pwd
+
+    uid = gid = None
+    try:
+        if config.user:
+            entry = pwd.getpwuid(int(config.user)) if config.user.isdigit() else pwd.getpwnam(config.user)
+            uid, gid = entry.pw_uid, entry.pw_gid
+        if config.group:
+            gid = int(config.group) if config.group.isdigit() else grp.getgrnam(config.group).gr_gid
+    except KeyError as exc:
+        raise CLIError(f"no such user or group: {exc.args[0]}") from None
+    user_name = pwd.getpwuid(uid).pw_name if uid is not None else None
+
+    def drop() -> None:
+        if gid is not None:
+            if user_name is not None:
+                os.initgroups(user_name, gid)
+            else:
+                os.setgroups([gid])
+            os.setgid(gid)
+        if uid is not None:
+            os.setuid(uid)
+    return drop
+
+
+def bind_listeners(config: Any) -> tuple[list[Any], list[Any]]:
+    """(listening sockets, the specs they came from) per -b/-p/$PORT or systemd."""
+    from ..server.binding import bind_all, default_port, parse_bind
+
+    port = default_port(config.port_given)
+    raw = [config.bind] if isinstance(config.bind, str) else list(config.bind)
+    specs = [parse_bind(spec, port) for spec in raw]
+    sockets = bind_all(specs, config.backlog, config.reuse_port)
+    for spec, sock in zip(specs, sockets):
+        if spec.kind == "unix" and config.unix_socket_mode is not None:
+            os.chmod(spec.path, config.unix_socket_mode)
+    return sockets, specs
+
+
+def tls_context(config: Any) -> Any:
+    if not config.certfile:
+        if config.keyfile:
+            raise CLIError("--keyfile needs --certfile")
+        return None
+    from ..server.tls import server_context
+
+    return server_context(config.certfile, config.keyfile or None, config.ca_certs or None,
+                          config.cert_reqs)
+
+
+def _reload_watcher(app_spec: str) -> Callable[[], Any] | None:
+    try:
+        import watchfiles
+    except ImportError:
+        raise CLIError("--reload needs watchfiles: pip install 'greenhttp[reload]'") from None
+    import gevent
+
+    roots = {os.getcwd()}
+    target = app_spec.partition(":")[0]
+    if target.endswith(".py"):
+        roots.add(os.path.dirname(os.path.abspath(target)))
+
+    def wait_for_change() -> str:
+        # Runs in a real thread (the hub's threadpool): watchfiles blocks in Rust.
+        for changes in watchfiles.watch(*roots, watch_filter=watchfiles.PythonFilter(),
+                                        debounce=200, step=50, rust_timeout=0):
+            return ", ".join(sorted(os.path.relpath(path) for _, path in changes))
+        return ""
+
+    return lambda: gevent.get_hub().threadpool.spawn(wait_for_change)
+
+
+def run(app_spec: str, config: Any, load_app: Callable[[str], Any]) -> int:
+    """Bind, print where, run the master until it is told to stop. Each worker calls
+    ``load_app(app_spec)`` after fork (and again on HUP)."""
+    from ..server.binding import close_all, describe
+    from ..server.workers import Arbiter
+    from .logs import configure
+
+    if config.chdir:
+        try:
+            os.chdir(config.chdir)
+        except OSError as exc:
+            raise CLIError(f"--chdir {config.chdir!r}: {exc.strerror or exc}") from None
+    _apply_env(config)
+    configure(config)
+    tls = tls_context(config)
+    drop = _privileges(config)
+    listeners, _ = bind_listeners(config)
+    scheme = "https" if tls is not None else "http"
+
+    def announce() -> None:
+        for sock in listeners:
+            print(describe(sock).replace("http://", f"{scheme}://", 1), flush=True)
+    if config.pid:
+        with open(config.pid, "w") as f:
+            f.write(f"{os.getpid()}\n")
+
+    def load() -> Any:
+        return load_app(app_spec)
+
+    def cleanup() -> None:
+        close_all(listeners, unlink=True)
+        if config.pid:
+            try:
+                os.unlink(config.pid)
+            except OSError:
+                pass
+
+    watch = _reload_watcher(app_spec) if config.reload else None
+    arbiter = Arbiter(config, listeners, load, tls=tls, prepare=drop, watch=watch, on_exit=cleanup,
+                      on_ready=announce)
+    sys.stdout.flush()
+    return arbiter.run()
+

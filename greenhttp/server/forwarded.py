@@ -1,0 +1,93 @@
+"""Behind a proxy: trust X-Forwarded-* and RFC 7239 ``Forwarded`` from listed peers only.
+
+From a peer in ``--forwarded-allow-ips`` (default the local host, gunicorn's default;
+unix-socket peers always, since only local processes can connect to one) the client's
+address, scheme and host come from the proxy's headers; from anyone else those headers
+are ignored, so a client cannot claim to be 10.0.0.1 or to have come over HTTPS.
+``root_path`` sets ``SCRIPT_NAME`` for an app mounted under a prefix.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+from typing import Any, Callable, Iterable
+
+WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
+
+
+def _parse_ips(text: str) -> tuple[bool, list[Any]]:
+    items = [part.strip() for part in text.split(",") if part.strip()]
+    if "*" in items:
+        return True, []
+    return False, [ipaddress.ip_network(item, strict=False) for item in items]
+
+
+def _forwarded_pairs(value: str) -> dict[str, str]:
+    """The first (client-most) element of an RFC 7239 Forwarded header, as a dict."""
+    first = value.split(",", 1)[0]
+    pairs: dict[str, str] = {}
+    for part in first.split(";"):
+        name, _, val = part.strip().partition("=")
+        if val:
+            pairs[name.strip().lower()] = val.strip().strip('"')
+    return pairs
+
+
+def _node_address(node: str) -> str:
+    # RFC 7239 §6: node = nodename [":" node-port]; IPv6 in brackets.
+    if node.startswith("["):
+        return node[1:node.find("]")] if "]" in node else node
+    return node.rsplit(":", 1)[0] if node.count(":") == 1 else node
+
+
+class ProxyHeaders:
+    """WSGI middleware applying trusted proxy headers and the root path."""
+
+    def __init__(self, app: WSGIApp, allow_ips: str = "127.0.0.1,::1", root_path: str = "") -> None:
+        self.app = app
+        self.trust_all, self.networks = _parse_ips(allow_ips)
+        self.root_path = root_path.rstrip("/")
+
+    def trusted(self, peer: str) -> bool:
+        if not peer:
+            return True  # a unix-socket peer: local by construction
+        if self.trust_all:
+            return True
+        try:
+            address = ipaddress.ip_address(peer)
+        except ValueError:
+            return False
+        return any(address in network for network in self.networks)
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
+        if self.trusted(environ.get("REMOTE_ADDR", "")):
+            self._apply(environ)
+        else:
+            for key in ("HTTP_FORWARDED", "HTTP_X_FORWARDED_FOR", "HTTP_X_FORWARDED_PROTO",
+                        "HTTP_X_FORWARDED_HOST"):
+                environ.pop(key, None)  # the app must not trust them either
+        if self.root_path:
+            environ["SCRIPT_NAME"] = self.root_path
+            path = environ.get("PATH_INFO", "")
+            if path == self.root_path or path.startswith(self.root_path + "/"):
+                environ["PATH_INFO"] = path[len(self.root_path):]
+        return self.app(environ, start_response)
+
+    @staticmethod
+    def _apply(environ: dict[str, Any]) -> None:
+        forwarded = environ.get("HTTP_FORWARDED")
+        if forwarded:
+            pairs = _forwarded_pairs(forwarded)
+            client, proto, host = pairs.get("for"), pairs.get("proto"), pairs.get("host")
+        else:
+            xff = environ.get("HTTP_X_FORWARDED_FOR", "")
+            # The left-most entry is the original client (each proxy appends its peer).
+            client = xff.split(",")[0].strip() or None
+            proto = environ.get("HTTP_X_FORWARDED_PROTO", "").split(",")[0].strip() or None
+            host = environ.get("HTTP_X_FORWARDED_HOST", "").split(",")[0].strip() or None
+        if client:
+            environ["REMOTE_ADDR"] = _node_address(client)
+        if proto and proto.lower() in ("http", "https"):
+            environ["wsgi.url_scheme"] = proto.lower()
+        if host:
+            environ["HTTP_HOST"] = host
