@@ -157,8 +157,9 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     """Mark every test with the layer its folder names (tests/<layer>/test_*.py)."""
     for item in items:
         layer = item.path.parent.name
-        if layer in _LAYERS:
-            item.add_marker(getattr(pytest.mark, layer))
+        if layer not in _LAYERS:
+            raise pytest.UsageError(f"{item.path}: tests live in a layer folder, tests/{{{','.join(_LAYERS)}}}/")
+        item.add_marker(getattr(pytest.mark, layer))
 
 
 @contextlib.contextmanager
