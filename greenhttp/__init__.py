@@ -82,6 +82,7 @@ _EXPORTS: dict[str, str] = {
     "BasicAuth": ".client.auth",
     "DigestAuth": ".client.auth",
     "Request": ".client.request",
+    "Retry": ".client.retry",
     "MultipartEncoder": ".client.multipart",
     "Pool": ".client.pool",
     "default_pool": ".client.pool",
@@ -111,6 +112,7 @@ if TYPE_CHECKING:  # what mypy and editors see; at run time __getattr__ imports 
     from .client.auth import Auth, BasicAuth, DigestAuth
     from .client.cookies import CookieJar
     from .client.request import Request
+    from .client.retry import Retry
     from .client.multipart import MultipartEncoder
     from .client.pool import Pool, default_pool
     from .client.timeouts import Timeout
@@ -129,7 +131,7 @@ __all__ = [
     # client
     "request", "get", "post", "put", "patch", "delete", "head", "options", "fetch_all",
     "Client", "Response", "Request", "Timeout", "Pool", "default_pool", "CookieJar", "MultipartEncoder",
-    "Auth", "BasicAuth", "DigestAuth",
+    "Auth", "BasicAuth", "DigestAuth", "Retry",
     # proxying
     "proxy_request", "ProxyResponse", "ReverseProxy", "ForwardProxy",
     # errors

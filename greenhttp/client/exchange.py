@@ -33,6 +33,7 @@ from ..protocol import (
 )
 from .payload import _FileRegion, _Payload
 from .pool import Pool, PooledConnection
+from .retry import IDEMPOTENT_METHODS
 from .routing import USER_AGENT
 from .timeouts import _Timer
 from .transport import READ_SIZE, SocketStream, Stream
@@ -40,8 +41,6 @@ from .transport import READ_SIZE, SocketStream, Stream
 if TYPE_CHECKING:
     from .routing import _URL, _Proxy, _Route
 
-# RFC 9110 §9.2.2: methods whose repetition has the same effect as one request.
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
 
 # A body up to this size leaves in the same send as the head (one syscall, one packet
 # train); larger ones are written in WRITE_SIZE slices so progress() can report.
