@@ -83,6 +83,8 @@ _EXPORTS: dict[str, str] = {
     "DigestAuth": ".client.auth",
     "Request": ".client.request",
     "Retry": ".client.retry",
+    "MockTransport": ".client.transports",
+    "WSGITransport": ".client.transports",
     "MultipartEncoder": ".client.multipart",
     "Pool": ".client.pool",
     "default_pool": ".client.pool",
@@ -113,6 +115,7 @@ if TYPE_CHECKING:  # what mypy and editors see; at run time __getattr__ imports 
     from .client.cookies import CookieJar
     from .client.request import Request
     from .client.retry import Retry
+    from .client.transports import MockTransport, WSGITransport
     from .client.multipart import MultipartEncoder
     from .client.pool import Pool, default_pool
     from .client.timeouts import Timeout
@@ -131,7 +134,7 @@ __all__ = [
     # client
     "request", "get", "post", "put", "patch", "delete", "head", "options", "fetch_all",
     "Client", "Response", "Request", "Timeout", "Pool", "default_pool", "CookieJar", "MultipartEncoder",
-    "Auth", "BasicAuth", "DigestAuth", "Retry",
+    "Auth", "BasicAuth", "DigestAuth", "Retry", "MockTransport", "WSGITransport",
     # proxying
     "proxy_request", "ProxyResponse", "ReverseProxy", "ForwardProxy",
     # errors

@@ -17,7 +17,7 @@ class Request:
     body when it is bytes in memory, else None (a file, a stream).
     """
 
-    __slots__ = ("method", "url", "headers", "_payload")
+    __slots__ = ("method", "url", "headers", "_payload", "body")
 
     def __init__(self, method: str, url: str, headers: Headers | None = None,
                  payload: _Payload | None = None) -> None:
@@ -25,6 +25,9 @@ class Request:
         self.url = url
         self.headers = headers if headers is not None else Headers()
         self._payload = payload
+        #: A mock transport's view of the body: a :class:`~greenhttp.Body` to read
+        #: (``MockTransport`` handlers); None on the client's side.
+        self.body: Any = None
 
     @property
     def target(self) -> str:
