@@ -114,7 +114,7 @@ class Client:
                 verify: bool | str | None = None, cert: Any = ...,
                 expect_continue: bool | None = None, decode_content: bool | None = None,
                 retries: Any = ..., hooks: Mapping[str, Iterable[Hook]] | None = None,
-                **unknown: Any) -> Response:
+                compress: str | None = None, **unknown: Any) -> Response:
         """Send one request (following redirects) and return its :class:`Response`.
 
         ``body``: bytes, str, a file, an iterable or generator of bytes, or a
@@ -147,6 +147,9 @@ class Client:
         url = _add_params(self._resolve(url), params)
 
         items = self.headers.items() + header_items(headers) if len(self.headers) else header_items(headers)
+        if compress is not None and payload is not None:
+            payload = payload.compressed(compress)
+            items.append(("Content-Encoding", compress))
         history: list[Response] = []
         current = _parse_url(url)
         first_origin = current.origin
@@ -184,7 +187,8 @@ class Client:
                 if method != "HEAD":
                     method = "GET"
                 payload = None
-                items = [(k, v) for k, v in items if k.lower() not in ("content-type", "content-length")]
+                items = [(k, v) for k, v in items
+                         if k.lower() not in ("content-type", "content-length", "content-encoding")]
             current = _parse_url(location)
 
     def _send_with_auth(self, request: Request, auth: Auth | None, same_origin: bool,
