@@ -27,6 +27,7 @@ Foreign exceptions are mapped in ``transport`` only; this module sees greenhttp'
 
 from __future__ import annotations
 
+import inspect
 from typing import TYPE_CHECKING, Any, Iterable, Mapping, Union
 from urllib.parse import urljoin
 
@@ -117,19 +118,37 @@ class Client:
                 compress: str | None = None, **unknown: Any) -> Response:
         """Send one request (following redirects) and return its :class:`Response`.
 
-        ``body``: bytes, str, a file, an iterable or generator of bytes, or a
-        :class:`Body`; or ``json=``, ``msgpack=``, ``form=`` (urlencoded, or multipart
-        with ``files=``). ``auth``: ``(user, password)`` (Basic), a
-        :class:`~greenhttp.Auth` such as :class:`~greenhttp.DigestAuth`, or a callable
-        that gets and returns the :class:`~greenhttp.Request`; without it, ``.netrc``
-        is consulted (``Client(trust_env=False)`` turns that off). ``cookies``: a dict
-        or :class:`CookieJar` sent with this call (set cookies are kept for the
-        redirect chain). ``stream=True`` returns after the head; read
-        ``response.body`` from any greenlet and ``close()`` it (or use ``with``).
-        ``progress(sent, total)`` is called as the request body goes out,
-        ``download_progress(received, total)`` as the response body comes in
-        (``total`` is None when unknown). ``decode_content=False`` hands over the body
-        as sent (gzip and all) and sends no ``Accept-Encoding`` of its own.
+        Keywords (where a call leaves one out, the ``Client``'s default applies):
+
+        - ``params``: a mapping, pairs or a string, appended to the query.
+        - ``headers``: a mapping, pairs or :class:`~greenhttp.Headers`; framing headers
+          are computed, not copied.
+        - ``body``: bytes, str (UTF-8), a file, an iterable or generator of bytes, or a
+          :class:`~greenhttp.Body`; or ``json=``, ``msgpack=``, ``form=`` (urlencoded,
+          or multipart with ``files=``).
+        - ``auth``: ``(user, password)`` (Basic), a :class:`~greenhttp.Auth` such as
+          :class:`~greenhttp.DigestAuth`, or a callable that gets and returns the
+          :class:`~greenhttp.Request`; without it, ``.netrc`` is read
+          (``Client(trust_env=False)`` turns that off).
+        - ``cookies``: a dict or :class:`~greenhttp.CookieJar` sent with this call (cookies
+          set by the server are kept for the redirect chain).
+        - ``timeout``: a :class:`~greenhttp.Timeout`, seconds, or None (no timeouts).
+        - ``follow_redirects``, ``max_redirects``: default True and 5.
+        - ``stream=True``: return after the head; read ``response.body`` from any
+          greenlet and ``close()`` it (or use ``with``).
+        - ``pool``: the :class:`~greenhttp.Pool` (default: the client's, else the shared one).
+        - ``proxy``: None (the environment), False (none), a URL, or ``{scheme: URL}``.
+        - ``progress(sent, total)``, ``download_progress(received, total)``: called as
+          the request body goes out and the response body comes in (``total`` None
+          when unknown).
+        - ``verify``: True, a CA file or directory, or False; ``cert``: a client
+          certificate (one PEM path, or ``(certfile, keyfile)``).
+        - ``expect_continue``: None (automatic from 1 MiB), True, False.
+        - ``decode_content=False``: the body as sent (gzip and all), no ``Accept-Encoding``.
+        - ``retries``: a :class:`~greenhttp.Retry` or a number (None: only the one safe
+          retry of a stale keep-alive connection).
+        - ``hooks``: ``{"request": [f, ...], "response": [g, ...]}``, after the Client's.
+        - ``compress``: ``"gzip"`` or ``"deflate"``: send the body content-coded.
         """
         if unknown:
             reject_keywords(unknown)
@@ -297,3 +316,25 @@ def _send(request: Request, same_origin: bool, options: Call) -> Response:
             response.close()
             raise
     return response
+
+
+def request_signature(*, bound: bool, method: bool) -> inspect.Signature:
+    """``Client.request``'s signature as a shortcut shows it: with or without ``self`` and
+    ``method``, without the ``**unknown`` that only exists to name requests' keywords."""
+    signature = inspect.signature(Client.request)
+    parameters = [p for name, p in signature.parameters.items()
+                  if p.kind is not inspect.Parameter.VAR_KEYWORD
+                  and (bound or name != "self") and (method or name != "method")]
+    return signature.replace(parameters=parameters)
+
+
+def _document(function: Any, verb: str | None, bound: bool) -> None:
+    function.__signature__ = request_signature(bound=bound, method=verb is None)
+    what = f"Send a {verb} request" if verb else "Send one request"
+    function.__doc__ = f"{what}; the keywords are :meth:`Client.request`'s.\n\n" + (
+        Client.request.__doc__ or "").split("\n", 1)[1]
+
+
+setattr(Client.request, "__signature__", request_signature(bound=True, method=True))
+for _verb in ("get", "post", "put", "patch", "delete", "head", "options"):
+    _document(getattr(Client, _verb), _verb.upper(), bound=True)
