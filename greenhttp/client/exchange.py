@@ -361,13 +361,25 @@ def perform(pool: Pool, route: "_Route", timer: _Timer, method: str, target: str
 
 
 def open_route(route: "_Route", timer: _Timer) -> Stream:
-    """Dial ``route`` with its connector: TCP, then the CONNECT tunnel, then TLS."""
+    """Dial ``route`` with its connector: TCP (or SOCKS), TLS to an https proxy, the
+    CONNECT tunnel, then TLS to the origin."""
     host, port = route.address
+    if route.socks is not None:
+        from .socks import socks_dial
+
+        dial = partial(socks_dial, *route.socks)
+        if route.context is None:
+            return route.connector(host, port, timer.connect(), dial=dial)
+        return route.connector(host, port, timer.connect(), route.context, route.server_hostname,
+                               dial=dial)
     if route.context is None:
         return route.connector(host, port, timer.connect())
     tunnel = None
     if route.tunnel_to is not None:
         tunnel = partial(_tunnel, *route.tunnel_to)
+    if route.proxy_context is not None:
+        return route.connector(host, port, timer.connect(), route.context, route.server_hostname,
+                               tunnel, proxy_tls=route.proxy_context)
     return route.connector(host, port, timer.connect(), route.context, route.server_hostname, tunnel)
 
 
