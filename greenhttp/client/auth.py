@@ -180,9 +180,18 @@ def _netrc_file(path: str) -> netrc.netrc | None:
     return parsed
 
 
+_netrc_paths: dict[tuple[str | None, str | None], str] = {}
+
+
 def netrc_auth(host: str) -> BasicAuth | None:
     """Credentials for ``host`` from ``$NETRC`` or ``~/.netrc`` (curl's and requests' rule)."""
-    path = os.environ.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
+    # expanduser and join per request cost more than the two lookups that key them.
+    key = (os.environ.get("NETRC"), os.environ.get("HOME"))
+    path = _netrc_paths.get(key)
+    if path is None:
+        path = key[0] or os.path.join(os.path.expanduser("~"), ".netrc")
+        if len(_netrc_paths) < 64:
+            _netrc_paths[key] = path
     parsed = _netrc_file(path)
     entry = parsed.authenticators(host) if parsed is not None else None
     if not entry:

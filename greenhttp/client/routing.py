@@ -36,7 +36,7 @@ _SAFE_TARGET = "!#$%&'()*+,/:;=?@[]~-._"
 
 
 class _URL:
-    __slots__ = ("scheme", "host", "port", "target", "username", "password")
+    __slots__ = ("scheme", "host", "port", "target", "username", "password", "_text")
 
     def __init__(self, url: str) -> None:
         try:
@@ -66,6 +66,7 @@ class _URL:
         self.target = target
         self.username = parts.username
         self.password = parts.password
+        self._text: str | None = None
 
     @property
     def authority(self) -> str:
@@ -79,7 +80,11 @@ class _URL:
         return (self.scheme, self.host, self.port)
 
     def __str__(self) -> str:
-        return f"{self.scheme}://{self.authority}{self.target}"
+        # Parsed URLs are cached and immutable once in use: the text is built once.
+        text = self._text
+        if text is None:
+            text = self._text = f"{self.scheme}://{self.authority}{self.target}"
+        return text
 
 
 def _add_params(url: str, params: Any) -> str:

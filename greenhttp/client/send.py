@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 import weakref
-from datetime import timedelta
 from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
 
 from ..body import Body
@@ -110,7 +109,7 @@ def send(request: Request, same_origin: bool, options: Call) -> Response:
     transport = options.transport
     route = None if transport is not None else _route_for(
         url, _select_proxy(url, options.proxy), options.verify, options.cert, pool.connector)
-    headers, chunked, expect = head_fields(method, url, request.headers.items(), payload,
+    headers, chunked, expect = head_fields(method, url, request._header_items(), payload,
                                            same_origin, route, options)
     if payload is not None:
         length = payload.length
@@ -177,8 +176,10 @@ def send(request: Request, same_origin: bool, options: Call) -> Response:
 def _received(response: Response, request: Request, url: _URL, elapsed: float,
               options: Call) -> None:
     response.request = request
-    response.elapsed = timedelta(seconds=elapsed)
-    if options.jar is not None and response._has_header(b"set-cookie"):
+    response._elapsed = elapsed
+    if response._has_header(b"set-cookie"):
+        if options.jar is None:
+            options.jar = CookieJar()  # this call's own, for the rest of its redirect chain
         options.jar.extract(url, response.headers)
 
 
@@ -207,9 +208,9 @@ def head_fields(method: str, url: _URL, items: list[tuple[str, str]], payload: _
         fields[lname] = (name, value)
     if payload is not None and payload.content_type and "content-type" not in fields:
         fields["content-type"] = ("Content-Type", payload.content_type)
-    if options.jar is not None:
-        jar_cookies = options.jar.header_for(url)
-        extra = options.extra_cookies
+    jar, extra = options.jar, options.extra_cookies
+    if jar is not None or extra is not None:
+        jar_cookies = jar.header_for(url) if jar is not None else ""
         if extra is not None and extra[0] == url.host and same_origin:
             jar_cookies = f"{extra[1]}; {jar_cookies}" if jar_cookies else extra[1]
         if jar_cookies:

@@ -157,7 +157,7 @@ class Client:
                        expect_continue, decode_content)
         if retries is not ...:
             options.retry = Retry.from_value(retries)
-        if hooks or self.hooks:
+        if hooks or self.hooks["request"] or self.hooks["response"]:
             merged = _as_hooks(hooks, self.hooks)
             options.request_hooks, options.response_hooks = merged["request"], merged["response"]
         follow = self.follow_redirects if follow_redirects is None else follow_redirects
@@ -172,8 +172,9 @@ class Client:
         history: list[Response] = []
         current = _parse_url(url)
         first_origin = current.origin
-        # Module-level calls keep no jar between calls, but one call's redirect chain does.
-        options.jar = self.cookies if self.cookies is not None else CookieJar()
+        # Module-level calls keep no jar between calls, but one call's redirect chain does:
+        # send._received makes one when a response first sets a cookie.
+        options.jar = self.cookies
         if cookies or self.default_cookies:
             # Sent as given, to the first host only (and not stored): the call's own cookies.
             extra = {**self.default_cookies, **(cookie_pairs(cookies) if cookies else {})}
@@ -185,7 +186,7 @@ class Client:
             flow_auth = netrc_auth(current.host)
         while True:
             same_origin = current.origin == first_origin
-            request = Request(method, str(current), Headers(items), payload)
+            request = Request(method, str(current), items, payload)
             response = self._send_with_auth(request, flow_auth if same_origin else None,
                                             same_origin, options)
             response.history = history
