@@ -159,6 +159,15 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _on_off(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("on", "yes", "true", "1"):
+        return True
+    if lowered in ("off", "no", "false", "0"):
+        return False
+    raise ValueError("must be on or off")
+
+
 def _port(text: str) -> int:
     value = int(text)
     if not 0 <= value <= 65535:
@@ -299,6 +308,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("proxy_tunnel_idle_timeout", 300.0, _positive_float,
             "Seconds a CONNECT tunnel may carry no byte in a direction before it ends.",
             scope="proxy", long="--tunnel-idle-timeout", metavar="SECONDS"),
+    # Upstream TLS (https:// routes): the system trust store and host name checks by
+    # default, as the client's own verify=True; nginx's proxy_ssl_verify defaults to off,
+    # which silently trusts any certificate, so greenhttp does not follow it there.
+    Setting("proxy_upstream_verify", True, _on_off,
+            "Verify upstream TLS certificates and host names: on or off (off trusts anyone).",
+            scope="proxy", long="--upstream-verify", metavar="on|off"),
+    Setting("proxy_upstream_ca", "", str,
+            "Trust this CA file (PEM) or directory for upstream TLS instead of the system store.",
+            scope="proxy", long="--upstream-ca", metavar="PATH"),
+    Setting("proxy_upstream_cert", "", str,
+            "Present this client certificate (PEM; with its key unless --upstream-key) to upstreams.",
+            scope="proxy", long="--upstream-cert", metavar="FILE"),
+    Setting("proxy_upstream_key", "", str,
+            "The private key (PEM) of --upstream-cert, when it is a separate file.",
+            scope="proxy", long="--upstream-key", metavar="FILE"),
     # -- pool: greenhttp.Pool -----------------------------------------------------------------
     # hackney's pool holds 50 connections; httpx and aiohttp cap the total at 100, we allow
     # a few busy hosts more. Idle connections live 30 s: long enough to bridge bursts,
