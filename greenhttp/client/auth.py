@@ -23,6 +23,7 @@ cannot be replayed is not sent twice; the caller gets the 401 instead.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import netrc
 import os
@@ -162,40 +163,36 @@ class DigestAuth(Auth):
         return "Digest " + ", ".join(parts)
 
 
-# path -> (checked at, parsed file or None): a stat and a parse per request would cost
-# more than the rest of a small GET; a changed .netrc is seen within a second.
-_netrc_files: dict[str, tuple[float, netrc.netrc | None]] = {}
-
-
 def _netrc_file(path: str) -> netrc.netrc | None:
-    now = time.monotonic()
-    cached = _netrc_files.get(path)
-    if cached is not None and now - cached[0] < 1.0:
-        return cached[1]
-    parsed = None
-    if os.path.isfile(path):
-        try:
-            parsed = netrc.netrc(path)
-        except (netrc.NetrcParseError, OSError):
-            parsed = None
-    _netrc_files[path] = (now, parsed)
-    return parsed
+    # A stat and a parse per request would cost more than the rest of a small GET: the
+    # parse is cached per path and per second of the clock, so a changed .netrc is seen
+    # within a second.
+    return _parsed_netrc(path, int(time.monotonic()))
 
 
-_netrc_paths: dict[tuple[Any, Any], str] = {}
+@functools.lru_cache(maxsize=8)
+def _parsed_netrc(path: str, second: int) -> netrc.netrc | None:
+    if not os.path.isfile(path):
+        return None
+    try:
+        return netrc.netrc(path)
+    except (netrc.NetrcParseError, OSError):
+        return None
+
+
+@functools.lru_cache(maxsize=64)
+def _netrc_path(netrc_env: Any, home_env: Any) -> str:
+    # expanduser and join per request cost more than the lookups that key them.
+    return os.environ.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
 
 
 def netrc_auth(host: str) -> BasicAuth | None:
     """Credentials for ``host`` from ``$NETRC`` or ``~/.netrc`` (curl's and requests' rule)."""
-    # expanduser and join per request cost more than the two lookups that key them.
     raw = _environ_bytes
-    key: tuple[Any, Any] = ((raw.get(b"NETRC"), raw.get(b"HOME")) if raw is not None
-                            else (os.environ.get("NETRC"), os.environ.get("HOME")))
-    path = _netrc_paths.get(key)
-    if path is None:
-        path = os.environ.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
-        if len(_netrc_paths) < 64:
-            _netrc_paths[key] = path
+    if raw is not None:
+        path = _netrc_path(raw.get(b"NETRC"), raw.get(b"HOME"))
+    else:
+        path = _netrc_path(os.environ.get("NETRC"), os.environ.get("HOME"))
     parsed = _netrc_file(path)
     entry = parsed.authenticators(host) if parsed is not None else None
     if not entry:
