@@ -57,4 +57,6 @@ class RedisStore:
         return None if data is None else Progress.from_dict(parse_msgpack(data))
 
     def __repr__(self) -> str:
-        return f"RedisStore({self.url!r}, prefix={self.prefix!r})"
+        # Logged when the store fails: never the password of redis://:PASSWORD@host.
+        scheme, _, rest = self.url.partition("://")
+        return f"RedisStore('{scheme}://{rest.rpartition('@')[2]}', prefix={self.prefix!r})"

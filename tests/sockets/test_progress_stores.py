@@ -159,6 +159,7 @@ def test_redis_store_keys_values_and_ttls(redis_url):  # noqa: F811
     assert 50 < client.ttl("test:red1") <= 60  # finished: the short one (SET ... EX)
     assert store.get("red1").state == "done"
     client.close()
+    assert "secret" not in repr(RedisStore("redis://:secret@cache:6379/1"))  # it is logged
 
 
 def test_dead_redis_never_fails_an_upload(serve):
