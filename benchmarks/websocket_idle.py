@@ -2,7 +2,10 @@
 its own process) holds N open WebSockets whose clients say nothing; we read the server's
 VmRSS before and after and divide.
 
-    python benchmarks/websocket_idle.py [N]      # default 5000
+    python benchmarks/websocket_idle.py [N] [--pings]     # default 5000
+
+``--pings`` keeps the default 20 s ping interval, so every WebSocket also holds its
+keepalive timer (a libev timer; it does not fire during the measurement).
 
 The clients are raw sockets in this process (one handshake each, then silence), so the
 measurement is the server's cost alone: socket, greenlet, wsproto state, WebSocket object.
@@ -54,11 +57,12 @@ def open_websocket(address: tuple[str, int], compression: bool) -> socket.socket
     return sock
 
 
-def measure(count: int, compression: bool) -> float:
+def measure(count: int, compression: bool, pings: bool = False) -> float:
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     resource.setrlimit(resource.RLIMIT_NOFILE, (min(hard, max(soft, count * 2 + 100)), hard))
     proc = subprocess.Popen([sys.executable, "-m", "greenhttp", f"{__file__}:app", "-p", "0",
-                             "--no-access-log", "--backlog", "4096", "--websocket-ping-interval", "0"],
+                             "--no-access-log", "--backlog", "4096",
+                             *(() if pings else ("--websocket-ping-interval", "0"))],
                             cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         url = proc.stdout.readline().strip()  # type: ignore[union-attr]
@@ -72,7 +76,8 @@ def measure(count: int, compression: bool) -> float:
         time.sleep(1.0)
         after = rss_kib(proc.pid)
         per = (after - before) / count
-        print(f"{count} idle WebSockets{' (permessage-deflate negotiated)' if compression else ''}: "
+        print(f"{count} idle WebSockets{' (permessage-deflate negotiated)' if compression else ''}"
+              f"{', pings every 20 s' if pings else ', pings off'}: "
               f"server RSS {before / 1024:.1f} -> {after / 1024:.1f} MiB, {per:.1f} KiB each")
         for sock in held + warm:
             sock.close()
@@ -83,6 +88,8 @@ def measure(count: int, compression: bool) -> float:
 
 
 if __name__ == "__main__":
-    n = int(sys.argv[1]) if len(sys.argv) > 1 else 5000
-    measure(n, compression=False)
-    measure(n, compression=True)
+    args = [a for a in sys.argv[1:] if a != "--pings"]
+    n = int(args[0]) if args else 5000
+    pings = "--pings" in sys.argv[1:]
+    measure(n, compression=False, pings=pings)
+    measure(n, compression=True, pings=pings)

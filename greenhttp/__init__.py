@@ -36,12 +36,14 @@ _EXPORTS: dict[str, str] = {
     "negotiate": ".codecs",
     "read_body": ".codecs",
     "respond": ".codecs",
+    "status_line": ".protocol.status",
     "AppLoadError": ".errors",
     "BadRequest": ".errors",
     "BodyTooLarge": ".errors",
     "ClientDisconnected": ".errors",
     "ConnectError": ".errors",
     "ConnectionLost": ".errors",
+    "UpstreamDisconnected": ".errors",
     "ConnectTimeout": ".errors",
     "DeadlineExceeded": ".errors",
     "DecodeError": ".errors",
@@ -103,7 +105,8 @@ if TYPE_CHECKING:  # what mypy and editors see; at run time __getattr__ imports 
 
     from .body import Body
     from .codecs import negotiate, read_body, respond
-    from .errors import RequestError, UpstreamError, UsageError, RemoteProtocolError, RequestTimeout, UpstreamTimeout, CLIError, StreamClosed, AppLoadError, BadRequest, BodyTooLarge, ClientDisconnected, ConnectError, ConnectionLost, ConnectTimeout, DeadlineExceeded, DecodeError, ExpectationFailed, GreenHTTPError, HeadersTooLarge, HTTPStatusError, IncompleteBody, InvalidURL, LocalProtocolError, MalformedBody, NotImplementedCoding, PoolTimeout, ProtocolError, ProxyError, ReadTimeout, RequestLineTooLong, ResponseProtocolError, TimeoutError, TooManyRedirects, UnsupportedMediaType, VersionNotSupported, WriteTimeout
+    from .protocol.status import status_line
+    from .errors import RequestError, UpstreamError, UsageError, RemoteProtocolError, RequestTimeout, UpstreamTimeout, CLIError, StreamClosed, AppLoadError, BadRequest, BodyTooLarge, ClientDisconnected, ConnectError, ConnectionLost, ConnectTimeout, DeadlineExceeded, DecodeError, ExpectationFailed, GreenHTTPError, HeadersTooLarge, HTTPStatusError, IncompleteBody, InvalidURL, LocalProtocolError, MalformedBody, NotImplementedCoding, PoolTimeout, ProtocolError, ProxyError, ReadTimeout, RequestLineTooLong, ResponseProtocolError, TimeoutError, TooManyRedirects, UnsupportedMediaType, UpstreamDisconnected, VersionNotSupported, WriteTimeout
     from .headers import Headers
     from .client.api import delete, fetch_all, get, head, options, patch, post, put, request
     from .client.response import Response
@@ -137,11 +140,13 @@ __all__ = [
     "RemoteProtocolError", "RequestTimeout", "UpstreamTimeout", "StreamClosed", "CLIError", "BadRequest", "RequestLineTooLong", "HeadersTooLarge",
     "BodyTooLarge", "ExpectationFailed", "NotImplementedCoding", "VersionNotSupported",
     "ResponseProtocolError", "IncompleteBody", "LocalProtocolError", "ConnectionLost",
-    "ClientDisconnected", "ConnectError", "TimeoutError", "ConnectTimeout", "ReadTimeout",
+    "ClientDisconnected", "UpstreamDisconnected", "ConnectError", "TimeoutError", "ConnectTimeout", "ReadTimeout",
     "WriteTimeout", "PoolTimeout", "DeadlineExceeded", "InvalidURL", "TooManyRedirects",
     "ProxyError", "HTTPStatusError", "DecodeError", "AppLoadError",
     # JSON and msgpack bodies (_codecs)
     "read_body", "respond", "negotiate", "MalformedBody", "UnsupportedMediaType",
+    # the WSGI status string with the one reason phrase, e.g. for start_response(status_line(404), ...)
+    "status_line",
     # upload progress: the submodule greenhttp.progress
     "progress",
     # WebSockets: the submodule greenhttp.websocket (accept, endpoint, connect)

@@ -13,11 +13,14 @@ Memory: a Body keeps at most the remainder of one chunk (what ``read(n)`` or
 
 from __future__ import annotations
 
-from typing import Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, MutableMapping
 
 from .headers import Headers
 
 Pull = Callable[[], "bytes | None"]
+
+#: Block size when a Body is built over a plain ``wsgi.input``.
+_INPUT_BLOCK = 64 * 1024
 
 
 class Body:
@@ -59,6 +62,43 @@ class Body:
     def empty(cls) -> "Body":
         body = cls(lambda: None, 0)
         body.complete = True
+        return body
+
+    @classmethod
+    def from_environ(cls, environ: MutableMapping[str, Any]) -> "Body":
+        """The request body of a WSGI environ, shared by everyone who asks.
+
+        Under greenhttp's server, its own ``environ["greenhttp.body"]``. Under another
+        WSGI server (or WebTest), a Body over ``wsgi.input`` bounded by CONTENT_LENGTH,
+        stored as ``greenhttp.body``; empty when there is no length and the input is not
+        ``wsgi.input_terminated`` (PEP 3333: reading past the length may hang).
+        """
+        body = environ.get("greenhttp.body")
+        if body is not None:
+            return body
+        stream = environ.get("wsgi.input")
+        try:
+            length: int | None = int(environ.get("CONTENT_LENGTH") or "")
+        except ValueError:
+            length = None
+        if stream is None or length == 0 or (length is None and not environ.get("wsgi.input_terminated")):
+            body = cls.empty()
+        else:
+            remaining = [length]
+
+            def pull() -> bytes | None:
+                want = _INPUT_BLOCK if remaining[0] is None else min(_INPUT_BLOCK, remaining[0])
+                if want <= 0:
+                    return None
+                data = stream.read(want)
+                if not data:
+                    return None
+                if remaining[0] is not None:
+                    remaining[0] -= len(data)
+                return bytes(data)
+
+            body = cls(pull, length)
+        environ["greenhttp.body"] = body
         return body
 
     # -- the primitive ------------------------------------------------------------

@@ -19,12 +19,12 @@ apps stay testable with WebTest.
 from __future__ import annotations
 
 import json
-from http import HTTPStatus
 from typing import Any, Callable, Iterable
 
 import msgpack
 
 from .errors import BodyTooLarge, MalformedBody, UnsupportedMediaType
+from .protocol.status import status_line
 
 JSON = "application/json"
 MSGPACK = "application/msgpack"
@@ -235,11 +235,7 @@ def encode(value: Any, media_type: str) -> bytes:
 def _status_line(status: int | str) -> tuple[str, int]:
     if isinstance(status, str):
         return status, int(status[:3])
-    try:
-        reason = HTTPStatus(status).phrase
-    except ValueError:
-        reason = "Unknown"
-    return f"{status} {reason}", status
+    return status_line(status), status
 
 
 def respond(environ: dict[str, Any], start_response: StartResponse, value: Any,
@@ -251,12 +247,12 @@ def respond(environ: dict[str, Any], start_response: StartResponse, value: Any,
     Error statuses (4xx, 5xx) go out as JSON even then: RFC 9110 §12.5.1 lets a server
     disregard Accept, and the client learns more from the error than from a 406.
     """
-    status_line, code = _status_line(status)
+    line, code = _status_line(status)
     media_type = negotiate(environ.get("HTTP_ACCEPT"))
     if media_type is None:
         if code < 400:
             body = (f"406 Not Acceptable: available as {JSON} or {MSGPACK}\n").encode()
-            start_response("406 Not Acceptable", [
+            start_response(status_line(406), [
                 ("Content-Type", "text/plain; charset=utf-8"),
                 ("Content-Length", str(len(body))),
                 ("Vary", "Accept"),
@@ -264,7 +260,7 @@ def respond(environ: dict[str, Any], start_response: StartResponse, value: Any,
             return [body]
         media_type = JSON
     body = encode(value, media_type)
-    start_response(status_line, [
+    start_response(line, [
         ("Content-Type", media_type),
         ("Content-Length", str(len(body))),
         # Caches must key on Accept, or a msgpack answer could be served to a JSON client.

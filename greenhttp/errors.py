@@ -159,6 +159,17 @@ class ClientDisconnected(ConnectionLost, RequestError):
     status_hint = 400
 
 
+class UpstreamDisconnected(ConnectionLost, UpstreamError):
+    """Client side: a server we called closed or reset the connection mid-exchange.
+
+    A proxy answers 502 (RFC 9110 §15.6.3). The client's transport raises it for any
+    connection loss after connecting, so whoever catches by role (the proxy's ``ANSWERED``)
+    needs no ``ConnectionLost`` of its own.
+    """
+
+    status_hint = 502
+
+
 class ConnectError(UpstreamError, ConnectionError):
     """Client side: could not establish a connection (DNS, refused, unreachable, TLS)."""
 
@@ -240,7 +251,15 @@ class MalformedBody(DecodeError, BadRequest):
 
 
 class StreamClosed(ConnectionLost):
-    """``Stream.send()`` on a stream that was closed, by its producer or because the client left."""
+    """``Stream.send()`` on a stream that was closed, by its producer or because the client left.
+
+    Deliberately without a role: it reaches the producer (often a greenlet of our own
+    side, not the request's app) for three causes that blame different parties (the
+    inbound client left, the producer closed the stream itself, or the producer cut a
+    slow consumer off with ``abort()``), and by then the response is under way, so no
+    status line depends on it. A producer that must tell "the client left" apart checks
+    ``stream.closed`` before its own ``close()``. It is never answered by the proxy.
+    """
 
 
 # -- serving and the command line ------------------------------------------------------

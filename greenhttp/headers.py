@@ -1,10 +1,48 @@
-"""A case-insensitive, multi-valued, order-preserving header collection."""
+"""A case-insensitive, multi-valued, order-preserving header collection, and the one
+mapping between header field names and WSGI environ keys (:func:`environ_key`,
+:func:`field_name`)."""
 
 from __future__ import annotations
 
+import functools
 from typing import Iterable, Iterator, Mapping, Union
 
 HeadersLike = Union["Headers", Mapping[str, str], Iterable[tuple[str, str]], None]
+
+# Header names repeat endlessly across requests: both directions are remembered, bounded
+# (one kind of cache in greenhttp: functools.lru_cache).
+_NAMES_CACHED = 4096
+# PEP 3333 (CGI, RFC 3875 §4.1.2/§4.1.3): these two have keys without the HTTP_ prefix.
+_UNPREFIXED = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
+
+
+@functools.lru_cache(maxsize=_NAMES_CACHED)
+def environ_key(name: str) -> str | None:
+    """The WSGI environ key for a header field name: ``X-Forwarded-For`` →
+    ``HTTP_X_FORWARDED_FOR``, ``Content-Type`` → ``CONTENT_TYPE`` (RFC 3875 §4.1.18).
+
+    None for a name with an underscore: ``X_Forwarded_For`` would become the same key
+    as ``X-Forwarded-For``, so a server drops such fields (as nginx and gunicorn do)
+    rather than let one spoof the other.
+    """
+    if "_" in name:
+        return None
+    key = name.upper().replace("-", "_")
+    return key if key in _UNPREFIXED else "HTTP_" + key
+
+
+@functools.lru_cache(maxsize=_NAMES_CACHED)
+def field_name(key: str) -> str | None:
+    """Back from an environ key to a field name: ``HTTP_X_FORWARDED_FOR`` →
+    ``X-Forwarded-For``; None for a key that is not a header (``wsgi.input``...).
+
+    Exact up to case (which HTTP ignores), because :func:`environ_key` gives
+    underscore names no key.
+    """
+    name = _UNPREFIXED.get(key)
+    if name is None and key[:5] == "HTTP_":
+        name = "-".join(part.capitalize() for part in key[5:].split("_"))
+    return name
 
 
 class Headers:
@@ -33,6 +71,19 @@ class Headers:
         headers = cls()
         # latin-1 maps every byte to one code point: nothing is lost, nothing raises.
         headers._items = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in raw]
+        return headers
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, object]) -> "Headers":
+        """The request's fields from a WSGI environ (:func:`field_name` of each key).
+
+        An empty ``CONTENT_TYPE``/``CONTENT_LENGTH`` (CGI's way of saying none) is left out.
+        """
+        headers = cls()
+        for key, value in environ.items():
+            name = field_name(key)
+            if name is not None and isinstance(value, str) and (value or key[:5] == "HTTP_"):
+                headers._items.append((name, value))
         return headers
 
     def raw(self) -> list[tuple[bytes, bytes]]:

@@ -176,3 +176,20 @@ def websockets_peer(close_code: int, close_reason: str) -> Iterator[str]:
         proc.kill()
         proc.wait()
         proc.stdout.close()  # type: ignore[union-attr]
+
+
+def raw_websocket(address: tuple[str, int], extra: bytes = b"", path: bytes = b"/ws") -> tuple[socket.socket, bytes]:
+    """A WebSocket opened by hand on a plain socket (for crafted frames and silent peers):
+    returns the socket and the bytes read past the 101's head."""
+    sock = socket.create_connection(address)
+    sock.settimeout(5)
+    sock.sendall(b"GET " + path + b" HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                 b"Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" + extra + b"\r\n")
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = sock.recv(4096)
+        assert chunk, data
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 101 "), head
+    return sock, rest

@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from ..body import Body
 from ..errors import (
-    ConnectionLost,
     IncompleteBody,
     LocalProtocolError,
     ProxyError,
     ResponseProtocolError,
     TimeoutError,
+    UpstreamDisconnected,
 )
 from ..headers import Headers
 from ..protocol import (
@@ -81,7 +81,7 @@ class _Reader:
             self.received += len(data)
             self.protocol.receive_data(data)
         elif self.received == 0:
-            raise ConnectionLost("the server closed the connection without sending a response")
+            raise UpstreamDisconnected("the server closed the connection without sending a response")
         else:
             self.protocol.receive_eof()
 
@@ -340,7 +340,7 @@ def perform(pool: Pool, route: "_Route", timer: _Timer, method: str, target: str
         except BaseException as exc:
             exchange.release(False)
             if (not retried and reused and exchange.received == 0
-                    and isinstance(exc, ConnectionLost)
+                    and isinstance(exc, UpstreamDisconnected)
                     and (method in IDEMPOTENT_METHODS or any(k.lower() == "idempotency-key" for k, _ in headers))
                     and (payload is None or payload.rewind())):
                 retried = True

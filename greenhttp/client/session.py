@@ -35,6 +35,7 @@ from ..body import Body
 from .cookies import CookieJar
 from ..errors import LocalProtocolError, TooManyRedirects
 from ..headers import Headers
+from ..protocol.fields import CONNECTION_FIELDS, FRAMING_FIELDS
 from .habits import reject_keywords
 from .auth import Auth, BasicAuth, as_auth, netrc_auth
 from .decoding import ACCEPT_ENCODING, decode_all, decoders_for, decoding_pull
@@ -61,8 +62,7 @@ from .timeouts import _as_timeout, _Timer
 HeadersArg = Union[Headers, Mapping[str, str], Sequence[tuple[str, str]], None]
 Progress = Callable[[int, Union[int, None]], Any]
 # Framing is the client's business: these request headers are computed, never copied.
-_FRAMING = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive",
-                      "proxy-connection", "te", "upgrade"})
+_FRAMING = FRAMING_FIELDS | CONNECTION_FIELDS
 
 
 def _header_items(headers: HeadersArg) -> list[tuple[str, str]]:

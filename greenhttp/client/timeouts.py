@@ -6,7 +6,7 @@ from __future__ import annotations
 import time
 from typing import Any, Union
 
-from ..errors import DeadlineExceeded
+from ..errors import DeadlineExceeded, UpstreamTimeout
 from ..settings import default
 
 
@@ -93,6 +93,12 @@ class _Timer:
         return self._cap(base)
 
     def expired(self, exc: BaseException) -> None:
-        """Re-raise a timeout as DeadlineExceeded when the deadline, not the phase, ran out."""
-        if self.deadline is not None and time.monotonic() >= self.deadline - 0.001:
+        """Re-raise a timeout as DeadlineExceeded when the deadline, not the phase, ran out.
+
+        Only the upstream's timeouts: a RequestTimeout out of the payload (the inbound
+        client of a proxy stalled its upload) stays the inbound client's fault (408),
+        whenever it fires (errors.py, "Roles").
+        """
+        if (self.deadline is not None and isinstance(exc, UpstreamTimeout)
+                and time.monotonic() >= self.deadline - 0.001):
             raise DeadlineExceeded(f"request deadline of {self.timeout.total} s passed") from exc

@@ -35,8 +35,10 @@ from ..errors import (
     ConnectionLost,
     ConnectTimeout,
     ReadTimeout,
+    UpstreamDisconnected,
     WriteTimeout,
 )
+from ..sendfile import send_file
 
 if TYPE_CHECKING:
     import ssl
@@ -57,9 +59,9 @@ _Rows = Sequence[tuple[Any, type[GreenHTTPError], str]]
 # What each operation's foreign exceptions become, first match wins. ``{0}`` is the
 # operation's subject (a timeout or an address), ``{1}`` the original message.
 _READ: _Rows = ((_TIMEOUTS, ReadTimeout, "no response bytes for {0} s"),
-                   (OSError, ConnectionLost, "connection lost while reading: {1}"))
+                   (OSError, UpstreamDisconnected, "connection lost while reading: {1}"))
 _WRITE: _Rows = ((_TIMEOUTS, WriteTimeout, "could not send for {0} s"),
-                    (OSError, ConnectionLost, "connection lost while sending: {1}"))
+                    (OSError, UpstreamDisconnected, "connection lost while sending: {1}"))
 _CONNECT: _Rows = (
     (_stdlib_socket.gaierror, ConnectError, "cannot resolve {0}: {1}"),
     (_TIMEOUTS, ConnectTimeout, "connecting to {0} timed out: {1}"),
@@ -145,22 +147,10 @@ class SocketStream:
         Plain TCP only: with TLS the bytes must pass through OpenSSL, so the caller
         falls back to read/write (``self.tls`` tells it).
         """
-        fileno = file.fileno()
-        out_fd = self.sock.fileno()
-        sent_total = 0
+        # The one loop (greenhttp/sendfile.py); _WRITE names its raw errors: the timeout
+        # first (a WriteTimeout), then any other OSError (the upstream is lost).
         with map_exceptions(_WRITE, timeout):
-            while count > 0:
-                try:
-                    sent = os.sendfile(out_fd, fileno, offset, count)
-                except BlockingIOError:
-                    gsocket.wait_write(out_fd, timeout=timeout)
-                    continue
-                if sent == 0:
-                    break  # the file ended early; the caller sees the short count
-                offset += sent
-                count -= sent
-                sent_total += sent
-        return sent_total
+            return send_file(self.sock.fileno(), file.fileno(), offset, count, timeout)
 
     def is_stale(self) -> bool:
         """True if an idle connection cannot carry another request.

@@ -38,7 +38,7 @@ from .framing import (
     response_writer,
 )
 from .server import CONTINUE_RESPONSE, Limits, ServerProtocol, error_response, simple_response
-from .status import STATUS_REASONS
+from .status import STATUS_REASONS, reason, status_line
 from .target import parse_target
 
 __all__ = [
@@ -46,7 +46,7 @@ __all__ = [
     "NEED_DATA", "NO_BODY_STATUSES", "STATUS_REASONS", "ClientProtocol", "Data", "EndOfMessage",
     "Event", "InformationalResponse", "Limits", "RawHeaders", "RequestHead", "WRITERS", "BodyWriter",
     "ChunkedWriter", "CloseDelimitedWriter", "ContentLengthWriter", "NoBodyWriter",
-    "request_writer", "response_writer",
+    "reason", "request_writer", "response_writer",
     "ResponseHead", "ServerProtocol", "chunk", "error_response", "parse_target",
-    "simple_response", "validate_field", "validate_fields",
+    "simple_response", "status_line", "validate_field", "validate_fields",
 ]

@@ -35,6 +35,8 @@ _TCHAR = r"[!#$%&'*+\-.^_`|~0-9A-Za-z]"
 _TOKEN = re.compile(rf"^{_TCHAR}+$")
 
 # Header names our side sends repeat endlessly; remember the ones already checked.
+# Hot path, so a bare bounded set/dict probed inline rather than functools.lru_cache (the
+# one kind of cache elsewhere): a call per header costs more than the probe (docs/architecture.md).
 _valid_names: set[str] = set()
 
 
@@ -138,6 +140,8 @@ TRAILER_FORBIDDEN = frozenset({
 # ("@"), no path ("/"), no whitespace.
 _HOST = re.compile(rb"(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9\-._~%!$&'()*+,;=]*)(?::[0-9]*)?")
 # Hosts repeat (one or a few per server): a hit in this set costs no regex run.
+# Hot path, so a bare bounded set/dict probed inline rather than functools.lru_cache (the
+# one kind of cache elsewhere): a call per header costs more than the probe (docs/architecture.md).
 _valid_hosts: set[bytes] = set()
 
 

@@ -74,10 +74,12 @@ _BEGIN = SERVER_TRANSITIONS["begin"]
 _HEAD_DONE = SERVER_TRANSITIONS["head_done"]
 _END = SERVER_TRANSITIONS["end"]
 _TUNNEL = SERVER_TRANSITIONS["tunnel"]
-from .status import STATUS_REASONS
+from .status import reason as _reason
 
 # What response_head must notice about an app's header, by name as the app spelled it.
 # A name is in this cache only once check_name passed it: a hit is a valid name.
+# Hot path, so a bare bounded set/dict probed inline rather than functools.lru_cache (the
+# one kind of cache elsewhere): a call per header costs more than the probe (docs/architecture.md).
 _PLAIN, _HOP, _CONNECTION, _LENGTH, _DATE, _SERVER = range(6)
 _name_kinds: dict[str, int] = {}
 
@@ -462,7 +464,7 @@ def simple_response(status: int, body: bytes, date: str, server: str | None = "g
                     close: bool = True, content_type: str = "text/plain; charset=utf-8",
                     extra: Iterable[tuple[str, str]] = ()) -> bytes:
     """A complete small response: for errors the server answers itself."""
-    reason = STATUS_REASONS.get(status, "Unknown")
+    reason = _reason(status)
     lines = [f"HTTP/1.1 {status} {reason}\r\n", f"Date: {date}\r\n"]
     if server:
         lines.append(f"Server: {server}\r\n")
@@ -478,7 +480,7 @@ def simple_response(status: int, body: bytes, date: str, server: str | None = "g
 def error_response(error: RequestError, date: str, server: str | None = "greenhttp") -> bytes:
     """The response a server sends for a malformed request, before it closes."""
     status = error.status_hint
-    body = f"{status} {STATUS_REASONS.get(status, 'Error')}: {error}\n".encode("utf-8", "replace")
+    body = f"{status} {_reason(status)}: {error}\n".encode("utf-8", "replace")
     return simple_response(status, body, date, server)
 
 

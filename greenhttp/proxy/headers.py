@@ -7,9 +7,11 @@ upstream. Pure functions over header lists and the WSGI environ: no I/O.
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Iterable, Mapping, Sequence, Union
 
-from ..headers import Headers
+from ..headers import Headers, field_name
+from ..protocol.fields import FRAMING_FIELDS, HOP_BY_HOP
 
 HeaderOverrides = Union[Mapping[str, Union[str, None]], Sequence[tuple[str, Union[str, None]]], None]
 
@@ -17,37 +19,16 @@ HeaderOverrides = Union[Mapping[str, Union[str, None]], Sequence[tuple[str, Unio
 #: instead of a host name, and a pseudonym leaks no internal host names).
 VIA = "greenhttp"
 
-# RFC 9110 §7.6.1: "Intermediaries MUST parse a received Connection header field before
-# a message is forwarded and, for each connection-option in this field, remove any
-# header or trailer field(s) from the message with the same name as the
-# connection-option, and then remove the Connection header field itself". Besides those,
-# the fields that describe one connection whatever Connection says: Keep-Alive, TE,
-# Trailer (announces trailers of a body that is re-framed per hop), Transfer-Encoding,
-# Upgrade, and every Proxy-* field (Proxy-Connection from old clients such as curl,
-# Proxy-Authorization and Proxy-Authenticate, which belong to this hop's proxy).
-HOP_BY_HOP = frozenset({"connection", "keep-alive", "te", "trailer", "transfer-encoding",
-                        "upgrade", "proxy-connection", "proxy-authorization", "proxy-authenticate"})
+# RFC 9110 §7.6.1: the protocol's HOP_BY_HOP set (protocol/fields.py, the one definition),
+# plus what the Connection field names, plus, as a proxy's own rule, *every* Proxy-* field
+# (is_hop_by_hop): they belong to this hop's proxy, whatever their name.
 # Also never copied into the upstream request: framing and the expectation are the
 # client's to compute for its own hop, and "Proxy" is the httpoxy header (CGI turns
 # it into HTTP_PROXY, which some HTTP libraries take for their proxy setting).
-_REQUEST_DROP = frozenset({"content-length", "expect", "proxy", "host"})
+_REQUEST_DROP = FRAMING_FIELDS | {"expect", "proxy", "host"}
 
 
 # -- header fields ----------------------------------------------------------------------
-
-_names: dict[str, str] = {"CONTENT_TYPE": "Content-Type", "CONTENT_LENGTH": "Content-Length"}
-
-
-def _field_name(key: str) -> str:
-    name = _names.get(key)
-    if name is None:
-        # HTTP_X_FORWARDED_FOR -> X-Forwarded-For. The server drops header names with
-        # underscores, so the mapping back is exact up to case, which HTTP ignores.
-        name = "-".join(part.capitalize() for part in key[5:].split("_"))
-        if len(_names) < 4096:
-            _names[key] = name
-    return name
-
 
 def connection_options(items: Iterable[tuple[str, str]]) -> set[str]:
     """The field names a message's ``Connection`` header lists (lower-case)."""
@@ -62,7 +43,10 @@ def is_hop_by_hop(lname: str, named: set[str] | frozenset[str] = frozenset()) ->
     return lname in HOP_BY_HOP or lname.startswith("proxy-") or lname in named
 
 
-_hop_names: dict[str, bool] = {}
+@functools.lru_cache(maxsize=4096)
+def _hop_name(name: str) -> bool:
+    """:func:`is_hop_by_hop` of a name as spelled (no Connection options): names repeat."""
+    return is_hop_by_hop(name.lower())
 
 
 def strip_hop_by_hop(items: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
@@ -71,18 +55,7 @@ def strip_hop_by_hop(items: Iterable[tuple[str, str]]) -> list[tuple[str, str]]:
     named = connection_options(items)
     if named:
         return [(name, value) for name, value in items if not is_hop_by_hop(name.lower(), named)]
-    hop = _hop_names
-    out = []
-    for item in items:
-        name = item[0]
-        drop = hop.get(name)
-        if drop is None:
-            drop = is_hop_by_hop(name.lower())
-            if len(hop) < 4096:
-                hop[name] = drop
-        if not drop:
-            out.append(item)
-    return out
+    return [item for item in items if not _hop_name(item[0])]
 
 
 def _via_version(protocol: str) -> str:
@@ -94,31 +67,25 @@ def _via_version(protocol: str) -> str:
 # What forwarded_request_headers does with each environ key, decided once per key:
 # (field name, kind). Header names repeat endlessly across requests.
 _KEEP, _DROP, _VIA, _XFF, _XFORWARDED = range(5)
-_key_kinds: dict[str, tuple[str, int]] = {}
 
 
+@functools.lru_cache(maxsize=4096)
 def _key_kind(key: str) -> tuple[str, int]:
-    entry = _key_kinds.get(key)
-    if entry is None:
-        if key[:5] != "HTTP_":
-            entry = ("Content-Type", _KEEP) if key == "CONTENT_TYPE" else ("", _DROP)
-        else:
-            name = _field_name(key)
-            lname = name.lower()
-            if is_hop_by_hop(lname) or lname in _REQUEST_DROP:
-                kind = _DROP
-            elif lname == "via":
-                kind = _VIA
-            elif lname == "x-forwarded-for":
-                kind = _XFF
-            elif lname.startswith("x-forwarded-"):
-                kind = _XFORWARDED
-            else:
-                kind = _KEEP
-            entry = (name, kind)
-        if len(_key_kinds) < 4096:
-            _key_kinds[key] = entry
-    return entry
+    if key[:5] != "HTTP_":
+        return ("Content-Type", _KEEP) if key == "CONTENT_TYPE" else ("", _DROP)
+    name = field_name(key) or ""
+    lname = name.lower()
+    if is_hop_by_hop(lname) or lname in _REQUEST_DROP:
+        kind = _DROP
+    elif lname == "via":
+        kind = _VIA
+    elif lname == "x-forwarded-for":
+        kind = _XFF
+    elif lname.startswith("x-forwarded-"):
+        kind = _XFORWARDED
+    else:
+        kind = _KEEP
+    return name, kind
 
 
 def forwarded_request_headers(environ: dict[str, Any], *, preserve_host: bool = False,
@@ -137,9 +104,8 @@ def forwarded_request_headers(environ: dict[str, Any], *, preserve_host: bool = 
     named = connection_options([("connection", connection)]) if connection else None
     received_via = None
     received_xff = None
-    kinds = _key_kinds
     for key, value in environ.items():
-        entry = kinds.get(key) or _key_kind(key)
+        entry = _key_kind(key)
         kind = entry[1]
         if kind == _KEEP:
             if named and entry[0].lower() in named:

@@ -48,6 +48,7 @@ from ..client.timeouts import Timeout
 from ..errors import ConnectionLost, LocalProtocolError, PoolTimeout, RequestError, UpstreamError
 from ..headers import Headers
 from ..log import escape
+from ..protocol.status import reason
 from ..settings import default
 from .headers import VIA, HeaderOverrides, apply_overrides, forwarded_request_headers, response_headers
 
@@ -63,19 +64,16 @@ DEFAULT_TIMEOUT = Timeout(connect=default("proxy_connect_timeout"), read=default
 # UpstreamError: 502, or 504 for a timeout (ConnectTimeout is a timeout and a connect
 # error; like nginx we call it a timeout). PoolTimeout: our own capacity, not the
 # upstream's fault: 503. LocalProtocolError: the request cannot be put on the wire: 500.
-# ConnectionLost: the upstream client's transport lost its connection (the inbound
-# client's loss is ClientDisconnected, a RequestError, and never answered here): 502.
-# A RequestError is the inbound client's: it propagates and the server answers it.
-ANSWERED: tuple[type[Exception], ...] = (UpstreamError, PoolTimeout, LocalProtocolError, ConnectionLost)
+# A lost upstream connection is UpstreamDisconnected, an UpstreamError: 502. A
+# RequestError is the inbound client's (ClientDisconnected, RequestTimeout...): it
+# propagates and the server answers it.
+ANSWERED: tuple[type[Exception], ...] = (UpstreamError, PoolTimeout, LocalProtocolError)
 FAILURE_TEXTS = {
     500: "the request could not be forwarded",
     502: "the upstream server could not be reached or broke the connection",
     503: "no connection to the upstream server became free",
     504: "the upstream server did not answer in time",
 }
-_REASONS = {403: "Forbidden", 404: "Not Found", 400: "Bad Request", 407: "Proxy Authentication Required",
-            500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable",
-            504: "Gateway Timeout"}
 
 # Upstream requests never follow redirects (the client must see them), never use
 # HTTP(S)_PROXY from the environment (nginx does not either) and keep no cookies.
@@ -180,10 +178,10 @@ def _abort(response: Response) -> None:
 def _plain(status: int, text: str, extra: Sequence[tuple[str, str]] = (), url: str = "",
            error: BaseException | None = None) -> ProxyResponse:
     """A short text/plain answer of the proxy's own (an error, a refusal)."""
-    content = f"{status} {_REASONS[status]}: {text}\n".encode()
+    content = f"{status} {reason(status)}: {text}\n".encode()
     headers = Headers([("Content-Type", "text/plain; charset=utf-8"),
                        ("Content-Length", str(len(content))), *extra])
-    return ProxyResponse(status, _REASONS[status], headers, content=content, error=error, url=url)
+    return ProxyResponse(status, reason(status), headers, content=content, error=error, url=url)
 
 
 def _failure(exc: BaseException) -> tuple[int, str]:
@@ -193,7 +191,7 @@ def _failure(exc: BaseException) -> tuple[int, str]:
 
 
 def _log_failure(who: str, url: str, status: int, exc: BaseException, when: str = "") -> None:
-    logger.warning("%s -> %s: %d %s%s: %s: %s", who, url, status, _REASONS.get(status, ""),
+    logger.warning("%s -> %s: %d %s%s: %s: %s", who, url, status, reason(status),
                    f" ({when})" if when else "", type(exc).__name__, exc)
 
 
@@ -207,29 +205,8 @@ def _request_line(environ: dict[str, Any]) -> str:
 
 
 def _upload_body(environ: dict[str, Any]) -> Body | None:
-    body = environ.get("greenhttp.body")
-    if body is None:
-        # Another WSGI server: read wsgi.input, bounded by CONTENT_LENGTH.
-        try:
-            length = int(environ.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length <= 0:
-            return None
-        stream = environ["wsgi.input"]
-        remaining = [length]
-
-        def read_input() -> bytes | None:
-            if remaining[0] <= 0:
-                return None
-            data = stream.read(min(65536, remaining[0]))
-            if not data:
-                return None
-            remaining[0] -= len(data)
-            return data
-
-        body = Body(read_input, length)
-    elif body.complete and not body.received:
+    body = Body.from_environ(environ)  # greenhttp's own, or one over another server's wsgi.input
+    if body.complete and not body.received:
         return None  # no body at all (GET, or Content-Length: 0)
     return body
 

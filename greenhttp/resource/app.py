@@ -13,10 +13,10 @@ from __future__ import annotations
 
 import logging
 import re
-from http import HTTPStatus
 from typing import Any, Callable, Iterable
 
 import greenhttp
+from greenhttp import status_line
 
 from .encoding import STREAMING, Coder, close_source, encode_body, per_chunk
 from .flow import Flow
@@ -43,15 +43,8 @@ def compile_route(pattern: str) -> re.Pattern[str]:
     return re.compile("".join(out) + r"\Z")
 
 
-def reason(status: int) -> str:
-    try:
-        return HTTPStatus(status).phrase
-    except ValueError:
-        return "Unknown"
-
-
 def generic_body(status: int) -> bytes:
-    return f"{status} {reason(status)}\n".encode()
+    return f"{status_line(status)}\n".encode()
 
 
 class Application:
@@ -80,7 +73,7 @@ class Application:
                 environ["greenhttp.resource.application"] = self
                 return self.serve(resource, environ, start_response, match.groupdict())
         body = generic_body(404)
-        start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8"),
+        start_response(status_line(404), [("Content-Type", "text/plain; charset=utf-8"),
                                          ("Content-Length", str(len(body)))])
         return [body]
 
@@ -109,7 +102,7 @@ class Application:
             flow.trace.finish(status, headers, fixed)
             self.traces.add(flow.trace)
         environ["greenhttp.resource.path"] = flow.path
-        start_response(f"{status} {reason(status)}", headers)
+        start_response(status_line(status), headers)
         return body
 
     def failed(self, flow: Flow, exc: Exception) -> int:
@@ -118,7 +111,7 @@ class Application:
             return exc.status
         if isinstance(exc, greenhttp.ProtocolError) and 400 <= exc.status_hint < 500:
             # read_body's 400/413/415 inside an accept handler: the client's fault, said so.
-            flow.response.body = f"{exc.status_hint} {reason(exc.status_hint)}: {exc}\n"
+            flow.response.body = f"{status_line(exc.status_hint)}: {exc}\n"
             flow.response.headers.set("Content-Type", "text/plain; charset=utf-8")
             flow.response.headers.remove("Content-Encoding")
             return exc.status_hint

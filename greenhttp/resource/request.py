@@ -14,44 +14,6 @@ from wsgiref.util import application_uri, request_uri
 
 from greenhttp import Body, Headers
 
-#: Block size when a Body is built over a plain ``wsgi.input``.
-_BLOCK = 64 * 1024
-
-
-def _input_body(environ: dict[str, Any]) -> Body:
-    stream = environ.get("wsgi.input")
-    try:
-        length: int | None = int(environ.get("CONTENT_LENGTH") or "")
-    except ValueError:
-        length = None
-    if stream is None or (length is None and not environ.get("wsgi.input_terminated")):
-        return Body.empty()  # PEP 3333: without a length, reading wsgi.input may hang
-    remaining = [length]
-
-    def pull() -> bytes | None:
-        want = _BLOCK if remaining[0] is None else min(_BLOCK, remaining[0])
-        if want <= 0:
-            return None
-        data = stream.read(want)
-        if not data:
-            return None
-        if remaining[0] is not None:
-            remaining[0] -= len(data)
-        return bytes(data)
-
-    return Body(pull, length)
-
-
-def _headers(environ: dict[str, Any]) -> Headers:
-    headers = Headers()
-    for key, value in environ.items():
-        if key.startswith("HTTP_"):
-            headers.add(key[5:].replace("_", "-").title(), value)
-    for key, name in (("CONTENT_TYPE", "Content-Type"), ("CONTENT_LENGTH", "Content-Length")):
-        if environ.get(key):
-            headers.add(name, environ[key])
-    return headers
-
 
 class Request:
     """One request. ``body`` is a :class:`greenhttp.Body`; iterate it for chunks."""
@@ -59,11 +21,8 @@ class Request:
     def __init__(self, environ: dict[str, Any], path_params: dict[str, str] | None = None) -> None:
         self.environ = environ
         self.method: str = environ.get("REQUEST_METHOD", "GET").upper()
-        self.headers = _headers(environ)
-        body = environ.get("greenhttp.body")
-        if body is None:
-            body = environ["greenhttp.body"] = _input_body(environ)
-        self.body: Body = body
+        self.headers = Headers.from_environ(environ)
+        self.body: Body = Body.from_environ(environ)
         self.path: str = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
         self.query: dict[str, str] = dict(parse_qsl(environ.get("QUERY_STRING", ""), keep_blank_values=True))
         self.path_params: dict[str, str] = path_params or {}

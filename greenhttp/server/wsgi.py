@@ -16,6 +16,7 @@ from urllib.parse import unquote_to_bytes
 
 from ..body import Body, WSGIInput
 from ..errors import ConnectionLost, LocalProtocolError, RequestError
+from ..headers import environ_key
 from ..log import error_logger
 from ..protocol import RequestHead, parse_target
 from .stream import Stream
@@ -60,26 +61,22 @@ class FileWrapper:
 
 
 # HTTP_* keys for header names seen so far; header names repeat across requests.
+# Hot path, so a bare bounded set/dict probed inline rather than functools.lru_cache (the
+# one kind of cache elsewhere): a call per header costs more than the probe (docs/architecture.md).
 _environ_keys: dict[bytes, Optional[str]] = {}
 
 
 def _environ_key(name: bytes) -> Optional[str]:
     key = _environ_keys.get(name)
     if key is None and name not in _environ_keys:
-        text = name.decode("latin-1")
-        if "_" in text:
-            # "X_Forwarded_For" and "X-Forwarded-For" both become HTTP_X_FORWARDED_FOR;
-            # dropping underscore names (as nginx and gunicorn do) prevents spoofing.
-            key = None
-        else:
-            key = "HTTP_" + text.upper().replace("-", "_")
-            if key in ("HTTP_CONTENT_TYPE", "HTTP_CONTENT_LENGTH"):
-                key = key[5:]
+        # The one mapping (greenhttp.headers): underscore names get None and are dropped.
+        key = environ_key(name.decode("latin-1"))
         if len(_environ_keys) < 4096:
             _environ_keys[name] = key
     return key
 
 
+# WSGI statuses already checked (hot path too: see _environ_keys).
 _valid_statuses: set[str] = set()
 
 

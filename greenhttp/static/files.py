@@ -18,7 +18,8 @@ from email.utils import formatdate
 from typing import Any, Callable, Iterable, Iterator, Optional
 from urllib.parse import quote
 
-from greenhttp import FileWrapper
+from greenhttp import FileWrapper, status_line
+from greenhttp.headers import environ_key
 
 from .conditional import evaluate, if_range_holds, make_etag
 from .listing import read_directory, render_html, render_json, wants_json
@@ -34,7 +35,9 @@ _NOSNIFF = ("X-Content-Type-Options", "nosniff")
 #: Bodies up to this size are read and sent with the head in one send(2): cheaper than a
 #: send for the head plus a sendfile(2) for a few KiB (measured: benchmarks/static.py, 4kib).
 SMALL_BODY = 16 * 1024
-_CONDITIONAL = ("if-match", "if-none-match", "if-modified-since", "if-unmodified-since")
+# (field name, its environ key)
+_CONDITIONAL = [(name, environ_key(name) or "") for name in
+                ("if-match", "if-none-match", "if-modified-since", "if-unmodified-since")]
 
 
 class Files:
@@ -128,7 +131,7 @@ class Files:
             ctype = "text/html; charset=utf-8"
         headers = [("Content-Type", ctype), ("Content-Length", str(len(body))),
                    ("Vary", "Accept"), ("Cache-Control", "no-cache"), _NOSNIFF]
-        start_response("200 OK", headers)
+        start_response(status_line(200), headers)
         return [] if method == "HEAD" else [body]
 
     # -- files ------------------------------------------------------------------------
@@ -156,14 +159,13 @@ class Files:
                 validators.append(("Cache-Control", self.cache_control))
             headers += validators
             headers.append(_NOSNIFF)
-            conditions = {h: environ[k] for h in _CONDITIONAL
-                          if (k := "HTTP_" + h.upper().replace("-", "_")) in environ}
+            conditions = {h: environ[k] for h, k in _CONDITIONAL if k in environ}
             status = evaluate(method, conditions, etag, mtime) if conditions else None
             if status == 304:
                 # RFC 9110 §15.4.5: a 304 carries the validators and Cache-Control/Vary the
                 # 200 would have, and no representation metadata like Content-Type.
                 keep = [h for h in headers if h[0] in ("Vary", "ETag", "Last-Modified", "Cache-Control")]
-                start_response("304 Not Modified", keep)
+                start_response(status_line(304), keep)
                 return []
             if status == 412:
                 return _plain(start_response, 412, [], method)
@@ -184,10 +186,10 @@ class Files:
                 start, end = plan[0]
                 headers += [("Content-Range", content_range(start, end, size)),
                             ("Content-Length", str(end - start))]
-                start_response("206 Partial Content", headers)
+                start_response(status_line(206), headers)
                 return self._wrap(owned, offset=start, count=end - start)
             headers.append(("Content-Length", str(size)))
-            start_response("200 OK", headers)
+            start_response(status_line(200), headers)
             if method == "HEAD":
                 return []
             return self._wrap(owned, offset=0, count=size)
@@ -244,7 +246,7 @@ class Files:
         headers = [h for h in headers if h[0] != "Content-Type"]
         headers += [("Content-Type", f"multipart/byteranges; boundary={boundary}"),
                     ("Content-Length", str(length))]
-        start_response("206 Partial Content", headers)
+        start_response(status_line(206), headers)
         parts = _Parts(owned[0], list(zip(heads, plan)), tail)
         owned[0] = -1
         return parts
@@ -278,14 +280,10 @@ class _Parts:
             self.fd = -1
 
 
-_REASONS = {301: "Moved Permanently", 404: "Not Found", 405: "Method Not Allowed",
-            412: "Precondition Failed", 416: "Range Not Satisfiable"}
-
-
 def _plain(start_response: StartResponse, status: int, extra: Headers, method: str) -> list[bytes]:
-    reason = _REASONS[status]
-    body = f"{status} {reason}\n".encode("ascii")
-    start_response(f"{status} {reason}", [("Content-Type", "text/plain; charset=utf-8"),
+    line = status_line(status)
+    body = f"{line}\n".encode("ascii")
+    start_response(line, [("Content-Type", "text/plain; charset=utf-8"),
                                           ("Content-Length", str(len(body))), _NOSNIFF] + extra)
     return [] if method == "HEAD" else [body]
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
+from greenhttp import status_line
 from .files import Files
 
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
@@ -50,7 +51,7 @@ def mount(mounts: Mapping[str, WSGIApp], fallback: Optional[WSGIApp] = None) -> 
         if fallback is not None:
             return fallback(environ, start_response)
         body = b"404 Not Found\n"
-        start_response("404 Not Found", [("Content-Type", "text/plain; charset=utf-8"),
+        start_response(status_line(404), [("Content-Type", "text/plain; charset=utf-8"),
                                          ("Content-Length", str(len(body)))])
         return [body]
 

@@ -8,7 +8,7 @@ with ``receive()`` (str/bytes, ``None`` once closed), ``send()``, ``ping()``,
 
 from typing import TYPE_CHECKING
 
-from .core import ConnectionClosed, WebSocket, WebSocketTimeout
+from .core import ConcurrentReceive, ConnectionClosed, WebSocket, WebSocketTimeout
 from .server import HandshakeError, accept, endpoint, is_websocket_request
 
 if TYPE_CHECKING:
@@ -24,5 +24,5 @@ def __getattr__(name: str) -> object:
     raise AttributeError(name)
 
 
-__all__ = ["accept", "endpoint", "connect", "WebSocket", "ConnectionClosed", "WebSocketTimeout",
+__all__ = ["accept", "endpoint", "connect", "WebSocket", "ConnectionClosed", "WebSocketTimeout", "ConcurrentReceive",
            "HandshakeError", "is_websocket_request"]

@@ -14,7 +14,6 @@ import os
 from typing import Any, Mapping, Optional, Sequence, Union
 
 from wsproto.connection import Connection, ConnectionType
-from wsproto.extensions import PerMessageDeflate
 from wsproto.handshake import client_extensions_handshake
 from wsproto.utilities import ProtocolError as _WSProtocolError
 from wsproto.utilities import generate_accept_token, split_comma_header
@@ -25,6 +24,7 @@ from ..client.routing import USER_AGENT, _parse_url, _select_proxy
 from ..errors import ConnectError, InvalidURL, ResponseProtocolError
 from ..protocol import NEED_DATA, ClientProtocol, InformationalResponse, ResponseHead
 from .core import WebSocket
+from .deflate import BoundedDeflate
 
 HeadersLike = Union[Mapping[str, str], Sequence[tuple[str, str]], None]
 MAX_RESPONSE_HEAD = 64 * 1024
@@ -105,7 +105,7 @@ def _handshake(sock: Any, url: Any, headers: HeadersLike, subprotocols: Sequence
     ]
     if subprotocols:
         fields.append(("Sec-WebSocket-Protocol", ", ".join(subprotocols)))
-    deflate = PerMessageDeflate() if compression else None
+    deflate = BoundedDeflate(max_message_size or None) if compression else None
     if deflate is not None:
         offer = deflate.offer()
         fields.append(("Sec-WebSocket-Extensions",
@@ -155,7 +155,8 @@ def _handshake(sock: Any, url: Any, headers: HeadersLike, subprotocols: Sequence
     sock.settimeout(None)
     ws = WebSocket(sock, Connection(ConnectionType.CLIENT, extensions=list(extensions)), early=early,
                    subprotocol=chosen, extensions=accepted, max_message_size=max_message_size,
-                   ping_interval=ping_interval, ping_timeout=ping_timeout)
+                   ping_interval=ping_interval, ping_timeout=ping_timeout,
+                   deflate=deflate if deflate is not None and deflate in extensions else None)
     ws.headers = response_headers
     return ws
 

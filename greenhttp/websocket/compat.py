@@ -18,10 +18,13 @@ from __future__ import annotations
 import socket as _stdlib_socket
 from typing import Any, Optional, Union
 
+import gevent
 import gevent.event
+from gevent.lock import Semaphore
+from wsproto.frame_protocol import FrameProtocol
 
-from .core import ConnectionClosed, Message, WebSocket
-from .server import accept, end_with_request, is_websocket_request
+from .core import GOING_AWAY, ConnectionClosed, Message, WebSocket
+from .server import accept, end_with_request, is_websocket_request, on_server_stop
 
 
 def add_environ(environ: dict[str, Any], conn: Any) -> None:
@@ -37,12 +40,17 @@ class TakeoverSocket:
 
     #: How long the app's return waits for the library's reader to let go of the socket.
     RELEASE_WAIT = 2.0
+    #: After our 1001 on shutdown, how long the library gets to see the peer's Close
+    #: and return before the socket is shut down under it.
+    GOING_AWAY_WAIT = 2.0
 
     def __init__(self, conn: Any) -> None:
         self._conn = conn
         self._sock: Any = None
         self._early = b""
         self._closed = gevent.event.Event()
+        # One frame at a time: our shutdown Close must not land inside the library's frame.
+        self._send_lock = Semaphore()
 
     def _take(self) -> Any:
         sock = self._sock
@@ -50,7 +58,28 @@ class TakeoverSocket:
             sock, self._early = self._conn.detach()
             self._sock = sock
             end_with_request(self._conn, self._release)
+            on_server_stop(getattr(self._conn, "server", None), self)
         return sock
+
+    def going_away(self) -> None:
+        """Server shutdown: the library (simple-websocket) keeps its own wsproto state
+        and knows nothing of greenhttp's stop, so send its peer a Close 1001 ourselves
+        (RFC 6455 §7.4.1 "going away"; a server frame, unmasked, §5.1). The peer answers
+        with its Close, which the library reads and ends on as on any close; if it has not
+        let go in GOING_AWAY_WAIT, the socket is shut down, which ends its reader."""
+        if self._sock is None or self._closed.is_set():
+            return
+        frame = FrameProtocol(client=False, extensions=[]).close(GOING_AWAY, "server shutting down")
+        try:
+            with self._send_lock:
+                self._sock.sendall(frame)
+        except OSError:
+            pass
+        if not self._closed.wait(self.GOING_AWAY_WAIT):
+            try:
+                self._sock.shutdown(_stdlib_socket.SHUT_RDWR)
+            except OSError:
+                pass
 
     def _release(self) -> None:
         """The app returned. simple-websocket's reader greenlet may still be waiting on
@@ -82,11 +111,15 @@ class TakeoverSocket:
     def send(self, data: bytes, *flags: int) -> int:
         # simple-websocket calls send() once per frame and ignores the count: a
         # partial send would corrupt the stream, so send everything.
-        self._take().sendall(data, *flags)
+        sock = self._take()
+        with self._send_lock:
+            sock.sendall(data, *flags)
         return len(data)
 
     def sendall(self, data: bytes, *flags: int) -> None:
-        self._take().sendall(data, *flags)
+        sock = self._take()
+        with self._send_lock:
+            sock.sendall(data, *flags)
 
     def fileno(self) -> int:
         return int(self._take().fileno())

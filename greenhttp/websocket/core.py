@@ -11,7 +11,9 @@ need a clock or a memory bound.
 from __future__ import annotations
 
 import socket as _stdlib_socket
+import ssl
 import time
+import weakref
 from typing import Any, Callable, Iterator, Optional, Union
 
 import gevent
@@ -21,8 +23,10 @@ from wsproto.connection import Connection, ConnectionState
 from wsproto.events import BytesMessage, CloseConnection, Event, Ping, Pong, TextMessage
 from wsproto.utilities import LocalProtocolError as _WSLocalProtocolError
 
-from ..errors import ConnectionLost
+from ..errors import ConnectionLost, UsageError
 from ..errors import TimeoutError as _GreenTimeoutError
+
+from .deflate import BoundedDeflate
 
 Message = Union[str, bytes]
 
@@ -31,6 +35,12 @@ RECV_SIZE = 65536
 CLOSE_TIMEOUT = 5.0
 #: How long one send may make no progress before the peer counts as gone.
 SEND_TIMEOUT = 30.0
+#: While the app is not in ``receive``, the keepalive timer reads for it (to see Pongs
+#: and Close frames) only while fewer unread message bytes than this are queued; past
+#: it, TCP backpressure holds the peer back and a dead peer shows as a send timeout.
+KEEPALIVE_UNREAD_LIMIT = 1024 * 1024
+#: How often the keepalive timer polls for the peer's Close while nobody receives.
+CLOSING_POLL = 0.05
 
 # RFC 6455 §7.4.1 status codes used here.
 NORMAL_CLOSURE = 1000
@@ -41,6 +51,8 @@ MESSAGE_TOO_BIG = 1009
 INTERNAL_ERROR = 1011
 
 _timeouts = (_stdlib_socket.timeout, _gsocket.timeout, TimeoutError)
+# A non-blocking recv (the keepalive's poll) with nothing to read.
+_would_block = (BlockingIOError, ssl.SSLWantReadError)
 
 
 class ConnectionClosed(ConnectionLost):
@@ -60,6 +72,12 @@ class WebSocketTimeout(_GreenTimeoutError):
     """``receive(timeout=...)`` saw no message in time. The connection stays open."""
 
 
+class ConcurrentReceive(UsageError):
+    """``receive()`` was called while another greenlet is already receiving on the same
+    WebSocket. Two readers would split frames between them; one greenlet receives,
+    any number may send."""
+
+
 class WebSocket:
     """A WebSocket connection, server or client side.
 
@@ -76,7 +94,7 @@ class WebSocket:
         "ping_timeout", "idle_timeout", "close_code", "close_reason", "environ", "headers",
         "messages_in", "messages_out", "_ws", "_early", "_messages", "_parts", "_size",
         "_text", "_closed", "_send_lock", "_last_recv", "_ping_sent", "_close_sent",
-        "_reader", "_on_close", "owner", "__weakref__",
+        "_reader", "_on_close", "owner", "_deflate", "_timer", "_keeper", "__weakref__",
     )
 
     def __init__(self, sock: Any, connection: Connection, *, early: bytes = b"",
@@ -84,7 +102,8 @@ class WebSocket:
                  max_message_size: int | None = 16 * 1024 * 1024,
                  ping_interval: float | None = 20.0, ping_timeout: float | None = 20.0,
                  idle_timeout: float | None = None,
-                 on_close: Callable[["WebSocket"], None] | None = None) -> None:
+                 on_close: Callable[["WebSocket"], None] | None = None,
+                 deflate: BoundedDeflate | None = None) -> None:
         self.sock = sock
         #: The negotiated subprotocol (Sec-WebSocket-Protocol), or None.
         self.subprotocol = subprotocol
@@ -118,6 +137,12 @@ class WebSocket:
         #: The greenlet that reads (the request's, on the server); close() from any
         #: other only sends the Close frame: two greenlets never read one socket.
         self.owner: Any = None
+        #: Our permessage-deflate, if negotiated: it says when a message overflowed.
+        self._deflate = deflate
+        self._timer: Any = None
+        self._keeper: Any = None
+        if self.ping_interval or self.idle_timeout:
+            self._arm(self._wait_time(self._last_recv, None))
 
     # -- public API ------------------------------------------------------------------
 
@@ -135,12 +160,16 @@ class WebSocket:
         messages = self._messages
         if messages:
             return messages.pop(0)
-        deadline = None if timeout is None else time.monotonic() + timeout
-        while not messages:
-            if self._closed:
-                return None
-            self._read(deadline)
-        return messages.pop(0)
+        self._start_reading()
+        try:
+            deadline = None if timeout is None else time.monotonic() + timeout
+            while not messages:
+                if self._closed:
+                    return None
+                self._read(deadline)
+            return messages.pop(0)
+        finally:
+            self._reader = None
 
     def __iter__(self) -> Iterator[Message]:
         while True:
@@ -178,36 +207,63 @@ class WebSocket:
             except ConnectionClosed:
                 return
         current = gevent.getcurrent()
+        keeper = self._keeper
+        if keeper is not None and keeper is not current and self._reader is keeper:
+            keeper.join()  # the keepalive's poll is brief; then this greenlet may read
         if (self._reader is not None and self._reader is not current) or (
                 self.owner is not None and self.owner is not current):
-            return  # the reading greenlet sees the peer's Close (or the close timeout)
-        while not self._closed:
-            self._read(None)
+            # The reading greenlet sees the peer's Close (or the close timeout); if
+            # nobody is receiving, the keepalive timer polls for it.
+            self._arm(CLOSING_POLL)
+            return
+        reentrant = self._reader is current
+        if not reentrant:
+            self._start_reading()
+        try:
+            while not self._closed:
+                self._read(None)
+        finally:
+            if not reentrant:
+                self._reader = None
         self._messages.clear()
+
+    def _start_reading(self) -> None:
+        """Become the one greenlet reading the socket (RFC 6455 frames cannot be split
+        between two readers); wait out the keepalive's brief poll, refuse a second app reader."""
+        current = gevent.getcurrent()
+        while self._reader is not None and self._reader is not current:
+            keeper = self._keeper
+            if keeper is None or self._reader is not keeper:
+                raise ConcurrentReceive("another greenlet is already receiving on this WebSocket; "
+                                        "one greenlet receives, any number may send")
+            keeper.join()
+        self._reader = current
 
     # -- reading ---------------------------------------------------------------------
 
-    def _read(self, deadline: float | None) -> None:
-        """One recv (or one timer expiry) and the events it produced."""
-        now = time.monotonic()
-        wait = self._wait_time(now, deadline)
+    def _read(self, deadline: float | None, poll: bool = False) -> None:
+        """One recv (or one timer expiry) and the events it produced. ``poll``: only
+        what is already there, without waiting (the keepalive's read)."""
         sock = self.sock
-        self._reader = gevent.getcurrent()
         try:
             data = self._early
             if data:
                 self._early = b""
             else:
-                sock.settimeout(wait)
+                sock.settimeout(0.0 if poll else self._wait_time(time.monotonic(), deadline))
                 data = sock.recv(RECV_SIZE)
+        except _would_block:
+            return
         except _timeouts:
-            self._on_timer(deadline)
+            if not poll:
+                self._on_timer(deadline)
             return
         except OSError as exc:
             self._lost(f"connection error: {exc}")
             return
         finally:
-            self._reader = None
+            if poll and not self._closed:
+                sock.settimeout(None)  # sends on this socket must not be non-blocking
         if not data:
             # RFC 6455 §7.1.5: closed without a Close frame is 1006.
             self._lost("peer closed the TCP connection without a Close frame")
@@ -271,7 +327,9 @@ class WebSocket:
                 self._parts.append(data)
                 self._size += len(data)
                 self._text = kind is TextMessage
-                if max_size is not None and self._size > max_size:
+                deflate = self._deflate
+                if max_size is not None and (self._size > max_size or (
+                        deflate is not None and deflate.overflowed)):
                     self._parts = []
                     self._size = 0
                     # RFC 6455 §7.4.1: 1009, "a message that is too big for it to process".
@@ -371,6 +429,10 @@ class WebSocket:
         if self._closed:
             return
         self._closed = True
+        timer = self._timer
+        if timer is not None:
+            self._timer = None
+            timer.close()
         if self.close_code is None or self.close_code == ABNORMAL_CLOSURE:
             self.close_code = code
             self.close_reason = reason
@@ -387,6 +449,41 @@ class WebSocket:
         if callback is not None:
             self._on_close = None
             callback(self)
+
+    # -- keepalive while the app is not in receive() ----------------------------------
+
+    def _arm(self, delay: float | None) -> None:
+        """(Re)start the keepalive timer: a libev timer, no greenlet, while nothing is due."""
+        if self._closed or delay is None:
+            return
+        timer = self._timer
+        if timer is not None:
+            timer.close()
+        timer = self._timer = gevent.get_hub().loop.timer(delay, ref=False)
+        timer.start(_keepalive_tick, weakref.ref(self))
+
+    def _keepalive(self) -> None:
+        """The timer fired and no greenlet is receiving: read what has arrived (Pongs, a
+        Close, messages for a later receive), then do what is due (ping, ping timeout,
+        idle timeout, close timeout), as ``receive`` would while waiting."""
+        try:
+            if self._closed or self._reader is not None:
+                return
+            unread = sum(len(m) for m in self._messages) + self._size
+            if unread > KEEPALIVE_UNREAD_LIMIT:
+                return  # the app is not reading: leave the rest in TCP's window
+            self._reader = gevent.getcurrent()
+            try:
+                self._read(None, poll=True)
+                if not self._closed:
+                    self._on_timer(None)
+            finally:
+                self._reader = None
+        finally:
+            self._keeper = None
+            if not self._closed:
+                self._arm(CLOSING_POLL if self._close_sent else
+                          self._wait_time(time.monotonic(), None) or self.ping_interval)
 
     def abandon(self) -> None:
         """End without blocking (the owner is gone): a Close if the kernel takes it, then drop."""
@@ -406,3 +503,14 @@ class WebSocket:
     def __repr__(self) -> str:
         state = f"closed {self.close_code}" if self._closed else "open"
         return f"<WebSocket {state} subprotocol={self.subprotocol!r}>"
+
+
+def _keepalive_tick(ref: "weakref.ReferenceType[WebSocket]") -> None:
+    """Runs in the hub when a WebSocket's keepalive timer fires."""
+    ws = ref()
+    if ws is None or ws._closed:
+        return
+    if ws._reader is not None:  # a receive() is waiting: its own recv timeout does the work
+        ws._arm(ws.ping_interval or ws.idle_timeout)
+        return
+    ws._keeper = gevent.spawn(ws._keepalive)

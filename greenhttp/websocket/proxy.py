@@ -21,7 +21,7 @@ from ..client.timeouts import _as_timeout
 from ..errors import GreenHTTPError
 from ..headers import Headers
 from ..log import access_line, access_logger
-from ..protocol import NEED_DATA, ClientProtocol, Data, EndOfMessage, ResponseHead
+from ..protocol import NEED_DATA, ClientProtocol, Data, EndOfMessage, ResponseHead, reason, status_line
 from ..proxy.headers import response_headers
 from ..proxy.request import ProxyResponse, _failure, _log_failure, _plain
 from ..proxy.tunnel import pump
@@ -42,7 +42,7 @@ class WebSocketTunnel(ProxyResponse):
 
     def __init__(self, headers: Headers, sock: Any, early: bytes, url: str, log_as: str,
                  idle_timeout: Optional[float]) -> None:
-        super().__init__(101, "Switching Protocols", headers, url=url, log_as=log_as)
+        super().__init__(101, reason(101), headers, url=url, log_as=log_as)
         self._sock = sock
         self._early = early
         self.idle_timeout = idle_timeout
@@ -54,7 +54,7 @@ class WebSocketTunnel(ProxyResponse):
         client, client_early = conn.detach()
         up = down = 0
         try:
-            lines = ["HTTP/1.1 101 Switching Protocols", "Upgrade: websocket", "Connection: Upgrade"]
+            lines = [f"HTTP/1.1 {status_line(101)}", "Upgrade: websocket", "Connection: Upgrade"]
             lines += [f"{name}: {value}" for name, value in self.headers.items()]
             client.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1") + self._early)
             up, down = pump(client, upstream, client_early, self.idle_timeout)

@@ -19,11 +19,12 @@ from typing import Any, Callable, Iterable, Optional, Sequence
 
 import gevent
 from wsproto.connection import Connection, ConnectionType
-from wsproto.extensions import PerMessageDeflate
 from wsproto.handshake import server_extensions_handshake
 from wsproto.utilities import generate_accept_token, split_comma_header
 
+from ..protocol.status import status_line
 from ..log import access_line, access_logger, error_logger
+from .deflate import BoundedDeflate
 from .core import GOING_AWAY, INTERNAL_ERROR, ConnectionClosed, WebSocket
 
 _UNSET: Any = object()
@@ -46,8 +47,7 @@ class HandshakeError(Exception):
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         body = f"{self.status} {self}\n".encode("utf-8")
-        reason = {400: "Bad Request", 426: "Upgrade Required"}.get(self.status, "Error")
-        start_response(f"{self.status} {reason}", [("Content-Type", "text/plain; charset=utf-8"),
+        start_response(status_line(self.status), [("Content-Type", "text/plain; charset=utf-8"),
                                                    ("Content-Length", str(len(body))), *self.headers])
         return [body]
 
@@ -87,10 +87,14 @@ def check_handshake(environ: dict[str, Any]) -> bytes:
 
 # -- shutdown: every server's open WebSockets get 1001 Going Away ------------------------
 
-_open: "weakref.WeakKeyDictionary[Any, weakref.WeakSet[WebSocket]]" = weakref.WeakKeyDictionary()
+_open: "weakref.WeakKeyDictionary[Any, weakref.WeakSet[Any]]" = weakref.WeakKeyDictionary()
 
 
-def _register(server: Any, ws: WebSocket) -> None:
+def on_server_stop(server: Any, ws: Any) -> None:
+    """Have ``ws`` told 1001 when ``server`` stops: a :class:`WebSocket`, or any object
+    with a ``going_away()`` method (compat's TakeoverSocket)."""
+    if server is None:
+        return
     sockets = _open.get(server)
     if sockets is None:
         sockets = _open[server] = weakref.WeakSet()
@@ -100,11 +104,14 @@ def _register(server: Any, ws: WebSocket) -> None:
     sockets.add(ws)
 
 
-def _going_away(sockets: "weakref.WeakSet[WebSocket]") -> None:
+def _going_away(sockets: "weakref.WeakSet[Any]") -> None:
     for ws in list(sockets):
         # RFC 6455 §7.4.1: 1001, "a server going down". One greenlet each: a peer that
         # reads nothing must not hold up the others' Close frames.
-        gevent.spawn(_close_quietly, ws, GOING_AWAY, "server shutting down")
+        if isinstance(ws, WebSocket):
+            gevent.spawn(_close_quietly, ws, GOING_AWAY, "server shutting down")
+        else:
+            gevent.spawn(ws.going_away)
 
 
 def _close_quietly(ws: WebSocket, code: int, reason: str) -> None:
@@ -145,20 +152,23 @@ def accept(environ: dict[str, Any], subprotocols: Sequence[str] = (), *,
     extensions: list[Any] = []
     accepted_extensions: list[str] = []
     response = [
-        "HTTP/1.1 101 Switching Protocols",
+        f"HTTP/1.1 {status_line(101)}",
         "Upgrade: websocket",
         "Connection: Upgrade",
         f"Sec-WebSocket-Accept: {generate_accept_token(key).decode('ascii')}",
     ]
     if chosen is not None:
         response.append(f"Sec-WebSocket-Protocol: {chosen}")
+    max_size = config.websocket_max_message_size if max_message_size is _UNSET else max_message_size
+    deflate = None
     if compression:
         requested = [e for e in split_comma_header(
             environ.get("HTTP_SEC_WEBSOCKET_EXTENSIONS", "").encode("latin-1")) if e]
-        deflate = PerMessageDeflate()
-        agreed = server_extensions_handshake(requested, [deflate])
+        offer = BoundedDeflate(max_size or None)
+        agreed = server_extensions_handshake(requested, [offer])
         if agreed:
-            extensions.append(deflate)
+            deflate = offer
+            extensions.append(offer)
             accepted_extensions.append(agreed.decode("ascii"))
             response.append(f"Sec-WebSocket-Extensions: {agreed.decode('ascii')}")
     if config.server_header:
@@ -184,7 +194,7 @@ def accept(environ: dict[str, Any], subprotocols: Sequence[str] = (), *,
     ws = WebSocket(
         sock, Connection(ConnectionType.SERVER, extensions=extensions), early=early,
         subprotocol=chosen, extensions=accepted_extensions,
-        max_message_size=config.websocket_max_message_size if max_message_size is _UNSET else max_message_size,
+        max_message_size=max_size, deflate=deflate,
         ping_interval=config.websocket_ping_interval if ping_interval is _UNSET else ping_interval,
         ping_timeout=config.websocket_ping_timeout if ping_timeout is _UNSET else ping_timeout,
         idle_timeout=config.websocket_idle_timeout if idle_timeout is _UNSET else idle_timeout,
@@ -197,7 +207,7 @@ def accept(environ: dict[str, Any], subprotocols: Sequence[str] = (), *,
     except OSError:
         ws.abandon()
         raise ConnectionClosed(1006, "client left during the handshake") from None
-    _register(server, ws)
+    on_server_stop(server, ws)
     if server.closing:
         _close_quietly(ws, GOING_AWAY, "server shutting down")
     end_with_request(conn, ws.abandon)

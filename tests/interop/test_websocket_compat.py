@@ -130,3 +130,23 @@ def test_100_mib_message_under_a_raised_limit_arrives_whole():
         with ws_connect(url + "/", max_size=None, compression=None) as ws:
             ws.send(b"\x01" * (1 << 20) for _ in range(100))
             assert ws.recv(timeout=30) == f"got {100 << 20}"
+
+
+def test_flask_sock_connection_gets_1001_on_shutdown():
+    """SIGTERM: greenhttp stops gracefully; Flask-Sock's simple-websocket keeps its own
+    wsproto state, so greenhttp writes the Close 1001 itself and the connection ends with
+    the closing handshake, long before the 10 s grace."""
+    import time
+
+    with cli_proc("flask_sock_app") as (proc, url):
+        with ws_connect(url + "/echo") as ws:
+            ws.send("hello")
+            assert ws.recv(timeout=5) == "hello"
+            started = time.monotonic()
+            proc.terminate()
+            with pytest.raises(WSClosed) as info:
+                ws.recv(timeout=8)
+            assert info.value.rcvd is not None and info.value.rcvd.code == 1001
+            assert info.value.rcvd.reason == "server shutting down"
+        assert proc.wait(timeout=15) is not None
+        assert time.monotonic() - started < 5, "the server waited out its grace period"

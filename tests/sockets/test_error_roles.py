@@ -102,6 +102,7 @@ def test_a_local_protocol_error_in_the_app_is_500(serve):
     (greenhttp.ClientDisconnected, greenhttp.RequestError), (greenhttp.MalformedBody, greenhttp.RequestError),
     (greenhttp.ReadTimeout, greenhttp.UpstreamError), (greenhttp.IncompleteBody, greenhttp.UpstreamError),
     (greenhttp.ConnectError, greenhttp.UpstreamError), (greenhttp.ResponseProtocolError, greenhttp.UpstreamError),
+    (greenhttp.UpstreamDisconnected, greenhttp.UpstreamError), (greenhttp.DeadlineExceeded, greenhttp.UpstreamError),
     (greenhttp.InvalidURL, greenhttp.UsageError), (greenhttp.CLIError, greenhttp.UsageError),
 ])
 def test_every_error_has_exactly_one_role(cls, role):

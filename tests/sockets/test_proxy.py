@@ -518,11 +518,39 @@ def test_stalled_upload_is_the_servers_408_not_a_504(serve, upstream, pool, capl
     assert "RequestTimeout" in lines[0].getMessage() and "504" not in lines[0].getMessage()
 
 
+def test_stalled_upload_past_the_total_deadline_is_still_408_not_504(serve, upstream, pool, caplog):
+    """Timeout(total=...) makes only the upstream's timeouts DeadlineExceeded: the inbound
+    client's RequestTimeout (its upload stalled, body_timeout) stays the client's fault
+    even when it fires after the proxy's total deadline has passed."""
+    app, server = upstream
+    proxy = ReverseProxy({"/": server.url}, pool=pool, timeout=greenhttp.Timeout(5, total=0.2))
+    with caplog.at_level(logging.INFO, logger="greenhttp.proxy"), \
+            serve(proxy, body_timeout=0.5) as front:
+        with socket.create_connection(front.address) as sock:
+            sock.sendall(b"POST /upload-probe HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n" + b"s" * 10)
+            status, _, body = read_one_response(sock)
+    assert status.startswith(b"HTTP/1.1 408"), (status, body)
+    lines = [r.getMessage() for r in caplog.records if r.name == "greenhttp.proxy"]
+    assert len(lines) == 1 and "RequestTimeout" in lines[0] and "DeadlineExceeded" not in lines[0], lines
+
+
+def test_upstream_closing_without_a_response_is_an_upstream_error_502(serve, pool, cpool):
+    """The client's ConnectionLost for an upstream has the upstream's role
+    (UpstreamDisconnected): the proxy answers it by that role alone."""
+    with RawUpstream(lambda sock: sock.close()) as url:
+        with pytest.raises(greenhttp.UpstreamDisconnected) as caught:
+            greenhttp.get(url, pool=cpool, timeout=5)
+        assert isinstance(caught.value, greenhttp.UpstreamError) and caught.value.status_hint == 502
+        with serve(ReverseProxy({"/": url}, pool=pool)) as front:
+            response = greenhttp.get(front.url + "/", pool=cpool, timeout=5)
+    assert response.status == 502, response.content
+
+
 @pytest.mark.parametrize("error, status", [
     (greenhttp.ConnectTimeout("x"), 504), (greenhttp.ReadTimeout("x"), 504),
     (greenhttp.DeadlineExceeded("x"), 504), (greenhttp.ConnectError("x"), 502),
     (greenhttp.IncompleteBody("x"), 502), (greenhttp.ResponseProtocolError("x"), 502),
-    (greenhttp.ConnectionLost("x"), 502), (greenhttp.PoolTimeout("x"), 503),
+    (greenhttp.UpstreamDisconnected("x"), 502), (greenhttp.PoolTimeout("x"), 503),
     (greenhttp.LocalProtocolError("x"), 500),
 ])
 def test_proxy_answers_an_error_by_its_role(error, status):
@@ -532,7 +560,8 @@ def test_proxy_answers_an_error_by_its_role(error, status):
 
 
 @pytest.mark.parametrize("error", [greenhttp.RequestTimeout("x"), greenhttp.BadRequest("x"),
-                                   greenhttp.MalformedBody("x"), greenhttp.InvalidURL("x")])
+                                   greenhttp.MalformedBody("x"), greenhttp.InvalidURL("x"),
+                                   greenhttp.ClientDisconnected("x"), greenhttp.StreamClosed("x")])
 def test_proxy_does_not_answer_the_inbound_clients_or_the_callers_errors(error):
     from greenhttp.proxy.request import ANSWERED
 
