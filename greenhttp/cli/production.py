@@ -104,16 +104,23 @@ def _reload_watcher(app_spec: str) -> Callable[[], Any] | None:
 def _progress_store(config: Any) -> Any:
     """Tell greenhttp.progress which store its middleware uses by default in the workers
     (docs/guides/upload-progress.md): --progress-store, else, with several workers, a
-    store held by this master (returned, to be closed at exit), else none shared."""
-    from ..progress.stores import configure
+    store held by this master (returned, to be closed at exit). With neither, nothing is
+    imported: a plain app's server never loads greenhttp.progress, and its middleware, if
+    any, keeps records in the worker's memory."""
     from ..server.workers import usable_cores
 
-    shared = None
-    if not config.progress_store and (config.workers or usable_cores()) > 1:
-        from ..progress.shared import SharedStoreServer
+    if config.progress_store:
+        from ..progress.stores import configure
 
-        shared = SharedStoreServer().start()
-    configure(config.progress_store, shared.path if shared is not None else None)
+        configure(config.progress_store)
+        return None
+    if (config.workers or usable_cores()) <= 1:
+        return None
+    from ..progress.shared import SharedStoreServer
+    from ..progress.stores import configure
+
+    shared = SharedStoreServer().start()
+    configure("", shared.path)
     return shared
 
 

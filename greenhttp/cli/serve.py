@@ -78,10 +78,11 @@ def run_server(app: Any, config: Any, on_started: Callable[[Any], None] | None =
     from ..server.listener import Server
     from .production import bind_listeners, tls_context
 
-    from ..progress.stores import configure as configure_progress
-
     configure(config)
-    configure_progress(config.progress_store)  # one process: no store to share
+    if config.progress_store:  # else nothing to share in one process: not even imported
+        from ..progress.stores import configure as configure_progress
+
+        configure_progress(config.progress_store)
     tls = tls_context(config)
     listeners, _ = bind_listeners(config)
     server = Server(app, config, handler=handler, listeners=listeners, tls=tls)
