@@ -31,6 +31,8 @@ setup(
         # br and zstd: decoding client responses, encoding greenhttp.resource
         # representations (gzip and deflate need nothing beyond zlib).
         "compress": ["brotli>=1.1", "zstandard>=0.22"],
+        # socks5:// (and socks5h, socks4, socks4a) proxies for the client
+        "socks": ["python-socks>=2.4"],
         "test": [
             "pytest>=7",
             "pytest-timeout>=2.1",
@@ -47,6 +49,7 @@ setup(
             "zstandard>=0.22",
             "requests>=2.31",
             "trustme>=1.1",
+            "python-socks>=2.4",
             "pexpect>=4.8",
             "selenium>=4.11",
             "hypothesis>=6.80",

@@ -1,7 +1,7 @@
-"""Print the options tables of docs/cli.md (scope ``server``) and docs/proxy.md (scope
-``proxy``), generated from ``greenhttp.settings.SETTINGS``.
+"""Print the options tables of docs/cli.md (scopes ``server`` and ``app``) and docs/proxy.md
+(scope ``proxy``), generated from ``greenhttp.settings.SETTINGS``.
 
-    python docs/gen_cli_table.py [server|proxy]  # print a table (default: server)
+    python docs/gen_cli_table.py [server|app|proxy]  # print a table (default: server)
     python docs/gen_cli_table.py --write         # replace both in their files between the markers
 
 tests/protocol/test_docs.py regenerates the tables and fails if a file differs, so a
@@ -20,7 +20,8 @@ from greenhttp.settings import Setting, scoped  # noqa: E402
 DOCS = pathlib.Path(__file__).resolve().parent
 CLI_MD = DOCS / "cli.md"
 #: scope -> the file holding its table, between "<!-- {marker}:begin -->" and ":end -->".
-TABLES = {"server": (CLI_MD, "settings"), "proxy": (DOCS / "proxy.md", "proxy-settings")}
+TABLES = {"server": (CLI_MD, "settings"), "app": (CLI_MD, "app-settings"),
+          "proxy": (DOCS / "proxy.md", "proxy-settings")}
 
 
 def markers(scope: str) -> tuple[str, str]:

@@ -84,6 +84,9 @@ _EXPORTS: dict[str, str] = {
     "BasicAuth": ".client.auth",
     "DigestAuth": ".client.auth",
     "Request": ".client.request",
+    "Retry": ".client.retry",
+    "MockTransport": ".client.transports",
+    "WSGITransport": ".client.transports",
     "MultipartEncoder": ".client.multipart",
     "Pool": ".client.pool",
     "default_pool": ".client.pool",
@@ -114,6 +117,8 @@ if TYPE_CHECKING:  # what mypy and editors see; at run time __getattr__ imports 
     from .client.auth import Auth, BasicAuth, DigestAuth
     from .client.cookies import CookieJar
     from .client.request import Request
+    from .client.retry import Retry
+    from .client.transports import MockTransport, WSGITransport
     from .client.multipart import MultipartEncoder
     from .client.pool import Pool, default_pool
     from .client.timeouts import Timeout
@@ -132,7 +137,7 @@ __all__ = [
     # client
     "request", "get", "post", "put", "patch", "delete", "head", "options", "fetch_all",
     "Client", "Response", "Request", "Timeout", "Pool", "default_pool", "CookieJar", "MultipartEncoder",
-    "Auth", "BasicAuth", "DigestAuth",
+    "Auth", "BasicAuth", "DigestAuth", "Retry", "MockTransport", "WSGITransport",
     # proxying
     "proxy_request", "ProxyResponse", "ReverseProxy", "ForwardProxy",
     # errors

@@ -5,8 +5,9 @@ it has one, its command-line flag and ``GREENHTTP_*`` environment variable (geve
 ``_config.py`` idea: one record per setting, everything else derived). From
 :data:`SETTINGS` come:
 
-* the ``greenhttp`` flags (scope ``server``) and the ``greenhttp proxy`` flags
-  (``server`` and ``proxy``), via ``greenhttp.cli.options``;
+* the ``greenhttp`` flags (scopes ``server`` and ``app``) and the ``greenhttp proxy``
+  flags (``server`` and ``proxy``), via ``greenhttp.cli.options``; ``app`` is what only
+  ``greenhttp APP/DIR`` uses (static mounts), so the proxy does not offer it;
 * :class:`ServerConfig`'s defaults and the protocol's ``Limits`` defaults;
 * the proxy's ``DEFAULT_TIMEOUT`` and ``ForwardProxy`` defaults, the pool's
   ``DEFAULT_*`` and the client's ``DEFAULT_TIMEOUT`` (scopes ``pool`` and ``client``
@@ -23,7 +24,7 @@ import os
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Mapping
 
-SCOPES = ("server", "proxy", "pool", "client")
+SCOPES = ("server", "app", "proxy", "pool", "client")
 
 
 @dataclass(frozen=True)
@@ -46,7 +47,7 @@ class Setting:
     @property
     def has_flag(self) -> bool:
         """Pool and client settings are library defaults: no flag, no environment variable."""
-        return self.scope in ("server", "proxy")
+        return self.scope in ("server", "app", "proxy")
 
     @property
     def long_flag(self) -> str:
@@ -104,6 +105,16 @@ def _mount(text: str) -> str:
     return text
 
 
+def _cache_control(text: str) -> str:
+    # The prefix is matched against the mounts when the app is built (build_static_app).
+    prefix, eq, value = text.partition("=")
+    if not prefix.startswith("/") or not eq or not value.strip():
+        raise ValueError("must look like /PREFIX=VALUE")
+    if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in value):
+        raise ValueError("must not contain control characters")  # RFC 9110 §5.5
+    return text
+
+
 def _listings(text: str) -> str:
     if text not in ("auto", "on", "off"):
         raise ValueError("must be auto, on or off")
@@ -153,6 +164,15 @@ def _progress_store(text: str) -> str:
     if text and text.split(":", 1)[0] not in ("redis", "rediss", "unix"):
         raise ValueError("must be a Redis URL: redis://HOST:PORT/DB, rediss://... or unix://PATH")
     return text
+
+
+def _on_off(text: str) -> bool:
+    lowered = text.lower()
+    if lowered in ("on", "yes", "true", "1"):
+        return True
+    if lowered in ("off", "no", "false", "0"):
+        return False
+    raise ValueError("must be on or off")
 
 
 def _port(text: str) -> int:
@@ -251,9 +271,16 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("static", (), _mount, "Serve the files under DIR at /PREFIX beside the app "
             "(repeatable; in the environment variable, separated by spaces); every other path "
             "goes to the app. See docs/static.md.",
-            metavar="/PREFIX=DIR", repeat=True),
+            metavar="/PREFIX=DIR", repeat=True, scope="app"),
     Setting("listings", "auto", _listings, "Directory listings: auto, on or off; auto is on for "
-            "`greenhttp DIR`, off for --static mounts.", metavar="MODE"),
+            "`greenhttp DIR`, off for --static mounts.", metavar="MODE", scope="app"),
+    # Off unless asked: browsers then revalidate with the ETag, always right. Per mount,
+    # because only fingerprinted assets may be cached for a year.
+    Setting("static_cache_control", (), _cache_control, "Cache-Control for every file served at "
+            "/PREFIX (a --static mount, or / for `greenhttp DIR`), e.g. "
+            "'/assets=public, max-age=31536000, immutable' (repeatable; in the environment "
+            "variable separated by spaces, so write the value without them).",
+            metavar="/PREFIX=VALUE", repeat=True, scope="app"),
     # WebSockets (greenhttp.websocket, docs/websocket.md). 16 MiB: larger than any chat or
     # Socket.IO payload, small enough that a few hostile clients cannot exhaust memory.
     Setting("websocket_max_message_size", 16 * MIB, _non_negative_int,
@@ -293,6 +320,21 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("proxy_tunnel_idle_timeout", 300.0, _positive_float,
             "Seconds a CONNECT tunnel may carry no byte in a direction before it ends.",
             scope="proxy", long="--tunnel-idle-timeout", metavar="SECONDS"),
+    # Upstream TLS (https:// routes): the system trust store and host name checks by
+    # default, as the client's own verify=True; nginx's proxy_ssl_verify defaults to off,
+    # which silently trusts any certificate, so greenhttp does not follow it there.
+    Setting("proxy_upstream_verify", True, _on_off,
+            "Verify upstream TLS certificates and host names: on or off (off trusts anyone).",
+            scope="proxy", long="--upstream-verify", metavar="on|off"),
+    Setting("proxy_upstream_ca", "", str,
+            "Trust this CA file (PEM) or directory for upstream TLS instead of the system store.",
+            scope="proxy", long="--upstream-ca", metavar="PATH"),
+    Setting("proxy_upstream_cert", "", str,
+            "Present this client certificate (PEM; with its key unless --upstream-key) to upstreams.",
+            scope="proxy", long="--upstream-cert", metavar="FILE"),
+    Setting("proxy_upstream_key", "", str,
+            "The private key (PEM) of --upstream-cert, when it is a separate file.",
+            scope="proxy", long="--upstream-key", metavar="FILE"),
     # -- pool: greenhttp.Pool -----------------------------------------------------------------
     # hackney's pool holds 50 connections; httpx and aiohttp cap the total at 100, we allow
     # a few busy hosts more. Idle connections live 30 s: long enough to bridge bursts,
@@ -352,7 +394,7 @@ def resolve(settings: tuple[Setting, ...], environ: Mapping[str, str] | None = N
 
 @dataclass
 class ServerConfig:
-    """Resolved values of the ``server`` settings plus the few that are not flags.
+    """Resolved values of the ``server`` and ``app`` settings plus the few that are not flags.
 
     Fields for attribute access and typing; their defaults are the declarations'.
     """
@@ -396,6 +438,7 @@ class ServerConfig:
     graceful_timeout: float = default("graceful_timeout")
     static: tuple[str, ...] = default("static")
     listings: str = default("listings")
+    static_cache_control: tuple[str, ...] = default("static_cache_control")
     websocket_max_message_size: int = default("websocket_max_message_size")
     websocket_ping_interval: float = default("websocket_ping_interval")
     websocket_ping_timeout: float = default("websocket_ping_timeout")
@@ -409,7 +452,7 @@ class ServerConfig:
     @classmethod
     def from_environ(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> "ServerConfig":
         """Defaults, then ``GREENHTTP_*`` environment variables, then ``overrides``."""
-        server = scoped("server")
+        server = scoped("server", "app")
         values = resolve(server, environ, **overrides)
         names = {s.name for s in server}
         values.update({k: v for k, v in overrides.items() if k not in names and v is not None})
@@ -418,7 +461,8 @@ class ServerConfig:
 
 def _check_config_covers_the_server_settings() -> None:
     names = {f.name for f in fields(ServerConfig)} - {"access_log", "server_header", "port_given"}
-    assert names == {s.name for s in scoped("server")}, names ^ {s.name for s in scoped("server")}
+    declared = {s.name for s in scoped("server", "app")}
+    assert names == declared, names ^ declared
 
 
 _check_config_covers_the_server_settings()

@@ -148,6 +148,35 @@ def tls_stream_server(ca: Any, handle: Callable[[Any, Any], None]) -> Any:
     return gevent.server.StreamServer(("127.0.0.1", 0), handle, ssl_context=context)
 
 
+@pytest.fixture(scope="module")
+def httpbin() -> Iterator[str]:
+    """httpbin under gunicorn (a foreign server), in a subprocess on a free port: its URL."""
+    import os
+    import re
+    import subprocess
+    import sys
+
+    gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
+    process = subprocess.Popen([gunicorn, "-b", "127.0.0.1:0", "-w", "1", "httpbin:app"],
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 30
+        url = None
+        assert process.stderr is not None
+        while url is None and time.monotonic() < deadline:
+            line = process.stderr.readline()
+            match = re.search(r"Listening at: (http://\S+)", line)
+            if match:
+                url = match.group(1)
+            elif not line and process.poll() is not None:
+                break
+        assert url, "gunicorn did not start"
+        yield url
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
 # -- layers --------------------------------------------------------------------------------
 
 _LAYERS = ("protocol", "replay", "sockets", "interop")
@@ -157,8 +186,9 @@ def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
     """Mark every test with the layer its folder names (tests/<layer>/test_*.py)."""
     for item in items:
         layer = item.path.parent.name
-        if layer in _LAYERS:
-            item.add_marker(getattr(pytest.mark, layer))
+        if layer not in _LAYERS:
+            raise pytest.UsageError(f"{item.path}: tests live in a layer folder, tests/{{{','.join(_LAYERS)}}}/")
+        item.add_marker(getattr(pytest.mark, layer))
 
 
 @contextlib.contextmanager

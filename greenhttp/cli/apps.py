@@ -58,7 +58,7 @@ def static_or_app(spec: str, config: Any) -> Callable[..., Any]:
     listings = {"on": True, "off": False}.get(config.listings)
     try:
         return build_static_app(None if directory else load_app(spec), config.static, listings,
-                                directory=directory)
+                                directory=directory, cache_controls=config.static_cache_control)
     except ValueError as exc:
         raise CLIError(str(exc)) from None
 

@@ -108,7 +108,8 @@ def config_from_args(args: argparse.Namespace) -> Any:
 
     from ..settings import ServerConfig, scoped
 
-    values = resolve_args(args, scoped("server"))
+    # The ``app`` settings only where the verb added them (greenhttp APP, not the proxy).
+    values = resolve_args(args, [s for s in scoped("server", "app") if hasattr(args, s.name)])
     # -p, else $PORT (greenhttp.server.binding.default_port), so GREENHTTP_PORT counts as -p.
     given = args.port if args.port is not None else (
         values["port"] if "GREENHTTP_PORT" in os.environ else None)

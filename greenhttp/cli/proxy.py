@@ -66,10 +66,12 @@ def build_app(args: argparse.Namespace) -> Any:
     timeout = Timeout(connect=values["proxy_connect_timeout"], read=read, write=read)
     per_host = values["proxy_max_per_host"]
     pool = Pool(max_per_host=per_host, max_total=max(default("pool_max_total"), per_host * 4))
+    verify, cert = upstream_tls(values)
     reverse = None
     if args.routes:
         try:
-            reverse = ReverseProxy(args.routes, pool=pool, timeout=timeout, preserve_host=args.preserve_host)
+            reverse = ReverseProxy(args.routes, pool=pool, timeout=timeout, preserve_host=args.preserve_host,
+                                   verify=verify, cert=cert)
         except ValueError as exc:
             raise CLIError(str(exc)) from None
     auth_text = args.auth or os.environ.get("GREENHTTP_PROXY_AUTH")
@@ -95,6 +97,26 @@ def build_app(args: argparse.Namespace) -> Any:
                             tunnel_idle_timeout=values["proxy_tunnel_idle_timeout"])
     except ValueError as exc:
         raise CLIError(str(exc)) from None
+
+
+def upstream_tls(values: dict[str, Any]) -> tuple[bool | str, Any]:
+    """The client's ``verify`` and ``cert`` from the --upstream-* settings, files checked now
+    (a typo should stop the proxy at start, not fail every https request later)."""
+    for name in ("proxy_upstream_ca", "proxy_upstream_cert", "proxy_upstream_key"):
+        path = values[name]
+        if path and not os.path.exists(path):
+            raise CLIError(f"--{name[len('proxy_'):].replace('_', '-')}: no such file: {path}")
+    if values["proxy_upstream_key"] and not values["proxy_upstream_cert"]:
+        raise CLIError("--upstream-key needs --upstream-cert")
+    verify: bool | str = values["proxy_upstream_ca"] or True
+    if not values["proxy_upstream_verify"]:
+        if values["proxy_upstream_ca"]:
+            raise CLIError("--upstream-ca and --upstream-verify off contradict each other")
+        verify = False
+    cert: Any = values["proxy_upstream_cert"] or None
+    if cert and values["proxy_upstream_key"]:
+        cert = (cert, values["proxy_upstream_key"])
+    return verify, cert
 
 
 def main(argv: Sequence[str]) -> int:

@@ -8,8 +8,9 @@ from typing import Any, Callable, Sequence
 
 from .apps import static_or_app
 from .command import PROG, SUBCOMMANDS
+from ..settings import scoped
 from .logs import configure
-from .options import ArgumentParser, add_server_options, config_from_args
+from .options import ArgumentParser, add_server_options, add_setting_options, config_from_args
 
 def build_parser() -> argparse.ArgumentParser:
     from .._version import __version__
@@ -33,6 +34,7 @@ def build_parser() -> argparse.ArgumentParser:
                         help="path/to/app.py (its 'app', else 'application'), path/to/app.py:name, "
                              "package.module:name, or a directory to serve its files (DIR)")
     add_server_options(parser)
+    add_setting_options(parser, scoped("app"))
     parser.add_argument("--console", action="store_true",
                         help="Also open a Python prompt in the serving process (app, server and "
                              "live stats in scope); serving goes on while it waits for input.")

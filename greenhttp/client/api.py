@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Union
 
 from .response import Response
-from .session import Client
+from .session import Client, _document
 
 
 # Module-level calls keep no cookies between unrelated requests: a session does that.
@@ -48,3 +48,8 @@ def options(url: str, **kwargs: Any) -> Response:
 def fetch_all(requests: Iterable[Any], concurrency: int = 10, **common: Any) -> list[Union[Response, Exception]]:
     """``Client.fetch_all`` on the shared pool: responses or exceptions, in input order."""
     return _default_client.fetch_all(requests, concurrency, **common)
+
+
+for _function in (get, post, put, patch, delete, head, options):
+    _document(_function, _function.__name__.upper(), bound=False)
+_document(request, None, bound=False)

@@ -31,6 +31,8 @@ import time
 from typing import TYPE_CHECKING, Any, Callable, Generator
 
 from ..errors import UsageError
+# os.environ.get decodes on every call; on POSIX the raw bytes are read (routing._env's trick).
+from .routing import _environ_bytes
 
 if TYPE_CHECKING:
     from .request import Request
@@ -180,9 +182,20 @@ def _netrc_file(path: str) -> netrc.netrc | None:
     return parsed
 
 
+_netrc_paths: dict[tuple[Any, Any], str] = {}
+
+
 def netrc_auth(host: str) -> BasicAuth | None:
     """Credentials for ``host`` from ``$NETRC`` or ``~/.netrc`` (curl's and requests' rule)."""
-    path = os.environ.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
+    # expanduser and join per request cost more than the two lookups that key them.
+    raw = _environ_bytes
+    key: tuple[Any, Any] = ((raw.get(b"NETRC"), raw.get(b"HOME")) if raw is not None
+                            else (os.environ.get("NETRC"), os.environ.get("HOME")))
+    path = _netrc_paths.get(key)
+    if path is None:
+        path = os.environ.get("NETRC") or os.path.join(os.path.expanduser("~"), ".netrc")
+        if len(_netrc_paths) < 64:
+            _netrc_paths[key] = path
     parsed = _netrc_file(path)
     entry = parsed.authenticators(host) if parsed is not None else None
     if not entry:

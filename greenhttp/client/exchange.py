@@ -33,6 +33,7 @@ from ..protocol import (
 )
 from .payload import _FileRegion, _Payload
 from .pool import Pool, PooledConnection
+from .retry import IDEMPOTENT_METHODS
 from .routing import USER_AGENT
 from .timeouts import _Timer
 from .transport import READ_SIZE, SocketStream, Stream
@@ -40,8 +41,6 @@ from .transport import READ_SIZE, SocketStream, Stream
 if TYPE_CHECKING:
     from .routing import _URL, _Proxy, _Route
 
-# RFC 9110 §9.2.2: methods whose repetition has the same effect as one request.
-IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
 
 # A body up to this size leaves in the same send as the head (one syscall, one packet
 # train); larger ones are written in WRITE_SIZE slices so progress() can report.
@@ -362,13 +361,25 @@ def perform(pool: Pool, route: "_Route", timer: _Timer, method: str, target: str
 
 
 def open_route(route: "_Route", timer: _Timer) -> Stream:
-    """Dial ``route`` with its connector: TCP, then the CONNECT tunnel, then TLS."""
+    """Dial ``route`` with its connector: TCP (or SOCKS), TLS to an https proxy, the
+    CONNECT tunnel, then TLS to the origin."""
     host, port = route.address
+    if route.socks is not None:
+        from .socks import socks_dial
+
+        dial = partial(socks_dial, *route.socks)
+        if route.context is None:
+            return route.connector(host, port, timer.connect(), dial=dial)
+        return route.connector(host, port, timer.connect(), route.context, route.server_hostname,
+                               dial=dial)
     if route.context is None:
         return route.connector(host, port, timer.connect())
     tunnel = None
     if route.tunnel_to is not None:
         tunnel = partial(_tunnel, *route.tunnel_to)
+    if route.proxy_context is not None:
+        return route.connector(host, port, timer.connect(), route.context, route.server_hostname,
+                               tunnel, proxy_tls=route.proxy_context)
     return route.connector(host, port, timer.connect(), route.context, route.server_hostname, tunnel)
 
 

@@ -17,9 +17,8 @@ KEYWORDS = {
     "content": "body=",
     "allow_redirects": "follow_redirects=",
     "proxies": "proxy= (a URL, or {scheme: URL})",
-    "hooks": "event_hooks=",
-    "retries": "retry= (a greenhttp.Retry)",
-    "max_retries": "retry= (a greenhttp.Retry)",
+    "event_hooks": "hooks=",
+    "max_retries": "retries= (a number or a greenhttp.Retry)",
 }
 
 #: requests/httpx Response attribute -> the greenhttp one.

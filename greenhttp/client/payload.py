@@ -4,6 +4,7 @@ becomes on the wire (length, replayability, content type), streamed in pieces.""
 from __future__ import annotations
 
 import os
+import zlib
 from typing import Any, Iterable, Iterator, Mapping
 from urllib.parse import urlencode
 
@@ -14,6 +15,10 @@ from .multipart import MultipartEncoder, read_in_slices
 
 # Bodies are written in slices of this size so that progress() can report as they go.
 WRITE_SIZE = 262144
+# compress=: zlib's wbits for each coding (RFC 9110 §8.4.1: gzip is RFC 1952, deflate
+# the zlib format of RFC 1950). Level 6 is zlib's and gzip(1)'s default.
+_WBITS = {"gzip": 31, "deflate": 15}
+COMPRESS_LEVEL = 6
 
 
 
@@ -112,6 +117,18 @@ class _Payload:
             self.source.rewind()
         return True
 
+    def compressed(self, coding: str) -> "_Payload":
+        """This body in a content coding (``compress="gzip"``): compressed at once when it
+        is bytes in memory (and keeps a Content-Length), else as it streams (chunked)."""
+        wbits = _WBITS.get(coding)
+        if wbits is None:
+            raise UsageError(f"compress= takes {' or '.join(map(repr, _WBITS))}, not {coding!r}")
+        if self.kind == "bytes":
+            compressor = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, wbits)
+            data = compressor.compress(self.source) + compressor.flush()
+            return _Payload("bytes", data, len(data), True, self.content_type)
+        return _Payload("iter", _Compressing(self, wbits), None, self.replayable, self.content_type)
+
     def pieces(self, sendfile: bool) -> Iterator[Any]:
         kind = self.kind
         source = self.source
@@ -130,3 +147,26 @@ class _Payload:
                 if isinstance(data, str):
                     data = data.encode("utf-8")
                 yield data
+
+
+class _Compressing:
+    """A body compressed as it is read: each iteration starts from the top of the inner
+    body (rewound when it can be), so a replayable body stays replayable."""
+
+    __slots__ = ("inner", "wbits", "used")
+
+    def __init__(self, inner: _Payload, wbits: int) -> None:
+        self.inner = inner
+        self.wbits = wbits
+        self.used = False
+
+    def __iter__(self) -> Iterator[bytes]:
+        if self.used:
+            self.inner.rewind()
+        self.used = True
+        compressor = zlib.compressobj(COMPRESS_LEVEL, zlib.DEFLATED, self.wbits)
+        for piece in self.inner.pieces(False):
+            data = compressor.compress(piece)
+            if data:
+                yield data
+        yield compressor.flush()

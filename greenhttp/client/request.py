@@ -17,14 +17,36 @@ class Request:
     body when it is bytes in memory, else None (a file, a stream).
     """
 
-    __slots__ = ("method", "url", "headers", "_payload")
+    __slots__ = ("method", "url", "_headers", "_items", "_payload", "body")
 
-    def __init__(self, method: str, url: str, headers: Headers | None = None,
+    def __init__(self, method: str, url: str,
+                 headers: Headers | list[tuple[str, str]] | None = None,
                  payload: _Payload | None = None) -> None:
         self.method = method
         self.url = url
-        self.headers = headers if headers is not None else Headers()
+        # A Headers object is built only when someone looks (an auth flow, a hook): a
+        # plain call sends its header pairs as they are.
+        self._headers: Headers | None = headers if isinstance(headers, Headers) else None
+        self._items: list[tuple[str, str]] = headers if isinstance(headers, list) else []
         self._payload = payload
+        #: A mock transport's view of the body: a :class:`~greenhttp.Body` to read
+        #: (``MockTransport`` handlers); None on the client's side.
+        self.body: Any = None
+
+    @property
+    def headers(self) -> Headers:
+        """The request's header fields (case-insensitive, multi-valued); changes are sent."""
+        headers = self._headers
+        if headers is None:
+            headers = self._headers = Headers(self._items)
+        return headers
+
+    @headers.setter
+    def headers(self, value: Headers) -> None:
+        self._headers = value
+
+    def _header_items(self) -> list[tuple[str, str]]:
+        return self._headers.items() if self._headers is not None else self._items
 
     @property
     def target(self) -> str:

@@ -35,7 +35,7 @@ class Response:
     """
 
     __slots__ = ("status", "reason", "http_version", "_raw_headers", "_headers", "body", "url",
-                 "method", "history", "_content", "_exchange", "request", "elapsed", "__weakref__")
+                 "method", "history", "_content", "_exchange", "request", "_elapsed", "__weakref__")
 
     def __init__(self, method: str, url: str, head: ResponseHead, body: Body,
                  exchange: _Exchange | None = None) -> None:
@@ -53,8 +53,12 @@ class Response:
         self._exchange = exchange
         #: The :class:`~greenhttp.Request` as sent (after auth), set by the client.
         self.request: Request | None = None
-        #: Time from sending the request to the response head (requests' ``elapsed``).
-        self.elapsed = timedelta(0)
+        self._elapsed = 0.0
+
+    @property
+    def elapsed(self) -> timedelta:
+        """Time from sending the request to the response head (requests' ``elapsed``)."""
+        return timedelta(seconds=self._elapsed)
 
     @property
     def headers(self) -> Headers:

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import base64
 import functools
+import ipaddress
 import os
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Union
 from urllib.parse import quote, urlencode, urlsplit
 
 from ..errors import (
@@ -35,7 +36,7 @@ _SAFE_TARGET = "!#$%&'()*+,/:;=?@[]~-._"
 
 
 class _URL:
-    __slots__ = ("scheme", "host", "port", "target", "username", "password")
+    __slots__ = ("scheme", "host", "port", "target", "username", "password", "_text")
 
     def __init__(self, url: str) -> None:
         try:
@@ -65,6 +66,7 @@ class _URL:
         self.target = target
         self.username = parts.username
         self.password = parts.password
+        self._text: str | None = None
 
     @property
     def authority(self) -> str:
@@ -78,7 +80,11 @@ class _URL:
         return (self.scheme, self.host, self.port)
 
     def __str__(self) -> str:
-        return f"{self.scheme}://{self.authority}{self.target}"
+        # Parsed URLs are cached and immutable once in use: the text is built once.
+        text = self._text
+        if text is None:
+            text = self._text = f"{self.scheme}://{self.authority}{self.target}"
+        return text
 
 
 def _add_params(url: str, params: Any) -> str:
@@ -94,20 +100,35 @@ def _add_params(url: str, params: Any) -> str:
 # -- proxies ------------------------------------------------------------------------
 
 
+#: Proxy URL schemes: an HTTP proxy spoken to in plain text or over TLS, or SOCKS
+#: (``socks5h``/``socks4a``: the proxy resolves the host name, as curl's spelling says).
+PROXY_SCHEMES = ("http", "https", "socks5", "socks5h", "socks4", "socks4a")
+SOCKS_PORT = 1080  # RFC 1928 §3
+
+
 class _Proxy:
-    __slots__ = ("url", "authorization", "key")
+    __slots__ = ("url", "authorization", "key", "scheme")
 
     def __init__(self, url: str) -> None:
         if "://" not in url:
             url = "http://" + url  # HTTP_PROXY=host:3128 is common and curl accepts it
-        parsed = _URL(url)
-        if parsed.scheme != "http":
-            raise ProxyError(f"only http:// proxies are supported, not {url!r}")
+        scheme, _, rest = url.partition("://")
+        scheme = scheme.lower()
+        if scheme not in PROXY_SCHEMES:
+            raise ProxyError(f"unsupported proxy scheme in {url!r} ({', '.join(PROXY_SCHEMES)})")
+        parsed = _URL(("https" if scheme == "https" else "http") + "://" + rest)
+        if scheme.startswith("socks") and urlsplit(url).port is None:
+            parsed.port = SOCKS_PORT
+        self.scheme = scheme
         self.url = parsed
         self.key = url
         self.authorization: str | None = None
-        if parsed.username is not None:
+        if parsed.username is not None and not scheme.startswith("socks"):
             self.authorization = _basic_auth(parsed.username, parsed.password or "")
+
+    @property
+    def socks(self) -> bool:
+        return self.scheme.startswith("socks")
 
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)
@@ -134,23 +155,69 @@ def _env(name: str) -> str | None:
 
 
 def _no_proxy(host: str, port: int) -> bool:
-    """True if NO_PROXY exempts ``host`` (curl's rules: suffix match, leading dot optional, ``*``)."""
+    """True if NO_PROXY exempts ``host``.
+
+    Entries (comma-separated, as curl, requests and Go read them): ``*`` (everything);
+    a host name matching itself and its subdomains, written ``example.com``,
+    ``.example.com`` or ``*.example.com``; an IP address; a CIDR block (``10.0.0.0/8``,
+    ``::1/128``) matching IP-literal hosts (names are not resolved for this, as in curl);
+    any of them with ``:port`` (``[::1]:8080`` for IPv6).
+    """
     value = _env("no_proxy")
     if not value:
         return False
-    host = host.lower()
-    for entry in value.replace(" ", "").split(","):
+    names, networks, everything = _no_proxy_entries(value)
+    if everything:
+        return True
+    host = host.lower().strip("[]")
+    try:
+        address: Any = ipaddress.ip_address(host)
+    except ValueError:
+        address = None
+    for name, entry_port in names:
+        if entry_port is not None and entry_port != port:
+            continue
+        # An IP address matches only itself (curl, Go): ".0.0.1" is no suffix of 127.0.0.1.
+        if host == name or (address is None and host.endswith("." + name)):
+            return True
+    if networks and address is not None:
+        for network, entry_port in networks:
+            if (entry_port is None or entry_port == port) and address in network:
+                return True
+    return False
+
+
+_Network = Union[ipaddress.IPv4Network, ipaddress.IPv6Network]
+
+
+@functools.lru_cache(maxsize=16)
+def _no_proxy_entries(value: str) -> tuple[list[tuple[str, int | None]],
+                                           list[tuple[_Network, int | None]], bool]:
+    """NO_PROXY parsed once per distinct value: (names, networks, "*")."""
+    names: list[tuple[str, int | None]] = []
+    networks: list[tuple[_Network, int | None]] = []
+    for entry in value.replace(" ", "").lower().split(","):
         if not entry:
             continue
         if entry == "*":
-            return True
-        name, _, entry_port = entry.rpartition(":") if entry.count(":") == 1 else (entry, "", "")
-        if entry_port and entry_port != str(port):
+            return names, networks, True
+        entry_port: int | None = None
+        if entry.startswith("["):  # [::1]:8080 or [::1]
+            address, _, rest = entry[1:].partition("]")
+            entry, entry_port = address, int(rest[1:]) if rest[1:].isdigit() else None
+        elif entry.count(":") == 1:  # host:port (more colons: a bare IPv6 address)
+            entry, _, port_text = entry.partition(":")
+            entry_port = int(port_text) if port_text.isdigit() else None
+        if "/" in entry:
+            try:
+                networks.append((ipaddress.ip_network(entry, strict=False), entry_port))
+            except ValueError:
+                pass  # not a CIDR block: ignored, as curl does
             continue
-        name = name.lower().lstrip(".").strip("[]")
-        if host == name or host.endswith("." + name):
-            return True
-    return False
+        name = entry.removeprefix("*").lstrip(".")
+        if name:
+            names.append((name, entry_port))
+    return names, networks, False
 
 
 def _select_proxy(url: _URL, proxy: Any) -> _Proxy | None:
@@ -183,7 +250,7 @@ class _Route:
     """Where a request's connection goes, and how it is opened and pooled."""
 
     __slots__ = ("key", "label", "poolable", "absolute_target", "proxy_authorization", "connector",
-                 "address", "context", "server_hostname", "tunnel_to")
+                 "address", "context", "server_hostname", "tunnel_to", "proxy_context", "socks")
     #: What makes two connections interchangeable in the pool.
     key: tuple[Any, ...]
 
@@ -197,7 +264,24 @@ class _Route:
         self.absolute_target = False
         self.proxy_authorization: str | None = None
         self.poolable = True
+        #: TLS to an https:// proxy itself (the origin's TLS, if any, runs inside it).
+        self.proxy_context: Any = None
+        #: (proxy, host, port) when the connection is dialled through SOCKS.
+        self.socks: tuple[_Proxy, str, int] | None = None
         host, port = url.host, url.port
+        if proxy is not None and proxy.socks:
+            # A SOCKS connection is a plain pipe to the origin: pooled like a direct one.
+            self.socks = (proxy, host, port)
+            self.address = (proxy.url.host, proxy.url.port)
+            self.key = (url.scheme, host, port, proxy.key, verify, cert)
+            self.label = f"{url.scheme}://{url.authority} via {proxy.scheme}://{proxy.url.authority}"
+            if url.scheme == "https":
+                self.context = tls_context(verify, cert)
+                self.server_hostname = host
+            return
+        if proxy is not None and proxy.scheme == "https":
+            # The proxy's certificate is checked like an origin's, with the same verify=.
+            self.proxy_context = tls_context(verify, None)
         if url.scheme == "https":
             context: Any = tls_context(verify, cert)
             self.context = context
@@ -209,7 +293,7 @@ class _Route:
             else:
                 # A tunnel is the client's private pipe to one origin through one proxy;
                 # it is never pooled (a CONNECT exchange per request, then closed).
-                self.key = ("tunnel", host, port, proxy.url.host, proxy.url.port, verify, cert)
+                self.key = ("tunnel", host, port, proxy.key, verify, cert)
                 self.label = f"https://{url.authority} via {proxy.url.authority}"
                 self.poolable = False
                 bracketed = f"[{host}]" if ":" in host else host
@@ -221,8 +305,12 @@ class _Route:
             self.address = (host, port)
         else:
             # RFC 9112 §3.2.2: to a forward proxy, the target is the absolute URI.
-            self.key = ("http-proxy", proxy.url.host, proxy.url.port, proxy.authorization)
-            self.label = f"proxy http://{proxy.url.authority}"
+            self.key = ("http-proxy", proxy.key, proxy.authorization, verify)
+            self.label = f"proxy {proxy.scheme}://{proxy.url.authority}"
+            if self.proxy_context is not None:
+                # Absolute-form over TLS to the proxy: the connection's own TLS is the proxy's.
+                self.context, self.proxy_context = self.proxy_context, None
+                self.server_hostname = proxy.url.host
             self.absolute_target = True
             self.proxy_authorization = proxy.authorization
             self.address = (proxy.url.host, proxy.url.port)

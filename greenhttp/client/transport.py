@@ -190,11 +190,16 @@ def _tcp_connect(host: str, port: int) -> Any:
 
 def connect(host: str, port: int, timeout: float | None,
             tls: Optional["ssl.SSLContext"] = None, server_hostname: str | None = None,
-            tunnel: Callable[[SocketStream, float | None], None] | None = None) -> SocketStream:
+            tunnel: Callable[[Any, float | None], None] | None = None, *,
+            proxy_tls: Optional["ssl.SSLContext"] = None,
+            dial: Callable[[float | None], Any] | None = None) -> Any:
     """Open a connection; DNS, TCP, the proxy tunnel and the TLS handshake share ``timeout``.
 
     ``tunnel`` runs on the plain stream first (a CONNECT exchange with a proxy),
-    then TLS is layered on top of whatever it left connected.
+    then TLS is layered on top of whatever it left connected. ``proxy_tls``: TLS to
+    the proxy itself (an ``https://`` proxy) before the tunnel; TLS to the origin then
+    runs inside that TLS (:class:`TLSInTLSStream`). ``dial(timeout)`` replaces the TCP
+    connect with one that returns a socket already through a SOCKS proxy.
     """
     # gevent's own create_connection timeout does not cover getaddrinfo; one
     # gevent.Timeout around everything does, and raises ConnectTimeout itself.
@@ -205,11 +210,21 @@ def connect(host: str, port: int, timeout: float | None,
     sock: Any = None
     try:
         with map_exceptions(_CONNECT, address):
-            sock = _tcp_connect(host, port)
-            stream = SocketStream(sock)
+            if dial is not None:
+                sock = dial(timeout)
+                sock.setsockopt(_stdlib_socket.IPPROTO_TCP, _stdlib_socket.TCP_NODELAY, 1)
+            else:
+                sock = _tcp_connect(host, port)
+            stream: Any = SocketStream(sock)
+            if proxy_tls is not None:
+                sock = _tls_wrap(sock, proxy_tls, host)
+                stream = SocketStream(sock, tls=True)
             if tunnel is not None:
                 tunnel(stream, timeout)
-            if tls is not None:
+            if tls is not None and proxy_tls is not None:
+                stream = TLSInTLSStream(stream, tls, server_hostname or host)
+                stream.handshake(timeout)
+            elif tls is not None:
                 sock = _tls_wrap(sock, tls, server_hostname or host)
                 stream = SocketStream(sock, tls=True)
             sock = None  # handed over to the stream
@@ -218,6 +233,71 @@ def connect(host: str, port: int, timeout: float | None,
         timer.close()
         if sock is not None:
             sock.close()
+
+
+class TLSInTLSStream:
+    """TLS to the origin inside the TLS connection to an ``https://`` proxy.
+
+    An ``SSLSocket`` cannot be wrapped again, so the inner TLS runs on an ``SSLObject``
+    over memory BIOs (``SSLContext.wrap_bio``), moving records through the outer
+    stream: what urllib3's ``SSLTransport`` and httpcore do for the same case.
+    """
+
+    __slots__ = ("outer", "tls", "incoming", "outgoing", "closed")
+
+    def __init__(self, outer: SocketStream, context: "ssl.SSLContext", server_hostname: str) -> None:
+        import ssl
+
+        self.outer = outer
+        self.incoming = ssl.MemoryBIO()
+        self.outgoing = ssl.MemoryBIO()
+        self.tls = context.wrap_bio(self.incoming, self.outgoing, server_hostname=server_hostname)
+        self.closed = False
+
+    def _run(self, operation: Callable[[], Any], timeout: float | None) -> Any:
+        import ssl
+
+        while True:
+            try:
+                result = operation()
+            except ssl.SSLWantReadError:
+                self._flush(timeout)
+                data = self.outer.read(READ_SIZE, timeout)
+                if data:
+                    self.incoming.write(data)
+                else:
+                    self.incoming.write_eof()
+                continue
+            except ssl.SSLZeroReturnError:
+                result = b""
+            self._flush(timeout)
+            return result
+
+    def _flush(self, timeout: float | None) -> None:
+        pending = self.outgoing.read()
+        if pending:
+            self.outer.write(pending, timeout)
+
+    def handshake(self, timeout: float | None) -> None:
+        self._run(self.tls.do_handshake, timeout)
+
+    def read(self, n: int, timeout: float | None) -> bytes:
+        with map_exceptions(_READ, timeout):
+            return bytes(self._run(lambda: self.tls.read(n), timeout))
+
+    def write(self, data: bytes | memoryview, timeout: float | None) -> None:
+        view = memoryview(data)
+        with map_exceptions(_WRITE, timeout):
+            while view:
+                written = self._run(lambda: self.tls.write(view), timeout)
+                view = view[written:]
+
+    def is_stale(self) -> bool:
+        return self.closed or self.tls.pending() > 0 or self.outer.is_stale()
+
+    def close(self) -> None:
+        self.closed = True
+        self.outer.close()
 
 
 def _tls_wrap(sock: Any, context: "ssl.SSLContext", server_hostname: str) -> Any:

@@ -214,13 +214,16 @@ def _upload_body(environ: dict[str, Any]) -> Body | None:
 def proxy_request(environ: dict[str, Any], url: str, *, pool: Pool | None = None,
                   timeout: Any = DEFAULT_TIMEOUT, headers: HeaderOverrides = None,
                   preserve_host: bool = False, forwarded: bool = True,
-                  via: str | None = VIA, method: str | None = None) -> ProxyResponse:
+                  via: str | None = VIA, method: str | None = None,
+                  verify: bool | str = True, cert: Any = None) -> ProxyResponse:
     """Forward the current request to ``url`` (the full upstream URL) and return the answer.
 
     The request body streams upstream as it arrives; return
     ``response(environ, start_response)`` and the upstream body streams back. Before
     that, the app may change ``response.status``, ``.reason`` and ``.headers``.
     ``headers`` adds or replaces upstream request fields (a value of None removes one).
+    ``verify`` and ``cert`` are the client's, for an ``https://`` upstream: True (the
+    system trust store), a CA file or directory, or False; a client certificate.
     Also available as ``environ["greenhttp.proxy"](environ, url, ...)`` under
     greenhttp's server. Never raises for an upstream failure: that is a 502, 503 or
     504 response (``response.error`` says why). A :class:`~greenhttp.errors.RequestError`
@@ -239,7 +242,7 @@ def proxy_request(environ: dict[str, Any], url: str, *, pool: Pool | None = None
             return tunnel
     try:
         upstream = _client.request(method, url, headers=items, body=_upload_body(environ),
-                                   stream=True, pool=pool, timeout=timeout,
+                                   stream=True, pool=pool, timeout=timeout, verify=verify, cert=cert,
                                    decode_content=False)  # relay the bytes as the upstream coded them
     except RequestError as exc:
         # The inbound client's fault (its upload stalled, broke or ended): the server answers it.

@@ -105,7 +105,8 @@ class ReverseProxy:
     def __init__(self, routes: RoutesLike, *, pool: Pool | None = None, timeout: Any = DEFAULT_TIMEOUT,
                  headers: HeaderOverrides = None, preserve_host: bool = False, forwarded: bool = True,
                  via: str | None = VIA,
-                 on_response: Callable[[ProxyResponse, dict[str, Any]], Any] | None = None) -> None:
+                 on_response: Callable[[ProxyResponse, dict[str, Any]], Any] | None = None,
+                 verify: bool | str = True, cert: Any = None) -> None:
         self.routes = parse_routes(routes)
         self.pool = pool
         self.timeout = timeout
@@ -114,6 +115,8 @@ class ReverseProxy:
         self.forwarded = forwarded
         self.via = via
         self.on_response = on_response
+        self.verify = verify
+        self.cert = cert
 
     def route(self, path: str) -> Route | None:
         for route in self.routes:
@@ -129,7 +132,7 @@ class ReverseProxy:
         response = proxy_request(environ, route.upstream_url(path, query), pool=self.pool,
                                  timeout=self.timeout, headers=self.headers,
                                  preserve_host=self.preserve_host, forwarded=self.forwarded,
-                                 via=self.via)
+                                 via=self.via, verify=self.verify, cert=self.cert)
         if self.on_response is not None:
             try:
                 self.on_response(response, environ)

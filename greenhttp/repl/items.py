@@ -22,6 +22,7 @@ separator character literal: ``'a\\=b=c'`` is the field ``a=b``.
 from __future__ import annotations
 
 import json
+import mimetypes
 import os
 import shlex
 from typing import Any, Iterable, NamedTuple
@@ -260,6 +261,11 @@ def build_request(method: str, url: str, items: Iterable[Item], body_format: str
     if raw_body is not None:
         if data or files:
             raise ItemError("a raw body (<file) cannot be combined with data fields or file uploads")
+        if not any(name.lower() == "content-type" for name, _ in headers):
+            # As curl -T does not, but HTTPie does: "<photo.jpg" is sent as image/jpeg.
+            guessed, _ = mimetypes.guess_type(raw_body)
+            if guessed:
+                headers.append(("Content-Type", guessed))
         return RequestSpec(method, url, headers, params, "file", raw_body, [])
     if files:
         return RequestSpec(method, url, headers, params, "multipart", data, files)

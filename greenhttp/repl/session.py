@@ -95,6 +95,13 @@ class Session:
         self.body_only = False
         self.show_timing = True
         self.running = True
+        #: one-shot mode: a binary stream for the body's bytes as they are (stdout not a
+        #: terminal), the file to save it to ("" names it from the response), the
+        #: ``auth=`` of every request, and whether the request head is shown (``-v``).
+        self.raw_out: IO[bytes] | None = None
+        self.save_to: str | None = None
+        self.auth: Any = None
+        self.verbose = False
 
         def counting_connect(*args: Any, **kwargs: Any) -> Any:
             stream = connect(*args, **kwargs)
@@ -172,7 +179,14 @@ class Session:
 
     def send(self, spec: RequestSpec) -> Outcome:
         kwargs, opened = spec.request_kwargs()
-        progress = UploadProgress(self.err) if spec.body_kind in ("file", "multipart") else None
+        # A progress bar only where someone watches it: never into a pipe or a log file.
+        watched = _is_terminal(self.err)
+        progress = UploadProgress(self.err) if watched and spec.body_kind in ("file", "multipart") else None
+        download = UploadProgress(self.err, "download") if watched and self.save_to is not None else None
+        if self.auth is not None:
+            kwargs["auth"] = self.auth
+        if self.verbose:
+            kwargs["hooks"] = {"request": [self.show_request]}
         opened_before = self.connections_opened
         response = None
         start = time.monotonic()
@@ -181,7 +195,7 @@ class Session:
             response = self.client.request(
                 spec.method, spec.url, stream=True, timeout=self.options.timeout,
                 follow_redirects=self.options.follow, verify=self.options.verify,
-                progress=progress, **kwargs)
+                progress=progress, download_progress=download, **kwargs)
             head_time = time.monotonic() - start
             if progress is not None:
                 progress.close()
@@ -207,8 +221,9 @@ class Session:
             self.timing("request interrupted by Ctrl-C")
             return Outcome(None, KeyboardInterrupt())
         finally:
-            if progress is not None:
-                progress.close()
+            for bar in (progress, download):
+                if bar is not None:
+                    bar.close()
             for f in opened:
                 f.close()
             if response is not None:
@@ -219,11 +234,37 @@ class Session:
             self.err.write(self.printer.dim(f"({text})") + "\n")
             self.err.flush()
 
+    def show_request(self, request: Any) -> None:
+        """``-v``: the request head of every hop (redirects and auth rounds too), then a blank line."""
+        url = urlsplit(request.url)
+        lines = [f"{request.method} {request.target} HTTP/1.1", f"Host: {url.netloc.rpartition('@')[2]}"]
+        lines += [f"{name}: {value}" for name, value in request.headers.items()]
+        self.printer.write(self.printer.highlight("\n".join(lines) + "\n", "http") + "\n")
+
     def show_body(self, response: Any) -> None:
-        """The body, whole and pretty when that is wise, else chunk by chunk as it arrives."""
+        """The body, whole and pretty when that is wise, else chunk by chunk as it arrives.
+
+        Into a file (``-o``) or a pipe the body goes as it is, byte for byte (decoded
+        from its content coding): what HTTPie does, and what ``> file`` means.
+        """
         printer = self.printer
         body = response.body
         if response.method == "HEAD":
+            return
+        if self.save_to is not None:
+            path = self.save_to or download_name(response)
+            with open(path, "wb") as f:
+                for chunk in body:
+                    f.write(chunk)
+            self.err.write(f"saved {human_size(body.received)} to {path}\n")
+            self.err.flush()
+            return
+        if self.raw_out is not None:
+            if not self.body_only:
+                printer.write("\n")
+            for chunk in body:
+                self.raw_out.write(chunk)
+            self.raw_out.flush()
             return
         mime = media_type(response.headers)
         kind = kind_of(mime)
@@ -301,6 +342,31 @@ def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message}"
 
 
+def _is_terminal(stream: Any) -> bool:
+    try:
+        return bool(stream.isatty())
+    except (AttributeError, ValueError):
+        return False
+
+
+def download_name(response: Any) -> str:
+    """``-d``: the file name from ``Content-Disposition`` (RFC 6266), else the URL's last
+    segment, else ``index``; never a path, never an existing file (``name-1``...)."""
+    import os
+    from email.message import Message
+
+    message = Message()
+    message["content-disposition"] = response.headers.get("content-disposition") or ""
+    name = message.get_filename() or os.path.basename(urlsplit(response.url).path) or "index"
+    name = os.path.basename(name.replace("\\", "/")).lstrip(".") or "index"
+    stem, ext = os.path.splitext(name)
+    candidate, n = name, 0
+    while os.path.exists(candidate):
+        n += 1
+        candidate = f"{stem}-{n}{ext}"
+    return candidate
+
+
 class UploadProgress:
     """The ``progress=`` callback: a tqdm bar on stderr for the request body.
 
@@ -311,8 +377,9 @@ class UploadProgress:
     is a greenlet with its own asyncio loop competing with the upload.
     """
 
-    def __init__(self, out: IO[str]) -> None:
+    def __init__(self, out: IO[str], desc: str = "upload") -> None:
         self.out = out
+        self.desc = desc
         self.bar: Any = None
 
     def __call__(self, sent: int, total: int | None) -> None:
@@ -321,7 +388,7 @@ class UploadProgress:
 
             tqdm.tqdm.monitor_interval = 0
             self.bar = tqdm.tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024,
-                                 desc="upload", file=self.out, leave=True, mininterval=0.1,
+                                 desc=self.desc, file=self.out, leave=True, mininterval=0.1,
                                  dynamic_ncols=True)
         self.bar.update(sent - self.bar.n)
 

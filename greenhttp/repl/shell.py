@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import os
 import sys
-from typing import IO, Sequence
+from typing import IO, Any, Sequence
 
-from ..errors import GreenHTTPError, TimeoutError
+from ..errors import CLIError, GreenHTTPError, TimeoutError
 from .items import FORMATS, build_request, parse_items, to_curl
 from .options import _parse_timeout
 from .prompt import interactive, scripted
@@ -51,6 +51,22 @@ def main(argv: Sequence[str]) -> int:
 # -- one-shot mode --------------------------------------------------------------------------------
 
 
+def _auth(value: str, kind: str) -> Any:
+    """``-a user:pass`` (HTTPie's and curl's spelling); without ``:pass`` the password is asked."""
+    user, colon, password = value.partition(":")
+    if not colon:
+        if not sys.stdin.isatty():
+            raise CLIError("-a USER without a password needs a terminal to ask it; use USER:PASS")
+        import getpass
+
+        password = getpass.getpass(f"password for {user}: ")
+    if kind == "digest":
+        from ..client.auth import DigestAuth
+
+        return DigestAuth(user, password)
+    return (user, password)
+
+
 def oneshot_main(argv: Sequence[str]) -> int:
     """``greenhttp METHOD URL [ITEM...]``: one request, the repl's output, a useful exit status.
 
@@ -73,6 +89,12 @@ def oneshot_main(argv: Sequence[str]) -> int:
     parser.add_argument("--no-follow", action="store_true", help="do not follow redirects")
     parser.add_argument("--format", choices=FORMATS, default="json", help="how data fields are sent (default json)")
     parser.add_argument("-b", "--body", action="store_true", help="print the body only")
+    parser.add_argument("-o", "--output", metavar="FILE", help="save the body to FILE (bytes as received, decoded)")
+    parser.add_argument("-d", "--download", action="store_true",
+                        help="save the body to a file named from Content-Disposition or the URL")
+    parser.add_argument("-a", "--auth", metavar="USER[:PASS]", help="credentials (asked for when PASS is missing)")
+    parser.add_argument("--auth-type", choices=("basic", "digest"), default="basic", help="default basic")
+    parser.add_argument("-v", "--verbose", action="store_true", help="show the request head too")
     parser.add_argument("--curl", action="store_true", help="print the request as a curl command instead of sending it")
     args = parser.parse_intermixed_args(list(argv)[1:])
     # A bad URL or item is a UsageError: the command prints it on one line (cli.command.main).
@@ -82,6 +104,13 @@ def oneshot_main(argv: Sequence[str]) -> int:
     session.options.format = args.format
     session.body_only = args.body
     session.show_timing = sys.stderr.isatty()
+    session.verbose = args.verbose
+    if args.output or args.download:
+        session.save_to = args.output or ""
+    elif not sys.stdout.isatty():
+        session.raw_out = sys.stdout.buffer  # a pipe or a file gets the bytes, not a summary
+    if args.auth is not None:
+        session.auth = _auth(args.auth, args.auth_type)
     items = parse_items(args.items)
     spec = build_request(method, session.url, items, args.format)
     if args.curl:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any, Callable
 
 import gevent
@@ -18,6 +19,14 @@ from ..settings import ServerConfig
 from .wsgi import WSGIApp, WSGIHandler
 
 Handler = Callable[[HTTPConnection, RequestHead, Body], bool]
+
+
+#: How long a stopping server waits for the first request of a connection it accepted
+#: but has heard nothing on yet. Such a client connected before the listener closed and
+#: was told nothing, so its request (sent right behind the connect, milliseconds on any
+#: real network) must be answered, not met with EOF. An idle keep-alive connection that
+#: has been served is closed at once: RFC 9112 §9.3.1 lets its client retry.
+FIRST_REQUEST_GRACE = 1.0
 
 
 class Server:
@@ -143,10 +152,16 @@ class Server:
             conn.closing = True
         for hook in list(self.on_stop):
             hook()
+        # Connections accepted just before the listener closed may still have their
+        # greenlets queued: let them start and register before the count is read.
+        gevent.sleep(0)
+        stopping_since = time.monotonic()
         with gevent.Timeout(grace, False):  # type: ignore[arg-type]  # False: no exception, per gevent's docs
             while self.connections:
+                waited = time.monotonic() - stopping_since
                 for conn in list(self.connections):
-                    if conn.idle and not conn.input_waiting():
+                    if conn.idle and not conn.input_waiting() and (
+                            conn.requests_served or waited >= FIRST_REQUEST_GRACE):
                         self._kill(conn)
                 gevent.sleep(0.05)
         for conn in list(self.connections):

@@ -35,18 +35,26 @@ class FileWrapper:
     ``offset`` and ``count`` (keyword-only, a greenhttp extension) select a slice of
     the file, e.g. one byte range: the server sends exactly that slice with
     sendfile(2), and iterating (under middleware, or over TLS) yields the same bytes.
+    ``pieces`` (the other extension) makes the body a sequence of literal bytes and
+    ``(offset, count)`` slices of the file, e.g. multipart/byteranges: the server sends
+    each bytes piece and each slice with sendfile(2); the app declares Content-Length.
     """
 
     def __init__(self, filelike: Any, blksize: int = 65536, *,
-                 offset: int | None = None, count: int | None = None) -> None:
+                 offset: int | None = None, count: int | None = None,
+                 pieces: list[bytes | tuple[int, int]] | None = None) -> None:
         self.filelike = filelike
         self.blksize = blksize
         self.offset = offset
         self.count = count
+        self.pieces = pieces
         if hasattr(filelike, "close"):
             self.close = filelike.close
 
     def __iter__(self) -> Any:
+        if self.pieces is not None:
+            yield from self._iter_pieces()
+            return
         read = self.filelike.read
         if self.offset is not None:
             self.filelike.seek(self.offset)
@@ -58,6 +66,22 @@ class FileWrapper:
         while left > 0 and (data := read(min(self.blksize, left))):
             left -= len(data)
             yield data
+
+
+    def _iter_pieces(self) -> Any:
+        assert self.pieces is not None
+        for piece in self.pieces:
+            if isinstance(piece, bytes):
+                yield piece
+                continue
+            offset, left = piece
+            self.filelike.seek(offset)
+            while left > 0:
+                data = self.filelike.read(min(self.blksize, left))
+                if not data:
+                    return  # the file shrank: the server sees the short body and closes
+                left -= len(data)
+                yield data
 
 
 # HTTP_* keys for header names seen so far; header names repeat across requests.
@@ -284,6 +308,17 @@ class WSGIHandler:
 
     def _sendfile(self, conn: "HTTPConnection", state: _ResponseState, wrapper: FileWrapper) -> bool:
         file = wrapper.filelike
+        if wrapper.pieces is not None:
+            if state.status is None or state.head_sent or not _has_length(state.headers):
+                return False
+            self._send_head(conn, state)
+            for piece in wrapper.pieces:
+                if isinstance(piece, bytes):
+                    conn.write(piece, flush=False)  # goes out with the next slice
+                else:
+                    conn.sendfile(file, piece[0], piece[1])
+            conn.finish()
+            return True
         try:
             fileno = file.fileno()
             offset = file.tell() if wrapper.offset is None else wrapper.offset

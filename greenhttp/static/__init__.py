@@ -2,11 +2,11 @@
 
 Owns: safe path resolution (``paths``), Range and If-Range (``ranges``), validators and
 preconditions (``conditional``), Content-Type and precompressed-sibling choice
-(``mimetypes``), directory listings (``listing``), the WSGI app (``files``) and prefix
-mounting (``mount``).
+(``mimetypes``), the per-path cache of walks, validators and small files (``cache``),
+directory listings (``listing``), the WSGI app (``files``) and prefix mounting (``mount``).
 
 May import: the stdlib, and greenhttp's public top-level API (``greenhttp.FileWrapper``)
-in ``files`` only. ``paths``, ``ranges``, ``conditional``, ``mimetypes`` and ``listing``
+in ``files`` only. ``paths``, ``ranges``, ``conditional``, ``mimetypes``, ``cache`` and ``listing``
 are pure (no socket, no gevent) and tested without a server.
 """
 

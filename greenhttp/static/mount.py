@@ -58,9 +58,18 @@ def mount(mounts: Mapping[str, WSGIApp], fallback: Optional[WSGIApp] = None) -> 
     return dispatch
 
 
+def parse_cache_control(spec: str) -> tuple[str, str]:
+    """``"/PREFIX=VALUE"`` -> (normalised prefix, Cache-Control value). Raises ValueError."""
+    prefix, eq, value = spec.partition("=")
+    if not eq or not prefix.startswith("/") or not value.strip():
+        raise ValueError(f"expected /PREFIX=VALUE, got {spec!r}")
+    return prefix.rstrip("/"), value.strip()
+
+
 def build_static_app(app: Optional[WSGIApp], mounts: Sequence[str] = (),
                      listings: Optional[bool] = None, directory: Optional[str] = None,
-                     cache_control: Optional[str] = None) -> WSGIApp:
+                     cache_control: Optional[str] = None,
+                     cache_controls: Sequence[str] = ()) -> WSGIApp:
     """The app ``greenhttp`` serves.
 
     ``directory`` (``greenhttp DIR``): serve it at ``/``, listings on unless
@@ -68,16 +77,24 @@ def build_static_app(app: Optional[WSGIApp], mounts: Sequence[str] = (),
     beside ``app``, listings off unless ``listings`` is True (a mount sits beside an
     app, where exposing a directory's contents is rarely meant). Raises ValueError
     for a bad mount spec. With no directory and no mounts, returns ``app`` as it is.
+    ``cache_control`` applies to every mount; ``cache_controls`` (``--static-cache-control
+    /PREFIX=VALUE``) to the mount at PREFIX (``/``: the directory), and must name one.
     """
+    per_prefix = dict(parse_cache_control(spec) for spec in cache_controls)
     table: dict[str, WSGIApp] = {}
     for spec in mounts:
         prefix, path = parse_mount(spec)
-        table[prefix] = Files(path, listings=bool(listings), cache_control=cache_control)
+        table[prefix] = Files(path, listings=bool(listings),
+                              cache_control=per_prefix.pop(prefix, cache_control))
     if directory is not None:
-        root = Files(directory, listings=listings is not False, cache_control=cache_control)
+        root = Files(directory, listings=listings is not False,
+                     cache_control=per_prefix.pop("", cache_control))
         if not table:
             return root
         table.setdefault("", root)
+    if per_prefix:
+        unknown = ", ".join(p or "/" for p in per_prefix)
+        raise ValueError(f"--static-cache-control for {unknown}: no static mount there")
     if app is None and not table:
         raise ValueError("nothing to serve")
     if not table:
@@ -86,4 +103,4 @@ def build_static_app(app: Optional[WSGIApp], mounts: Sequence[str] = (),
     return mount(table, app)
 
 
-__all__ = ["parse_mount", "mount", "build_static_app", "is_static_dir"]
+__all__ = ["parse_mount", "parse_cache_control", "mount", "build_static_app", "is_static_dir"]

@@ -49,10 +49,7 @@ def request_segments(path_info: str, raw_path: Optional[str] = None,
     ``raw_path`` is the request target's path as received (``RAW_URI`` or
     ``REQUEST_URI``), when the server provides it.
     """
-    if raw_path is not None:
-        lowered = raw_path.partition("?")[0].lower()
-        if any(code in lowered for code in _RAW_REFUSED):
-            raise Refused("encoded slash, backslash or NUL")
+    check_raw(raw_path)
     try:
         text = path_info.encode("latin-1").decode("utf-8")  # strict: no overlong forms
     except (UnicodeEncodeError, UnicodeDecodeError):
@@ -73,6 +70,15 @@ def request_segments(path_info: str, raw_path: Optional[str] = None,
             raise Refused("control character")
         segments.append(segment)
     return segments
+
+
+def check_raw(raw_path: Optional[str]) -> None:
+    """Refuse a raw request path with an encoded slash, backslash or NUL (which PATH_INFO,
+    already decoded, cannot show)."""
+    if raw_path is not None and "%" in raw_path:
+        lowered = raw_path.partition("?")[0].lower()
+        if any(code in lowered for code in _RAW_REFUSED):
+            raise Refused("encoded slash, backslash or NUL")
 
 
 class Entry(NamedTuple):
@@ -163,4 +169,4 @@ class Root:
         return resolved
 
 
-__all__ = ["Refused", "Entry", "Root", "request_segments", "open_at"]
+__all__ = ["Refused", "Entry", "Root", "request_segments", "check_raw", "open_at"]

@@ -8,7 +8,8 @@ with ``receive()`` (str/bytes, ``None`` once closed), ``send()``, ``ping()``,
 
 from typing import TYPE_CHECKING
 
-from .core import ConcurrentReceive, ConnectionClosed, WebSocket, WebSocketTimeout
+from .core import WebSocket
+from .errors import ConcurrentReceive, ConnectionClosed, WebSocketTimeout
 from .server import HandshakeError, accept, endpoint, is_websocket_request
 
 if TYPE_CHECKING:

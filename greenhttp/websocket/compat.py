@@ -23,7 +23,8 @@ import gevent.event
 from gevent.lock import Semaphore
 from wsproto.frame_protocol import FrameProtocol
 
-from .core import GOING_AWAY, ConnectionClosed, Message, WebSocket
+from .core import Message, WebSocket
+from .errors import GOING_AWAY, ConnectionClosed
 from .server import accept, end_with_request, is_websocket_request, on_server_stop
 
 

@@ -23,10 +23,17 @@ from wsproto.connection import Connection, ConnectionState
 from wsproto.events import BytesMessage, CloseConnection, Event, Ping, Pong, TextMessage
 from wsproto.utilities import LocalProtocolError as _WSLocalProtocolError
 
-from ..errors import ConnectionLost, UsageError
-from ..errors import TimeoutError as _GreenTimeoutError
-
 from .deflate import BoundedDeflate
+from .errors import (
+    ABNORMAL_CLOSURE,
+    GOING_AWAY,
+    INTERNAL_ERROR,
+    MESSAGE_TOO_BIG,
+    NORMAL_CLOSURE,
+    ConcurrentReceive,
+    ConnectionClosed,
+    WebSocketTimeout,
+)
 
 Message = Union[str, bytes]
 
@@ -42,40 +49,9 @@ KEEPALIVE_UNREAD_LIMIT = 1024 * 1024
 #: How often the keepalive timer polls for the peer's Close while nobody receives.
 CLOSING_POLL = 0.05
 
-# RFC 6455 §7.4.1 status codes used here.
-NORMAL_CLOSURE = 1000
-GOING_AWAY = 1001
-PROTOCOL_ERROR = 1002
-ABNORMAL_CLOSURE = 1006  # never sent: "the connection was closed without a Close frame"
-MESSAGE_TOO_BIG = 1009
-INTERNAL_ERROR = 1011
-
 _timeouts = (_stdlib_socket.timeout, _gsocket.timeout, TimeoutError)
 # A non-blocking recv (the keepalive's poll) with nothing to read.
 _would_block = (BlockingIOError, ssl.SSLWantReadError)
-
-
-class ConnectionClosed(ConnectionLost):
-    """Raised by :meth:`WebSocket.send` (and friends) once the connection is closed.
-
-    ``code`` and ``reason`` are the close status (RFC 6455 §7.1.5/§7.1.6); 1006 when
-    the TCP connection ended without a Close frame.
-    """
-
-    def __init__(self, code: int, reason: str = "") -> None:
-        super().__init__(f"WebSocket closed with code {code}" + (f" ({reason})" if reason else ""))
-        self.code = code
-        self.reason = reason
-
-
-class WebSocketTimeout(_GreenTimeoutError):
-    """``receive(timeout=...)`` saw no message in time. The connection stays open."""
-
-
-class ConcurrentReceive(UsageError):
-    """``receive()`` was called while another greenlet is already receiving on the same
-    WebSocket. Two readers would split frames between them; one greenlet receives,
-    any number may send."""
 
 
 class WebSocket:

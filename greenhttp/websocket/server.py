@@ -25,7 +25,8 @@ from wsproto.utilities import generate_accept_token, split_comma_header
 from ..protocol.status import status_line
 from ..log import access_line, access_logger, error_logger
 from .deflate import BoundedDeflate
-from .core import GOING_AWAY, INTERNAL_ERROR, ConnectionClosed, WebSocket
+from .core import WebSocket
+from .errors import GOING_AWAY, INTERNAL_ERROR, ConnectionClosed
 
 _UNSET: Any = object()
 

@@ -2,39 +2,9 @@
 
 from __future__ import annotations
 
-import os
-import re
-import subprocess
-import sys
-import time
-from typing import Iterator
-
 import pytest
 
 import greenhttp
-
-
-@pytest.fixture(scope="module")
-def httpbin() -> Iterator[str]:
-    gunicorn = os.path.join(os.path.dirname(sys.executable), "gunicorn")
-    process = subprocess.Popen([gunicorn, "-b", "127.0.0.1:0", "-w", "1", "httpbin:app"],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    try:
-        deadline = time.monotonic() + 30
-        url = None
-        assert process.stderr is not None
-        while url is None and time.monotonic() < deadline:
-            line = process.stderr.readline()
-            match = re.search(r"Listening at: (http://\S+)", line)
-            if match:
-                url = match.group(1)
-            elif not line and process.poll() is not None:
-                break
-        assert url, "gunicorn did not start"
-        yield url
-    finally:
-        process.terminate()
-        process.wait(10)
 
 
 @pytest.mark.parametrize("coding", ["gzip", "deflate", "brotli"])

@@ -48,6 +48,22 @@ APP = textwrap.dedent('''
             code = int(path.rsplit("/", 1)[1])
             start_response(f"{code} Chosen", [("Content-Type", "text/plain")])
             return [b"status body\\n"]
+        if path == "/gzip":
+            import gzip
+            data = gzip.compress("héllo gzip\\n".encode() * 100)
+            start_response("200 OK", [("Content-Type", "text/plain; charset=utf-8"),
+                                      ("Content-Encoding", "gzip"), ("Content-Length", str(len(data)))])
+            return [data]
+        if path == "/attachment":
+            start_response("200 OK", [("Content-Type", "application/octet-stream"),
+                                      ("Content-Disposition", 'attachment; filename="../report.bin"')])
+            return [bytes(range(256)) * 4]
+        if path == "/basic":
+            import base64
+            good = "Basic " + base64.b64encode(b"joe:s3cret").decode()
+            ok = environ.get("HTTP_AUTHORIZATION") == good
+            start_response("200 OK" if ok else "401 Unauthorized", [("Content-Type", "text/plain")])
+            return [b"welcome\\n" if ok else b"who?\\n"]
         if path == "/slow":
             time.sleep(3)
         received = len(environ["wsgi.input"].read())
@@ -379,3 +395,70 @@ def test_oneshot_output_and_exit_statuses(server):
     assert bad.returncode == 1 and "invalid JSON" in bad.stderr and bad.stderr.count("\n") == 1
     curl = oneshot("put", server + "/x", "a=1", "--curl")
     assert shlex.split(curl.stdout)[:3] == ["curl", "-X", "PUT"]
+
+
+def oneshot_bytes(*args, cwd=ROOT, timeout=20):
+    return subprocess.run(CLI + list(args), cwd=cwd, capture_output=True, timeout=timeout)
+
+
+BINARY = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 40
+
+
+def test_oneshot_binary_body_into_a_pipe_is_the_bytes(server):
+    result = oneshot_bytes("get", server + "/binary", "-b")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == BINARY  # not "[binary body: ...; not shown]"
+    with_head = oneshot_bytes("get", server + "/binary")
+    head, _, body = with_head.stdout.partition(b"\n\n")
+    assert head.startswith(b"HTTP/1.1 200 OK\n") and body == BINARY
+    assert b"\x1b[" not in with_head.stderr  # no progress bar or colour when stderr is a pipe
+
+
+def test_oneshot_gzip_body_is_decoded(server):
+    result = oneshot_bytes("get", server + "/gzip", "-b")
+    assert result.stdout == "héllo gzip\n".encode() * 100
+    assert "\ufffd".encode() not in result.stdout
+
+
+def test_oneshot_output_and_download_save_bytes(server, tmp_path):
+    target = tmp_path / "saved.png"
+    result = oneshot_bytes("get", server + "/binary", "-o", str(target))
+    assert result.returncode == 0, result.stderr
+    assert target.read_bytes() == BINARY
+    assert result.stdout.startswith(b"HTTP/1.1 200 OK") and BINARY not in result.stdout
+    assert b"saved 10.0 KiB to" in result.stderr and b"it/s" not in result.stderr  # no tqdm in a pipe
+    gz = tmp_path / "text.txt"
+    oneshot_bytes("get", server + "/gzip", "-o", str(gz), "-b")
+    assert gz.read_bytes() == "héllo gzip\n".encode() * 100
+    # -d: named from Content-Disposition (its path stripped), never overwriting.
+    for expected in ("report.bin", "report-1.bin"):
+        result = oneshot_bytes("get", server + "/attachment", "-d", "-b", cwd=tmp_path)
+        assert result.returncode == 0, result.stderr
+        assert (tmp_path / expected).read_bytes() == bytes(range(256)) * 4
+    assert not (tmp_path.parent / "report.bin").exists()
+
+
+def test_oneshot_auth_and_verbose(server, httpbin):
+    assert oneshot("get", server + "/basic", "-b").stdout == "who?\n"
+    result = oneshot("get", server + "/basic", "-a", "joe:s3cret", "-v")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("GET /basic HTTP/1.1\nHost: 127.0.0.1:")
+    assert "Authorization: Basic am9lOnMzY3JldA==" in result.stdout and "welcome" in result.stdout
+    assert "\nHTTP/1.1 200 OK\n" in result.stdout
+    digest = oneshot("get", httpbin + "/digest-auth/auth/u/pw/SHA-256", "-a", "u:pw",
+                     "--auth-type", "digest", "--check-status", "-v")
+    assert digest.returncode == 0, digest.stdout + digest.stderr
+    assert '{"authenticated":true,"user":"u"}' in digest.stdout
+    assert digest.stdout.count("GET /digest-auth/auth/u/pw/SHA-256 HTTP/1.1") == 2  # 401, then answered
+    assert "Authorization: Digest username=\"u\"" in digest.stdout
+    wrong = oneshot("get", httpbin + "/basic-auth/u/pw", "-a", "u:nope", "--check-status")
+    assert wrong.returncode == 4
+
+
+def test_oneshot_raw_body_content_type_from_the_extension(server, tmp_path):
+    photo = tmp_path / "photo.jpg"
+    photo.write_bytes(b"\xff\xd8\xff" + b"x" * 100)
+    echo = json.loads(oneshot("post", server + "/echo", f"<{photo}", "-b").stdout)
+    assert echo["content_type"] == "image/jpeg" and echo["received"] == 103
+    explicit = json.loads(oneshot("post", server + "/echo", f"<{photo}", "Content-Type:x/y", "-b").stdout)
+    assert explicit["content_type"] == "x/y"

@@ -17,7 +17,7 @@ from websockets.sync.client import connect as ws_connect
 
 from greenhttp.errors import UsageError
 from greenhttp.websocket import ConnectionClosed, WebSocket, accept, endpoint
-from greenhttp.websocket.core import ConcurrentReceive
+from greenhttp.websocket import ConcurrentReceive
 
 from conftest import raw_websocket, running
 

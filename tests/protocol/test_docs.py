@@ -22,7 +22,7 @@ def load_generator():
     return module
 
 
-@pytest.mark.parametrize("scope", ["server", "proxy"])
+@pytest.mark.parametrize("scope", ["server", "app", "proxy"])
 def test_options_tables_are_generated_from_settings(scope):
     gen = load_generator()
     path = gen.TABLES[scope][0]
@@ -33,7 +33,7 @@ def test_options_tables_are_generated_from_settings(scope):
     assert gen.replace_in(text, scope) == text
 
 
-@pytest.mark.parametrize("scope", ["server", "proxy"])
+@pytest.mark.parametrize("scope", ["server", "app", "proxy"])
 def test_generated_table_has_one_row_per_setting(scope):
     from greenhttp.settings import scoped
 
@@ -98,3 +98,20 @@ def test_all_names_are_importable_and_unique():
     star: dict = {}
     exec("from greenhttp import *", star)
     assert set(star) - {"__builtins__"} == set(names)
+
+
+def test_app_settings_only_where_they_act():
+    """--static and --listings mount files beside an APP: `greenhttp --help` offers them,
+    `greenhttp proxy --help` (where they would do nothing) does not."""
+    from greenhttp.settings import scoped
+
+    def help_of(*verb):
+        return subprocess.run([sys.executable, "-m", "greenhttp", *verb, "--help"], cwd=ROOT,
+                              capture_output=True, text=True, timeout=30).stdout
+
+    app_flags = {s.long_flag for s in scoped("app")}
+    assert {"--static", "--listings"} <= app_flags
+    serve, proxy = help_of(), help_of("proxy")
+    for flag in app_flags:
+        assert re.search(re.escape(flag) + r"(?![\w-])", serve), flag
+        assert not re.search(re.escape(flag) + r"(?![\w-])", proxy), flag

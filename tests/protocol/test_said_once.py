@@ -32,7 +32,7 @@ def test_reason_phrases_come_from_the_one_table() -> None:
 
 def test_hop_by_hop_and_framing_sets_are_the_protocols() -> None:
     from greenhttp import protocol
-    from greenhttp.client import session
+    from greenhttp.client import send as session
     from greenhttp.proxy import headers as proxy_headers
 
     assert proxy_headers.HOP_BY_HOP is protocol.HOP_BY_HOP

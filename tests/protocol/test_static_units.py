@@ -1,8 +1,10 @@
 """The pure parts of greenhttp.static: ranges, preconditions, types, codings, path checks.
 No server, no socket."""
 
+import os
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -144,7 +146,8 @@ def test_request_segments_accept():
 
 def test_pure_modules_import_neither_socket_nor_gevent():
     code = ("import sys; import greenhttp.static.ranges, greenhttp.static.conditional, "
-            "greenhttp.static.mimetypes, greenhttp.static.paths, greenhttp.static.listing; "
+            "greenhttp.static.mimetypes, greenhttp.static.paths, greenhttp.static.listing, "
+            "greenhttp.static.cache; "
             "print(sorted(m for m in ('socket', 'gevent', 'ssl') if m in sys.modules))")
     # Import the modules by file so greenhttp/__init__ (which does use gevent) stays out.
     loader = ("import importlib.util, sys, types, pathlib; root = pathlib.Path('greenhttp/static');"
@@ -163,3 +166,33 @@ def test_http_date_forms():
     assert parse_http_date("Sun Nov  6 08:49:37 1994") == 784111777
     assert parse_http_date("Sun, 06 Foo 1994 08:49:37 GMT") is None
     assert parse_http_date("Sun, 06 Nov 1994 08:49:37 +0100") is None
+
+
+def test_file_cache_is_bounded_by_entries_and_bytes(tmp_path):
+    from greenhttp.static.cache import FileCache, Rep, Resource
+
+    path = tmp_path / "f"
+    path.write_bytes(b"x" * 1000)
+    st = os.stat(path)
+
+    def resource(body):
+        return Resource({None: Rep(str(path), st, '"e"', None, "text/plain", [], [], body)}, time.monotonic())
+
+    by_bytes = FileCache(max_entries=100, max_bytes=2500)
+    for i in range(5):
+        by_bytes.put(f"/{i}", resource(b"x" * 1000))
+    assert len(by_bytes) == 2 and by_bytes.bytes == 2000
+    assert by_bytes.get("/0") is None and by_bytes.get("/4") is not None  # least recent went
+    by_bytes.put("/huge", resource(b"x" * 3000))  # larger than the whole budget: not kept
+    assert by_bytes.get("/huge") is None and by_bytes.bytes == 2000
+    by_entries = FileCache(max_entries=3)
+    for i in range(10):
+        by_entries.put(f"/{i}", resource(None))
+    assert len(by_entries) == 3 and by_entries.get("/9") is not None and by_entries.get("/6") is None
+    never = FileCache(valid=0)
+    never.put("/a", resource(b"x"))
+    assert len(never) == 0
+    stale = FileCache(valid=0.01)
+    stale.put("/a", resource(b"x"))
+    time.sleep(0.02)
+    assert stale.get("/a") is None and stale.bytes == 0

@@ -223,7 +223,7 @@ def test_bad_arguments_one_clear_line(args, message):
 
 def test_app_that_fails_to_import_shows_its_traceback(tmp_path):
     (tmp_path / "broken.py").write_text("import json\nraise RuntimeError('broken at import')\n")
-    result = run(str(tmp_path / "broken.py"))
+    result = run(str(tmp_path / "broken.py"), "-p", "0")
     assert result.returncode == 1
     assert "Traceback" in result.stderr and "RuntimeError: broken at import" in result.stderr
     assert result.stderr.strip().splitlines()[-1].startswith("greenhttp: error: failed to import")

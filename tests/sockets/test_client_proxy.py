@@ -205,4 +205,113 @@ def test_proxy_that_is_down_is_a_connect_error(pool):
     with pytest.raises(greenhttp.ConnectError):
         greenhttp.get("https://localhost:1/", proxy=url, pool=pool)
     with pytest.raises(greenhttp.ProxyError):
-        greenhttp.get("http://localhost:1/", proxy="https://proxy.example:3128", pool=pool)
+        greenhttp.get("http://localhost:1/", proxy="ftp://proxy.example:3128", pool=pool)
+
+
+# -- issue 14: NO_PROXY CIDR and wildcards, https:// proxies, SOCKS -------------------------
+
+
+@pytest.mark.parametrize("entries, exempt", [
+    ("127.0.0.0/8", True), ("10.0.0.0/8", False), ("127.0.0.1/32", True), ("::1/128", False),
+    ("*", True), (".0.0.1", False), ("127.0.0.1:1", False), ("example.com, 127.0.0.0/8:{port}", True),
+])
+def test_no_proxy_cidr_and_port_entries(serve, pool, monkeypatch, entries, exempt):
+    with serve(where_app) as server, TinyProxy() as proxy:
+        monkeypatch.setenv("http_proxy", proxy.url)
+        monkeypatch.setenv("no_proxy", entries.format(port=server.address[1]))
+        assert greenhttp.get(server.url + "/x", pool=pool).status == 200
+        assert len(proxy.seen) == (0 if exempt else 1)
+
+
+def test_no_proxy_names_wildcards_and_ipv6(monkeypatch):
+    from greenhttp.client.routing import _no_proxy
+
+    monkeypatch.setenv("no_proxy", "*.example.com, .corp.test, plain.test, ::1/128, [fe80::1]:8080, 2001:db8::/32")
+    assert _no_proxy("a.example.com", 80) and _no_proxy("example.com", 80)
+    assert not _no_proxy("badexample.com", 80)
+    assert _no_proxy("x.corp.test", 443) and _no_proxy("corp.test", 443) and _no_proxy("plain.test", 1)
+    assert _no_proxy("::1", 80) and not _no_proxy("::2", 80)
+    assert _no_proxy("fe80::1", 8080) and not _no_proxy("fe80::1", 80)
+    assert _no_proxy("2001:db8::5", 443) and not _no_proxy("2001:db9::5", 443)
+    assert not _no_proxy("localhost", 80)  # names are not resolved to match CIDR blocks
+
+
+class TLSForwardProxy:
+    """greenhttp's own ForwardProxy served over TLS (an ``https://`` proxy)."""
+
+    def __init__(self, ca: trustme.CA, allow: list[str]) -> None:
+        from greenhttp import ForwardProxy
+
+        self.app = ForwardProxy(allow, auth=("u", "p"), pool=greenhttp.Pool())
+        self.backend = greenhttp.Server(self.app, port=0, access_log=False)
+        self.server = tls_stream_server(ca, self.backend._handle_connection)
+
+    @property
+    def url(self) -> str:
+        return f"https://u:p@localhost:{self.server.server_port}"
+
+    def __enter__(self) -> "TLSForwardProxy":
+        self.backend.start()  # its plain listener goes unused: the TLS server feeds it connections
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.stop(timeout=1)
+        self.backend.stop(timeout=1)
+        self.app.pool.close()
+
+
+def test_http_url_through_an_https_proxy_is_absolute_form_inside_tls(serve, ca, ca_file, pool):
+    with serve(where_app) as origin, TLSForwardProxy(ca, [f"127.0.0.1:{origin.address[1]}"]) as proxy:
+        for _ in range(2):
+            r = greenhttp.get(origin.url + "/p?q=1", proxy=proxy.url, verify=ca_file, pool=pool)
+            assert (r.status, r.content) == (200, b"GET /p?q=1")
+        assert pool.stats()["open"] == 1  # one TLS connection to the proxy, reused
+        with pytest.raises(greenhttp.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
+            greenhttp.get(origin.url + "/", proxy=proxy.url, pool=greenhttp.Pool())  # system CAs
+
+
+def test_https_url_through_an_https_proxy_is_tls_in_tls(ca, ca_file, pool):
+    with TLSEcho(ca) as origin, TLSForwardProxy(ca, [f"localhost:{origin.port}"]) as proxy:
+        url = f"https://localhost:{origin.port}/inner?x=1"
+        for _ in range(2):
+            r = greenhttp.get(url, proxy=proxy.url, verify=ca_file, pool=pool)
+            assert r.content == b"GET /inner?x=1 HTTP/1.1"
+        big = greenhttp.post(url, body=b"z" * 300000, proxy=proxy.url, verify=ca_file, pool=pool)
+        assert big.content == b"POST /inner?x=1 HTTP/1.1"
+        with pytest.raises(greenhttp.ProxyError, match="407"):
+            greenhttp.get(url, proxy=proxy.url.replace("u:p@", ""), verify=ca_file, pool=pool)
+
+
+def test_socks5_proxy_for_http_and_https(serve, ca, ca_file, pool):
+    from socks5_server import Socks5Server
+
+    with serve(where_app) as origin, TLSEcho(ca) as tls, Socks5Server(("user", "pw")) as socks:
+        r = greenhttp.get(origin.url + "/s?1", proxy=socks.url("socks5"), pool=pool)
+        assert r.content == b"GET /s?1" and socks.seen[-1] == ("127.0.0.1", origin.address[1], "ipv4")
+        # socks5h: the proxy resolves the name; socks5: we do.
+        https = f"https://localhost:{tls.port}/t"
+        assert greenhttp.get(https, proxy=socks.url("socks5h"), verify=ca_file,
+                             pool=pool).content == b"GET /t HTTP/1.1"
+        assert socks.seen[-1] == ("localhost", tls.port, "domain")
+        greenhttp.get(https, proxy=socks.url("socks5"), verify=ca_file, pool=pool)
+        assert socks.seen[-1][2] in ("ipv4", "ipv6")
+        # SOCKS connections are pooled like direct ones.
+        connects = len(socks.seen)
+        greenhttp.get(origin.url + "/again", proxy=socks.url("socks5"), pool=pool)
+        assert len(socks.seen) == connects
+        with pytest.raises(greenhttp.ProxyError, match="authentication"):
+            greenhttp.get(origin.url + "/", proxy=socks.url().replace("user:pw", "user:no"),
+                          pool=greenhttp.Pool())
+
+
+def test_socks5_from_the_environment_and_a_refused_target(pool, monkeypatch):
+    from socks5_server import Socks5Server
+
+    with Socks5Server() as socks:
+        monkeypatch.setenv("all_proxy", socks.url("socks5h"))
+        monkeypatch.delenv("no_proxy", raising=False)
+        monkeypatch.delenv("NO_PROXY", raising=False)
+        with pytest.raises(greenhttp.ProxyError, match="SOCKS"):
+            greenhttp.get("http://localhost:1/", pool=pool)
+        assert socks.seen == [("localhost", 1, "domain")]

@@ -210,3 +210,82 @@ def test_200_mib_each_way_in_bounded_memory(proxy_process):
     # The proxy holds about one 1 MiB chunk per direction; 400 MiB went through it.
     assert peak - before < 24 and peak < 80, f"proxy peak RSS {before:.0f} -> {peak:.0f} MiB"
     print(f"\n400 MiB through `greenhttp proxy` in {elapsed:.1f} s, proxy peak RSS {before:.0f} -> {peak:.0f} MiB")
+
+
+# -- issue 14: upstream TLS options (--upstream-ca, --upstream-verify, --upstream-cert/-key) ---
+
+
+def tls_origin(ca: Any, require_client_cert: bool) -> Any:
+    """An HTTPS upstream on a trustme certificate; answers with the client certificate's
+    subject (or "anonymous"), optionally refusing clients without one."""
+    import ssl
+
+    import gevent.server
+
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("localhost").configure_cert(context)
+    if require_client_cert:
+        context.verify_mode = ssl.CERT_REQUIRED
+        ca.configure_trust(context)
+
+    def handle(sock: Any, address: Any) -> None:
+        try:
+            while sock.recv(65536).find(b"\r\n\r\n") < 0:
+                pass
+        except OSError:
+            return
+        peer = sock.getpeercert()
+        who = dict(x[0] for x in peer["subject"]).get("commonName", "?") if peer else "anonymous"
+        body = who.encode()
+        sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s" % (len(body), body))
+        sock.close()
+
+    return gevent.server.StreamServer(("127.0.0.1", 0), handle, ssl_context=context)
+
+
+def test_reverse_proxy_upstream_tls_options(serve, ca, ca_file, tmp_path):
+    from greenhttp.cli.command import CLIError
+
+    origin = tls_origin(ca, require_client_cert=False)
+    origin.start()
+    route = f"/=https://localhost:{origin.server_port}"
+    try:
+        for argv, status in (([], 502), (["--upstream-ca", ca_file], 200),
+                             (["--upstream-verify", "off"], 200)):
+            with serve(cli_app(route, *argv)) as front:
+                r = greenhttp.get(front.url + "/x", pool=greenhttp.Pool())
+                assert r.status == status, (argv, r.text)
+                if status == 200:
+                    assert r.text == "anonymous"
+    finally:
+        origin.stop()
+    with pytest.raises(CLIError, match="no such file"):
+        cli_app(route, "--upstream-ca", str(tmp_path / "missing.pem"))
+    with pytest.raises(CLIError, match="contradict"):
+        cli_app(route, "--upstream-ca", ca_file, "--upstream-verify", "off")
+    with pytest.raises(CLIError, match="needs --upstream-cert"):
+        cli_app(route, "--upstream-key", ca_file)
+
+
+def test_reverse_proxy_presents_a_client_certificate(serve, ca, ca_file, tmp_path, monkeypatch):
+    client_cert = ca.issue_cert("proxy-client.example", common_name="proxy-client.example")
+    combined = tmp_path / "client.pem"
+    client_cert.private_key_and_cert_chain_pem.write_to_path(str(combined))
+    cert_only, key_only = tmp_path / "cert.pem", tmp_path / "key.pem"
+    client_cert.cert_chain_pems[0].write_to_path(str(cert_only))
+    client_cert.private_key_pem.write_to_path(str(key_only))
+    origin = tls_origin(ca, require_client_cert=True)
+    origin.start()
+    route = f"/=https://localhost:{origin.server_port}"
+    try:
+        with serve(cli_app(route, "--upstream-ca", ca_file)) as front:
+            assert greenhttp.get(front.url + "/", pool=greenhttp.Pool()).status == 502
+        with serve(cli_app(route, "--upstream-ca", ca_file, "--upstream-cert", str(combined))) as front:
+            r = greenhttp.get(front.url + "/", pool=greenhttp.Pool())
+            assert (r.status, r.text) == (200, "proxy-client.example")
+        monkeypatch.setenv("GREENHTTP_PROXY_UPSTREAM_CA", ca_file)
+        monkeypatch.setenv("GREENHTTP_PROXY_UPSTREAM_CERT", str(cert_only))
+        with serve(cli_app(route, "--upstream-key", str(key_only))) as front:
+            assert greenhttp.get(front.url + "/", pool=greenhttp.Pool()).text == "proxy-client.example"
+    finally:
+        origin.stop()

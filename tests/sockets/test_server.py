@@ -545,6 +545,24 @@ def test_stop_answers_an_idle_connections_request_already_waiting(serve):
     assert headers.get("connection") == "close"
 
 
+def test_stop_answers_the_first_request_of_a_connection_accepted_just_before(serve):
+    # A client that connected before the listener closed and sends its request a moment
+    # later (a worker being reloaded under load sees this every time) gets an answer,
+    # not EOF; then the connection closes.
+    server = greenhttp.Server(hello, port=0, access_log=False).start()
+    with connect(server) as sock:
+        while not server.connections:
+            gevent.sleep(0.01)
+        stopper = gevent.spawn(server.stop, 5)
+        gevent.sleep(0.2)  # the stop is under way, the connection still silent
+        sock.sendall(b"GET /late HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, headers, body = read_one_response(sock)
+        assert read_response(sock, timeout=2) == b""
+        stopper.join(timeout=5)
+    assert status == b"HTTP/1.1 200 OK" and body == b"hello /late"
+    assert headers.get("connection") == "close"
+
+
 def test_stop_still_closes_idle_connections_with_nothing_waiting_at_once(serve):
     server = greenhttp.Server(hello, port=0, access_log=False).start()
     with connect(server) as sock:

@@ -63,7 +63,28 @@ def test_static_from_environment(site):
         server.stop(sig=signal.SIGKILL)
 
 
+def test_static_cache_control_per_mount(site):
+    other = site / "sub"
+    server = start("examples/hello.py", "--static", f"/assets={site}", "--static", f"/y={other}",
+                   "--static-cache-control", "/assets=public, max-age=31536000, immutable")
+    try:
+        assets = curl(server.url + "/assets/x.txt")
+        plain = curl(server.url + "/y/y.txt")
+    finally:
+        server.stop(sig=signal.SIGKILL)
+    assert "\nCache-Control: public, max-age=31536000, immutable\n" in assets
+    assert "Cache-Control" not in plain
+    env = dict(os.environ, GREENHTTP_STATIC_CACHE_CONTROL="/=no-cache")
+    server = start(str(site), env=env)
+    try:
+        assert "\nCache-Control: no-cache\n" in curl(server.url + "/x.txt")
+    finally:
+        server.stop(sig=signal.SIGKILL)
+
+
 @pytest.mark.parametrize("args, message", [
+    (["--static-cache-control", "/nowhere=no-cache"], "no static mount there"),
+    (["--static-cache-control", "no-cache"], "must look like /PREFIX=VALUE"),
     (["--static", "assets=/tmp"], "must look like /PREFIX=DIR"),
     (["--static", "/a=/nonexistent-dir-for-test"], "not a directory"),
     (["--listings", "maybe"], "must be auto, on or off"),

@@ -88,7 +88,7 @@ def test_content_types(serve, root, name, ctype):
 
 
 def test_etag_changes_when_the_file_changes(serve, root):
-    with serve(Files(str(root))) as server:
+    with serve(Files(str(root), cache_valid=0)) as server:
         first = requests.head(server.url + "/hello.txt").headers["ETag"]
         (root / "hello.txt").write_bytes(b"hello, there\n")  # same size, new mtime_ns
         second = requests.head(server.url + "/hello.txt").headers["ETag"]
@@ -317,3 +317,21 @@ def test_raw_head_has_no_body(serve, root):
     with serve(Files(str(root))) as server:
         response = raw_exchange(server.address, b"HEAD /big.bin HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
     assert response.endswith(b"\r\n\r\n") and b"Content-Length: 102400" in response
+
+
+def test_vary_whenever_a_sibling_exists(serve, root):
+    # RFC 9110 §12.5.5: the answer for /app.js depends on Accept-Encoding even when this
+    # request sent none, so a shared cache must be told; a file without siblings cannot vary.
+    def get(server, head):
+        return raw_exchange(server.address, head + b" HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+
+    with serve(Files(str(root))) as server:
+        bare = get(server, b"GET /app.js")
+        head = get(server, b"HEAD /only.css")
+        lone = raw_exchange(server.address, b"GET /hello.txt HTTP/1.1\r\nHost: x\r\n"
+                                            b"Accept-Encoding: gzip, br\r\nConnection: close\r\n\r\n")
+    assert b"\r\nVary: Accept-Encoding\r\n" in bare and b"Content-Encoding" not in bare
+    assert b"\r\nVary: Accept-Encoding\r\n" in head
+    assert b"Vary" not in lone
+    with serve(Files(str(root), precompressed=False)) as server:
+        assert b"Vary" not in get(server, b"GET /app.js")

@@ -1,6 +1,7 @@
 """How greenhttp.static sends files: sendfile(2) with offset and count on plain TCP,
 read/send under TLS, every descriptor closed (also when the client leaves mid-file)."""
 
+import email.parser
 import gzip
 import os
 import socket
@@ -49,6 +50,27 @@ def test_whole_file_and_range_use_sendfile(serve, root, sendfile_calls):
     assert whole.content == DATA and part.content == DATA[1000000:2000000]
     assert first >= 1 and sendfile_calls[0] == (0, len(DATA))
     assert sendfile_calls[first] == (1000000, 1000000)  # one range: offset + count
+
+
+def _multipart_parts(response) -> list[bytes]:
+    parser = email.parser.BytesParser()
+    message = parser.parsebytes(b"Content-Type: " + response.headers["Content-Type"].encode()
+                                + b"\r\n\r\n" + response.content)
+    return [part.get_payload(decode=True) for part in message.get_payload()]
+
+
+def test_multipart_ranges_use_sendfile_per_part(serve, root, sendfile_calls):
+    ranges = "bytes=100-99999,2000000-2099999,-50000"
+    with serve(Files(str(root))) as server:
+        r = requests.get(server.url + "/data.bin", headers={"Range": ranges})
+        small = requests.get(server.url + "/data.bin", headers={"Range": "bytes=0-9,1000-1009"})
+    assert r.status_code == 206 and r.headers["Content-Type"].startswith("multipart/byteranges")
+    assert _multipart_parts(r) == [DATA[100:100000], DATA[2000000:2100000], DATA[-50000:]]
+    assert int(r.headers["Content-Length"]) == len(r.content)
+    size = len(DATA)
+    assert sendfile_calls == [(100, 99900), (2000000, 100000), (size - 50000, 50000)]
+    # a multipart answer of a few KiB is read and sent in one piece, like a small file
+    assert small.status_code == 206 and _multipart_parts(small) == [DATA[0:10], DATA[1000:1010]]
 
 
 def _files_open(path) -> int:
@@ -112,9 +134,13 @@ def test_tls_falls_back_to_read_send(root, ca, ca_file, sendfile_calls):
         url = f"https://localhost:{port}/data.bin"
         whole = subprocess.run(base + [url], capture_output=True, timeout=30)
         part = subprocess.run(base + ["-r", "100-199999", url], capture_output=True, timeout=30)
+        multi = subprocess.run(base + ["-i", "-r", "100-99999,2000000-2099999", url],
+                               capture_output=True, timeout=30)
     finally:
         tls.stop(timeout=1)
     assert whole.returncode == 0, whole.stderr
     assert whole.stdout == DATA
     assert part.stdout == DATA[100:200000]
+    assert multi.stdout.startswith(b"HTTP/1.1 206") and b"multipart/byteranges" in multi.stdout
+    assert DATA[100:100000] in multi.stdout and DATA[2000000:2100000] in multi.stdout
     assert sendfile_calls == []  # sendfile(2) would have put plaintext on the TLS connection

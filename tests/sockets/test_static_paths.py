@@ -121,3 +121,26 @@ def test_listing_hides_what_it_would_refuse(serve, tree):
         assert shown in response
     for hidden in (b".hidden", b".git", b"link_out", b"fifo", b"null", b"link_in"):
         assert b">" + hidden not in response and b'"' + hidden not in response
+
+
+def test_follow_symlinks_follows_siblings_inside_only(serve, tmp_path):
+    # A build that links precompressed files in (app.js.gz -> build/app.js.gz) is served
+    # under the rule every path follows; a sibling linking out of the root never is.
+    root = tmp_path / "root"
+    (root / "build").mkdir(parents=True)
+    (root / "app.js").write_bytes(b"plain js")
+    (root / "build" / "app.js.gz").write_bytes(b"gzip bytes inside")
+    (root / "app.js.gz").symlink_to("build/app.js.gz")
+    (tmp_path / "secret.br").write_bytes(SECRET)
+    (root / "app.js.br").symlink_to(tmp_path / "secret.br")
+    (root / "x.css").write_bytes(b"x")
+    (root / "x.css.br").symlink_to(tmp_path / "secret.br")
+    request = b"GET /%s HTTP/1.1\r\nHost: x\r\nAccept-Encoding: br, gzip\r\nConnection: close\r\n\r\n"
+    with serve(Files(str(root), follow_symlinks=True)) as server:
+        linked = raw_exchange(server.address, request % b"app.js")
+        out = raw_exchange(server.address, request % b"x.css")
+    assert linked.endswith(b"gzip bytes inside") and b"Content-Encoding: gzip" in linked
+    assert SECRET not in out and out.endswith(b"\r\n\r\nx") and b"Vary" not in out
+    with serve(Files(str(root))) as server:  # the default refuses every symlink
+        plain = raw_exchange(server.address, request % b"app.js")
+    assert plain.endswith(b"plain js") and b"Vary" not in plain

@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import os
+import pathlib
+import shutil
 import signal
+import tempfile
 import textwrap
 import time
+from typing import Iterator
 
 import gevent
+import pytest
 
 from cli_runner import start, write_app
 from conftest import raw_exchange
@@ -181,10 +186,20 @@ def test_workers_auto_is_one_per_usable_core(tmp_path):
         server.stop()
 
 
-def test_pid_file_chdir_env_and_user(tmp_path):
-    tmp_path.chmod(0o755)  # the worker runs as nobody, and must read the app
-    tmp_path.parent.chmod(0o755)
-    tmp_path.parent.parent.chmod(0o755)
+@pytest.fixture
+def world_readable_dir() -> Iterator[pathlib.Path]:
+    """A directory the `nobody` user can read, outside pytest's 0700 base directory
+    (which every pytest session, including a concurrent one, resets to 0700)."""
+    path = pathlib.Path(tempfile.mkdtemp(prefix="greenhttp-test-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def test_pid_file_chdir_env_and_user(world_readable_dir):
+    tmp_path = world_readable_dir  # the worker runs as nobody, and must read the app
     (tmp_path / "envapp.py").write_text(textwrap.dedent('''
         import os
         def app(environ, start_response):

@@ -1,0 +1,233 @@
+"""One hop: a :class:`Request` on the wire (or to a test transport) and its :class:`Response`.
+
+``send(request, same_origin, call)`` computes the head fields (Host, framing, cookies,
+``Accept-Encoding``, proxy credentials), runs one exchange on a pooled connection
+(``exchange.perform``) or hands the request to ``Client(transport=...)``, and wraps
+the response body in the decoders its ``Content-Encoding`` asks for. Redirects, auth
+flows, retries and hooks are the session's loop around this (``session.py``).
+"""
+
+from __future__ import annotations
+
+import time
+import weakref
+from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
+
+from ..body import Body
+from ..errors import LocalProtocolError
+from ..headers import Headers
+from ..protocol.fields import CONNECTION_FIELDS, FRAMING_FIELDS
+from .cookies import CookieJar
+from .decoding import ACCEPT_ENCODING, decode_all, decoders_for, decoding_pull
+from .exchange import EXPECT_THRESHOLD, perform
+from .payload import _Payload
+from .pool import Pool, default_pool
+from .request import Request
+from .response import Response
+from .retry import Retry
+from .routing import USER_AGENT, _URL, _parse_url, _Route, _route_for, _select_proxy
+from .timeouts import _as_timeout, _Timer
+
+if TYPE_CHECKING:
+    from .session import Client
+    from .transports import Transport
+
+HeadersArg = Union[Headers, Mapping[str, str], Sequence[tuple[str, str]], None]
+Progress = Callable[[int, Union[int, None]], Any]
+Hook = Callable[[Any], Any]
+# Framing is the client's business: these request headers are computed, never copied.
+_FRAMING = FRAMING_FIELDS | CONNECTION_FIELDS
+
+
+def header_items(headers: HeadersArg) -> list[tuple[str, str]]:
+    if headers is None:
+        return []
+    if isinstance(headers, Headers):
+        return headers.items()
+    if isinstance(headers, Mapping):
+        return [(str(k), str(v)) for k, v in headers.items()]
+    return [(str(k), str(v)) for k, v in headers]
+
+
+def cookie_pairs(cookies: Any) -> dict[str, str]:
+    if isinstance(cookies, CookieJar):
+        return dict(iter(cookies))
+    pairs = cookies.items() if isinstance(cookies, Mapping) else cookies
+    return {str(name): str(value) for name, value in pairs}
+
+
+class Call:
+    """One call's settings: the call's own keywords, else the session's."""
+
+    __slots__ = ("timer", "pool", "proxy", "verify", "cert", "stream", "progress",
+                 "download_progress", "expect_continue", "decode_content", "jar", "extra_cookies",
+                 "retry", "request_hooks", "response_hooks", "transport")
+
+    def __init__(self, client: "Client", timeout: Any, pool: Pool | None, proxy: Any,
+                 verify: bool | str | None, cert: Any, stream: bool, progress: Progress | None,
+                 download_progress: Progress | None, expect_continue: bool | None,
+                 decode_content: bool | None) -> None:
+        self.timer = _Timer(_as_timeout(client.timeout if timeout is ... else timeout))
+        self.pool = pool or client.pool or default_pool()
+        self.proxy = client.proxy if proxy is ... else proxy
+        self.verify = client.verify if verify is None else verify
+        self.cert = client.cert if cert is ... else cert
+        self.stream = stream
+        self.progress = progress
+        self.download_progress = download_progress
+        self.expect_continue = expect_continue
+        self.decode_content = client.decode_content if decode_content is None else decode_content
+        self.jar: CookieJar | None = None
+        self.extra_cookies: tuple[str, str] | None = None
+        self.retry: Retry | None = client.retries
+        self.request_hooks: Sequence[Hook] = ()
+        self.response_hooks: Sequence[Hook] = ()
+        self.transport: Transport | None = client.transport
+
+
+def _counting_pull(pull: Callable[[], bytes | None], progress: Progress,
+                   total: int | None) -> Callable[[], bytes | None]:
+    received = 0
+
+    def counted() -> bytes | None:
+        nonlocal received
+        data = pull()
+        if data:
+            received += len(data)
+            progress(received, total)
+        return data
+
+    return counted
+
+
+def send(request: Request, same_origin: bool, options: Call) -> Response:
+    """Send ``request`` once (no redirects, auth or retries) and return its response."""
+    method = request.method
+    url = _parse_url(request.url)
+    payload = request._payload
+    pool = options.pool
+    transport = options.transport
+    route = None if transport is not None else _route_for(
+        url, _select_proxy(url, options.proxy), options.verify, options.cert, pool.connector)
+    headers, chunked, expect = head_fields(method, url, request._header_items(), payload,
+                                           same_origin, route, options)
+    if payload is not None:
+        length = payload.length
+    else:
+        # RFC 9112 §6.3: without Content-Length a POST's body length is unknown to
+        # some servers (411); say 0. GET and friends send no framing at all.
+        length = 0 if method in ("POST", "PUT", "PATCH") else None
+    started = time.monotonic()
+    if transport is not None:
+        head, exchange, data = transport.handle(method, url, headers, payload, length, chunked)
+    else:
+        assert route is not None
+        target = str(url) if route.absolute_target else url.target
+        head, exchange, data = perform(pool, route, options.timer, method, target, headers, payload,
+                                       length, chunked, expect, options.progress)
+    elapsed = time.monotonic() - started
+    decoders = None
+    if options.decode_content and method != "HEAD":
+        for name, value in head.headers:
+            if name.lower() == b"content-encoding":
+                decoders = decoders_for(value.decode("latin-1"))
+    if data is not None and decoders and options.stream:
+        # Small on the wire is not small decoded: stream the decoding all the same.
+        chunks = iter((data,))
+        pull: Callable[[], bytes | None] = decoding_pull(lambda: next(chunks, None), decoders)
+        response = Response(method, str(url), head, Body(pull))
+        _received(response, request, url, elapsed, options)
+        return response
+    if data is not None:
+        # The whole response came with its head (small bodies, HEAD, 204, 304).
+        if decoders:
+            data = decode_all(data, decoders)
+        if options.download_progress is not None:
+            options.download_progress(len(data), len(data))
+        body = Body.from_bytes(data)
+        response = Response(method, str(url), head, body)
+        response._content = data
+        if exchange.trailers:
+            body.trailers = Headers.from_raw(exchange.trailers)
+        _received(response, request, url, elapsed, options)
+        return response
+    pull = exchange.pull
+    if options.download_progress is not None:
+        pull = _counting_pull(pull, options.download_progress, head.content_length)
+    length = head.content_length
+    if decoders:
+        pull, length = decoding_pull(pull, decoders), None
+    body = Body(pull, length, on_complete=exchange.body_complete)
+    response = Response(method, str(url), head, body, exchange)
+    _received(response, request, url, elapsed, options)
+    if options.stream:
+        # A response dropped unread must not hold its slot until the process ends.
+        weakref.finalize(response, exchange.abandon)
+        return response
+    try:
+        response._content = body.read()
+    finally:
+        exchange.release(False)  # no-op when the body completed and released already
+    response.body = Body.from_bytes(response._content)
+    response._exchange = None
+    return response
+
+
+def _received(response: Response, request: Request, url: _URL, elapsed: float,
+              options: Call) -> None:
+    response.request = request
+    response._elapsed = elapsed
+    if response._has_header(b"set-cookie"):
+        if options.jar is None:
+            options.jar = CookieJar()  # this call's own, for the rest of its redirect chain
+        options.jar.extract(url, response.headers)
+
+
+def head_fields(method: str, url: _URL, items: list[tuple[str, str]], payload: _Payload | None,
+                same_origin: bool, route: _Route | None, options: Call
+                ) -> tuple[list[tuple[str, str]], bool, bool]:
+    fields: dict[str, tuple[str, str]] = {
+        "host": ("Host", url.authority),
+        "user-agent": ("User-Agent", USER_AGENT),
+        "accept": ("Accept", "*/*"),
+    }
+    if options.decode_content:
+        fields["accept-encoding"] = ("Accept-Encoding", ACCEPT_ENCODING)
+    user_length: int | None = None
+    for name, value in items:
+        lname = name.lower()
+        if lname in _FRAMING:
+            if lname == "content-length" and payload is not None and payload.length is None:
+                try:
+                    user_length = int(value)
+                except ValueError:
+                    raise LocalProtocolError(f"invalid Content-Length {value!r}") from None
+            continue
+        if not same_origin and lname in ("authorization", "cookie"):
+            continue  # credentials do not follow a redirect to another origin
+        fields[lname] = (name, value)
+    if payload is not None and payload.content_type and "content-type" not in fields:
+        fields["content-type"] = ("Content-Type", payload.content_type)
+    jar, extra = options.jar, options.extra_cookies
+    if jar is not None or extra is not None:
+        jar_cookies = jar.header_for(url) if jar is not None else ""
+        if extra is not None and extra[0] == url.host and same_origin:
+            jar_cookies = f"{extra[1]}; {jar_cookies}" if jar_cookies else extra[1]
+        if jar_cookies:
+            existing = fields.get("cookie")
+            value = f"{existing[1]}; {jar_cookies}" if existing else jar_cookies
+            fields["cookie"] = ("Cookie", value)
+    if route is not None and route.proxy_authorization:
+        fields["proxy-authorization"] = ("Proxy-Authorization", route.proxy_authorization)
+    if payload is not None and payload.length is None and user_length is not None:
+        payload.length = user_length  # a forwarded Body whose size the caller knows
+    chunked = payload is not None and payload.length is None
+    expect = False
+    if payload is not None and route is not None:
+        if options.expect_continue is None:
+            expect = payload.length is not None and payload.length >= EXPECT_THRESHOLD
+        else:
+            expect = options.expect_continue
+    if expect:
+        fields["expect"] = ("Expect", "100-continue")
+    return list(fields.values()), chunked, expect
