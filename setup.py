@@ -67,8 +67,12 @@ setup(
             "flask-socketio>=5.3",
             "gevent-websocket>=0.10",
             "watchfiles>=0.21",
+            # the Redis upload-progress store (tests/sockets/test_progress_stores.py)
+            "redis>=4.5",
         ],
         "reload": ["watchfiles>=0.21"],
+        # --progress-store redis://...: upload progress shared by several machines
+        "redis": ["redis>=4.5"],
     },
     entry_points={"console_scripts": ["greenhttp = greenhttp.cli:main"]},
     scripts=[],

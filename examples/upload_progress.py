@@ -78,7 +78,9 @@ async function poll(id) {
   const response = await fetch("/progress?X-Progress-ID=" + encodeURIComponent(id),
                                {headers: {"Accept": "application/json"}, cache: "no-store"});
   const p = await response.json();
-  if (p.state === "unknown" || p.state === "starting") {
+  if (p.state === "unavailable") {
+    status.textContent = "Uploading (progress unavailable)...";  // the store is down, not the upload
+  } else if (p.state === "unknown" || p.state === "starting") {
     status.textContent = "Starting...";          // the upload has not reached the server yet
   } else {
     if (p.total) { bar.max = p.total; }

@@ -12,7 +12,7 @@ The folders show the architecture (docs/architecture.md walks a request through 
 - ``client/``: public calls, ``Client``, the pool, routing and the socket transport;
 - ``proxy/``: header policy, ``proxy_request``, reverse and forward proxies;
 - ``cli/`` and ``repl/``: the entry points;
-- ``body``, ``headers``, ``codecs``, ``errors``, ``settings``, ``log``, ``progress``: shared.
+- ``body``, ``headers``, ``codecs``, ``errors``, ``settings``, ``log``: shared; ``progress``: upload progress.
 """
 
 from __future__ import annotations

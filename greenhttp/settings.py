@@ -159,6 +159,13 @@ def _non_negative_float(text: str) -> float:
     return value
 
 
+def _progress_store(text: str) -> str:
+    # The store itself is made in each worker (greenhttp.progress.stores.store_from_url).
+    if text and text.split(":", 1)[0] not in ("redis", "rediss", "unix"):
+        raise ValueError("must be a Redis URL: redis://HOST:PORT/DB, rediss://... or unix://PATH")
+    return text
+
+
 def _on_off(text: str) -> bool:
     lowered = text.lower()
     if lowered in ("on", "yes", "true", "1"):
@@ -288,6 +295,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("websocket_idle_timeout", 0.0, _non_negative_float,
             "Seconds without a byte from the client before a WebSocket is closed (1001), 0 for never.",
             metavar="SECONDS"),
+    # Upload progress (greenhttp.progress, docs/guides/upload-progress.md).
+    Setting("progress_store", "", _progress_store,
+            "Where ProgressMiddleware keeps upload progress: redis://HOST:PORT/DB to share it "
+            "between machines (needs the 'redis' extra). Unset: held by the master for all "
+            "workers when there are several, else in the process.", metavar="URL"),
     # -- proxy: `greenhttp proxy`, ReverseProxy, ForwardProxy --------------------------------
     # Connect 5 s: a live upstream on a LAN answers in milliseconds (nginx's
     # proxy_connect_timeout is 60 s, far longer than a user waits).
@@ -431,6 +443,7 @@ class ServerConfig:
     websocket_ping_interval: float = default("websocket_ping_interval")
     websocket_ping_timeout: float = default("websocket_ping_timeout")
     websocket_idle_timeout: float = default("websocket_idle_timeout")
+    progress_store: str = default("progress_store")
     access_log: bool = True
     server_header: str = field(default="greenhttp")
     #: -p, else $PORT, else None (greenhttp.server.binding.default_port then says 8080).

@@ -20,7 +20,7 @@ def _apply_env(config: Any) -> None:
         os.environ[key] = value
 
 
-def _privileges(config: Any) -> Callable[[], None] | None:
+def _privileges(config: Any, shared: Any = None) -> Callable[[], None] | None:
     """A function that drops to --user/--group; resolved now so typos fail at start."""
     if not config.user and not config.group:
         return None
@@ -39,6 +39,10 @@ def _privileges(config: Any) -> Callable[[], None] | None:
     user_name = pwd.getpwuid(uid).pw_name if uid is not None else None
 
     def drop() -> None:
+        if shared is not None and shared.directory is not None:
+            # Before dropping: the worker's user must reach the master's 0700 directory.
+            os.chown(shared.directory, -1 if uid is None else uid, -1 if gid is None else gid)
+            os.chown(shared.path, -1 if uid is None else uid, -1 if gid is None else gid)
         if gid is not None:
             if user_name is not None:
                 os.initgroups(user_name, gid)
@@ -97,6 +101,29 @@ def _reload_watcher(app_spec: str) -> Callable[[], Any] | None:
     return lambda: gevent.get_hub().threadpool.spawn(wait_for_change)
 
 
+def _progress_store(config: Any) -> Any:
+    """Tell greenhttp.progress which store its middleware uses by default in the workers
+    (docs/guides/upload-progress.md): --progress-store, else, with several workers, a
+    store held by this master (returned, to be closed at exit). With neither, nothing is
+    imported: a plain app's server never loads greenhttp.progress, and its middleware, if
+    any, keeps records in the worker's memory."""
+    from ..server.workers import usable_cores
+
+    if config.progress_store:
+        from ..progress.stores import configure
+
+        configure(config.progress_store)
+        return None
+    if (config.workers or usable_cores()) <= 1:
+        return None
+    from ..progress.shared import SharedStoreServer
+    from ..progress.stores import configure
+
+    shared = SharedStoreServer().start()
+    configure("", shared.path)
+    return shared
+
+
 def run(app_spec: str, config: Any, load_app: Callable[[str], Any]) -> int:
     """Bind, print where, run the master until it is told to stop. Each worker calls
     ``load_app(app_spec)`` after fork (and again on HUP)."""
@@ -112,8 +139,14 @@ def run(app_spec: str, config: Any, load_app: Callable[[str], Any]) -> int:
     _apply_env(config)
     configure(config)
     tls = tls_context(config)
-    drop = _privileges(config)
-    listeners, _ = bind_listeners(config)
+    shared = _progress_store(config)
+    try:
+        drop = _privileges(config, shared)
+        listeners, _ = bind_listeners(config)
+    except BaseException:
+        if shared is not None:
+            shared.close()
+        raise
     scheme = "https" if tls is not None else "http"
 
     def announce() -> None:
@@ -126,7 +159,15 @@ def run(app_spec: str, config: Any, load_app: Callable[[str], Any]) -> int:
     def load() -> Any:
         return load_app(app_spec)
 
+    def prepare() -> None:  # in each worker, after the fork
+        if shared is not None:
+            shared.abandon()  # the master's store connections, duplicated by fork
+        if drop is not None:
+            drop()
+
     def cleanup() -> None:
+        if shared is not None:
+            shared.close()
         close_all(listeners, unlink=True)
         if config.pid:
             try:
@@ -135,7 +176,7 @@ def run(app_spec: str, config: Any, load_app: Callable[[str], Any]) -> int:
                 pass
 
     watch = _reload_watcher(app_spec) if config.reload else None
-    arbiter = Arbiter(config, listeners, load, tls=tls, prepare=drop, watch=watch, on_exit=cleanup,
+    arbiter = Arbiter(config, listeners, load, tls=tls, prepare=prepare, watch=watch, on_exit=cleanup,
                       on_ready=announce)
     sys.stdout.flush()
     return arbiter.run()

@@ -81,6 +81,10 @@ def run_server(app: Any, config: Any, on_started: Callable[[Any], None] | None =
     from .production import bind_listeners, tls_context
 
     configure(config)
+    if config.progress_store:  # else nothing to share in one process: not even imported
+        from ..progress.stores import configure as configure_progress
+
+        configure_progress(config.progress_store)
     tls = tls_context(config)
     listeners, _ = bind_listeners(config)
     server = Server(app, config, handler=handler, listeners=listeners, tls=tls)

@@ -25,10 +25,13 @@ Shared stores
 The store is the only state, behind two methods (``put`` and ``get`` of a
 :class:`Progress`). :class:`MemoryStore` keeps records in this process: bounded,
 finished records expire. When several worker processes serve one app, the poll may
-reach another process than the upload: implement :class:`ProgressStore` over a shared
-store (Redis ``SET key value EX ttl``, memcached) using :meth:`Progress.to_dict` and
-:meth:`Progress.from_dict`. The middleware writes at most once per ``update_interval``
-(plus the first and last write) so a shared store sees a few writes per second per
+reach another process than the upload: under ``greenhttp APP -w N`` the master holds
+a store for its workers (``greenhttp.progress.shared``); across machines, Redis
+(``greenhttp.progress.redisstore``); ``greenhttp.progress.stores`` says which one a
+middleware picks. Other stores implement :class:`ProgressStore` with
+:meth:`Progress.to_dict` and :meth:`Progress.from_dict`. The middleware writes at most
+once per ``update_interval`` (plus the first and last write) so a shared store sees a
+few writes per second per
 upload, not one per chunk.
 """
 
@@ -41,8 +44,8 @@ from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, Iterable, Iterator, Protocol
 from urllib.parse import parse_qs
 
-from .body import Body, WSGIInput
-from .codecs import respond
+from ..body import Body, WSGIInput
+from ..codecs import respond
 
 __all__ = ["Progress", "ProgressStore", "MemoryStore", "ProgressMiddleware", "progress_app",
            "upload_id", "STATES"]
@@ -234,7 +237,8 @@ class _Tracker:
         else:
             progress.state = state
             progress.status = status if status is not None else progress.status
-            progress.error = error
+            # Bounded: an exception's text can be long, and every write ships the record.
+            progress.error = error[:500] if error else error
             if progress.total is None and state == "done":
                 progress.total = progress.received  # chunked: now the size is known
         progress.updated = time.time()
@@ -316,11 +320,17 @@ class ProgressMiddleware:
 
     def __init__(self, app: WSGIApp, store: ProgressStore | None = None,
                  path: str | None = "/progress", update_interval: float = 0.1) -> None:
+        from .stores import GuardedStore, default_store
+
         self.app = app
-        self.store: ProgressStore = store if store is not None else MemoryStore()
+        # See greenhttp.progress.stores: the argument, else --progress-store, else the
+        # master's shared store under workers, else a MemoryStore of this process.
+        self.store: ProgressStore = store if store is not None else default_store()
+        # Progress must never break an upload: store failures stop at the guard.
+        self.guarded = GuardedStore(self.store)
         self.path = path
         self.update_interval = update_interval
-        self.endpoint = progress_app(self.store)
+        self.endpoint = progress_app(self.guarded)
 
     def __call__(self, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         if self.path is not None and environ.get("PATH_INFO") == self.path \
@@ -334,7 +344,7 @@ class ProgressMiddleware:
     def _track(self, ident: str, environ: dict[str, Any], start_response: Callable) -> Iterable[bytes]:
         body: Body | None = environ.get("greenhttp.body")
         total = body.length if body is not None else _content_length(environ)
-        tracker = _Tracker(self.store, Progress(ident, total=total), self.update_interval)
+        tracker = _Tracker(self.guarded, Progress(ident, total=total), self.update_interval)
         if body is not None:
             # A Body over the original's chunks: the app, wsgi.input and read_body all
             # read through it, and the server still drains the original afterwards.
@@ -398,8 +408,8 @@ class ProgressMiddleware:
 def _keep_type(result: Any) -> bool:
     # The server treats these types specially (Stream: abandon on disconnect;
     # FileWrapper: sendfile), so they are never wrapped.
-    from .server.stream import Stream
-    from .server.wsgi import FileWrapper
+    from ..server.stream import Stream
+    from ..server.wsgi import FileWrapper
 
     return isinstance(result, (Stream, FileWrapper))
 
@@ -422,7 +432,8 @@ def progress_app(store: ProgressStore) -> WSGIApp:
     """The progress endpoint alone: ``GET ?X-Progress-ID=ID`` -> the record as JSON or msgpack.
 
     200 with the record; 404 with ``{"state": "unknown"}`` for an ID not seen or expired;
-    400 for a missing or invalid ID. Never cached: each poll must reach the server.
+    503 with ``{"state": "unavailable"}`` when the store does not answer; 400 for a
+    missing or invalid ID. Never cached: each poll must reach the server.
     """
     no_store = [("Cache-Control", "no-store")]
 
@@ -432,7 +443,12 @@ def progress_app(store: ProgressStore) -> WSGIApp:
             return respond(environ, start_response, {
                 "state": "error", "error": "pass X-Progress-ID (1-64 letters, digits, _.:-) "
                                            "as a query parameter or header"}, 400, no_store)
-        progress = store.get(ident)
+        try:
+            progress = store.get(ident)
+        except Exception as exc:  # a shared store that does not answer: say so, do not 500
+            return respond(environ, start_response, {
+                "id": ident, "state": "unavailable", "error": f"progress store unavailable: {exc}",
+            }, 503, no_store + [("Retry-After", "1")])
         if progress is None:
             return respond(environ, start_response, {
                 "id": ident, "state": "unknown",
