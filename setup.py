@@ -6,6 +6,17 @@ with open("greenhttp/_version.py") as f:
 with open("README.md", encoding="utf-8") as f:
     long_description = f.read()
 
+# Optional features, each an extra (README.md, "Dependencies and why").
+# br and zstd: decoding client responses, encoding greenhttp.resource representations
+# (gzip and deflate need nothing beyond zlib).
+COMPRESS = ["brotli>=1.1", "zstandard>=0.22"]
+# socks5:// (and socks5h, socks4, socks4a) proxies for the client.
+SOCKS = ["python-socks>=2.4"]
+# greenhttp --reload: restart workers when a source file changes.
+RELOAD = ["watchfiles>=0.21"]
+# --progress-store redis://...: upload progress shared by several machines.
+REDIS = ["redis>=4.5"]
+
 setup(
     name="greenhttp",
     version=version,
@@ -28,12 +39,12 @@ setup(
         "wsproto>=1.2",
     ],
     extras_require={
-        # br and zstd: decoding client responses, encoding greenhttp.resource
-        # representations (gzip and deflate need nothing beyond zlib).
-        "compress": ["brotli>=1.1", "zstandard>=0.22"],
-        # socks5:// (and socks5h, socks4, socks4a) proxies for the client
-        "socks": ["python-socks>=2.4"],
-        "test": [
+        "compress": COMPRESS,
+        "socks": SOCKS,
+        "reload": RELOAD,
+        "redis": REDIS,
+        # The tests exercise every optional feature, so they install every extra.
+        "test": COMPRESS + SOCKS + RELOAD + REDIS + [
             "pytest>=7",
             "pytest-timeout>=2.1",
             "webtest>=3.0",
@@ -45,11 +56,8 @@ setup(
             "werkzeug>=2.3,<3",
             "httpbin==0.10.0",
             "gunicorn>=21",
-            "brotli>=1.1",
-            "zstandard>=0.22",
             "requests>=2.31",
             "trustme>=1.1",
-            "python-socks>=2.4",
             "pexpect>=4.8",
             "selenium>=4.11",
             "hypothesis>=6.80",
@@ -66,13 +74,7 @@ setup(
             "python-socketio[client]>=5.8",
             "flask-socketio>=5.3",
             "gevent-websocket>=0.10",
-            "watchfiles>=0.21",
-            # the Redis upload-progress store (tests/sockets/test_progress_stores.py)
-            "redis>=4.5",
         ],
-        "reload": ["watchfiles>=0.21"],
-        # --progress-store redis://...: upload progress shared by several machines
-        "redis": ["redis>=4.5"],
     },
     entry_points={"console_scripts": ["greenhttp = greenhttp.cli:main"]},
     scripts=[],
