@@ -96,6 +96,8 @@ def _name_kind(name: str) -> int:
     return kind
 
 
+_END_NO_TRAILERS = EndOfMessage(None)
+
 # Built heads: (status, reason, headers, no_body, keep_alive, version, server) ->
 # (date, head, framing, keep_alive, content_length); see response_head.
 _heads: dict[tuple, tuple[str, bytes, str, bool, int | None]] = {}
@@ -376,7 +378,9 @@ class ServerProtocol(_ParserCallbacks):
 
     def on_message_complete(self) -> None:
         self._phase = _END[self._phase]
-        self._events.append(EndOfMessage(self._trailers))
+        trailers = self._trailers
+        # Nearly every message has no trailers: one shared, never-mutated end event.
+        self._events.append(_END_NO_TRAILERS if trailers is None else EndOfMessage(trailers))
 
     def receive_eof(self) -> None:
         """The client closed its side; raise if that cut a message short."""

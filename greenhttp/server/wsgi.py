@@ -93,6 +93,22 @@ def _proxy(environ: dict[str, Any], url: str, **kwargs: Any) -> Any:
     return proxy_request(environ, url, **kwargs)
 
 
+# (PATH_INFO, QUERY_STRING, RAW_URI) of short request targets seen lately: most
+# requests of a server ask for a few paths. Bounded in entries and in target length.
+_targets: dict[bytes, tuple[str, str, str]] = {}
+
+
+def _target_parts(target: bytes) -> tuple[str, str, str]:
+    path, query = parse_target(target)
+    parts = ((unquote_to_bytes(path) if b"%" in path else path).decode("latin-1"),
+             query.decode("latin-1"), target.decode("latin-1"))
+    if len(target) <= 256:
+        if len(_targets) >= 1024:
+            _targets.clear()
+        _targets[target] = parts
+    return parts
+
+
 # HTTP_* keys for header names seen so far; header names repeat across requests.
 # Hot path, so a bare bounded set/dict probed inline rather than functools.lru_cache (the
 # one kind of cache elsewhere): a call per header costs more than the probe (docs/architecture.md).
@@ -168,11 +184,12 @@ class WSGIHandler:
         environ["REMOTE_PORT"] = str(conn.remote_port)
         environ["greenhttp.connection"] = conn
         target = request.target
-        path, query = parse_target(target)
+        parts = _targets.get(target)
+        if parts is None:
+            parts = _target_parts(target)
         environ["REQUEST_METHOD"] = request.method
-        environ["PATH_INFO"] = (unquote_to_bytes(path) if b"%" in path else path).decode("latin-1")
-        environ["QUERY_STRING"] = query.decode("latin-1")
-        environ["RAW_URI"] = environ["REQUEST_URI"] = target.decode("latin-1")
+        environ["PATH_INFO"], environ["QUERY_STRING"], environ["RAW_URI"] = parts
+        environ["REQUEST_URI"] = parts[2]
         environ["SERVER_PROTOCOL"] = _PROTOCOLS.get(request.http_version) or "HTTP/" + request.http_version
         environ["wsgi.input"] = WSGIInput(body)
         environ["greenhttp.body"] = body
