@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import time
 import weakref
-from typing import TYPE_CHECKING, Any, Callable, Mapping, Sequence, Union
+from collections.abc import Mapping  # not typing's: its isinstance is ~10x slower
+from typing import TYPE_CHECKING, Any, Callable, Sequence, Union
 
 from ..body import Body
 from ..errors import LocalProtocolError

@@ -96,6 +96,13 @@ def _name_kind(name: str) -> int:
     return kind
 
 
+_END_NO_TRAILERS = EndOfMessage(None)
+
+# Built heads: (status, reason, headers, no_body, keep_alive, version, server) ->
+# (date, head, framing, keep_alive, content_length); see response_head.
+_heads: dict[tuple, tuple[str, bytes, str, bool, int | None]] = {}
+
+
 
 class Limits:
     """What a server accepts from a client before answering 413/414/431."""
@@ -371,7 +378,9 @@ class ServerProtocol(_ParserCallbacks):
 
     def on_message_complete(self) -> None:
         self._phase = _END[self._phase]
-        self._events.append(EndOfMessage(self._trailers))
+        trailers = self._trailers
+        # Nearly every message has no trailers: one shared, never-mutated end event.
+        self._events.append(_END_NO_TRAILERS if trailers is None else EndOfMessage(trailers))
 
     def receive_eof(self) -> None:
         """The client closed its side; raise if that cut a message short."""
@@ -400,9 +409,33 @@ class ServerProtocol(_ParserCallbacks):
         """
         if type(status) is not int or not 100 <= status <= 999:
             raise LocalProtocolError(f"invalid status code {status!r}")
+        no_body = request.method == "HEAD" or status < 200 or status in NO_BODY_STATUSES
+        version = request.http_version
+        # An app answers most requests with the same few heads: a head built (and so
+        # validated) once is reused while the Date second lasts. Exact equality of
+        # every part is the key, so a hit is a head that already passed every check.
+        key: tuple | None = (status, reason, tuple(headers), no_body, keep_alive, version, server)
+        try:
+            cached = _heads.get(key)  # type: ignore[arg-type]
+        except TypeError:  # an unhashable header (a list, say): the slow path says why
+            key = cached = None
+        if cached is not None and cached[0] == date:
+            _, head, framing, keep_alive, content_length = cached
+            return head, WRITERS[framing](keep_alive, content_length)
+        head, framing, keep_alive, content_length = self._build_head(
+            version, no_body, status, reason, headers, date, server, keep_alive)
+        if key is not None:
+            if len(_heads) >= 512:
+                _heads.clear()
+            _heads[key] = (date, head, framing, keep_alive, content_length)
+        return head, WRITERS[framing](keep_alive, content_length)
+
+    @staticmethod
+    def _build_head(version: str, no_body: bool, status: int, reason: str,
+                    headers: list[tuple[str, str]], date: str, server: str | None,
+                    keep_alive: bool) -> tuple[bytes, str, bool, int | None]:
         if type(reason) is not str or not (reason.isascii() and reason.isprintable()):
             check_value("reason phrase", reason)
-        no_body = request.method == "HEAD" or status < 200 or status in NO_BODY_STATUSES
         content_length: int | None = None
         out: list[str] = [f"HTTP/1.1 {status} {reason}\r\n"]
         has_date = has_server = False
@@ -443,7 +476,7 @@ class ServerProtocol(_ParserCallbacks):
             framing = "none"
         elif content_length is not None:
             framing = "content-length"
-        elif request.http_version == "1.1":
+        elif version == "1.1":
             framing = "chunked"
             out.append("Transfer-Encoding: chunked\r\n")
         else:
@@ -451,10 +484,10 @@ class ServerProtocol(_ParserCallbacks):
             keep_alive = False  # HTTP/1.0: the body ends when we close
         if not keep_alive:
             out.append("Connection: close\r\n")
-        elif request.http_version == "1.0":
+        elif version == "1.0":
             out.append("Connection: keep-alive\r\n")
         out.append("\r\n")
-        return "".join(out).encode("latin-1"), WRITERS[framing](keep_alive, content_length)
+        return "".join(out).encode("latin-1"), framing, keep_alive, content_length
 
     def start_next_cycle(self) -> None:
         self._last_request = None

@@ -189,6 +189,11 @@ class HTTPConnection(Output, BodyReader):
         head_started = False
         head_chunk: bytes | None = None  # where this head began: for the access log only
         started = 0.0
+        # Between keep-alive requests on a plain socket, the client is still reading the
+        # response we just sent: a recv now would almost always fail (EAGAIN, a syscall
+        # and an exception) before gevent waits for readability anyway. Wait first.
+        # Not under TLS: decrypted bytes may be buffered with nothing left to read in the kernel.
+        wait_first = self.requests_served and self._raw_sock is not None
         while True:
             if protocol.in_head:
                 if not head_started:
@@ -203,6 +208,9 @@ class HTTPConnection(Output, BodyReader):
                 # Stopping: answer a request already received, never wait for a new one.
                 return None
             try:
+                if wait_first:
+                    wait_first = False
+                    sock._wait(sock._read_event)  # type: ignore[attr-defined]  # gevent's own recv wait
                 data = sock.recv(RECV_SIZE)
             except TIMEOUT_ERRORS:
                 if protocol.in_head:

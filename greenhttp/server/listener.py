@@ -11,6 +11,7 @@ from gevent.event import Event
 from gevent.server import StreamServer
 
 from ..body import Body
+from .collector import tune_gc
 from .connection import HTTPConnection
 from .reaper import reap
 from ..log import error_logger
@@ -94,6 +95,7 @@ class Server:
         return self._listener
 
     def start(self) -> "Server":
+        tune_gc()  # once per process: collector.py says why
         listener = self.listen()
         host, port = self.address
         if self._custom_handler is None:

@@ -67,7 +67,6 @@ class FileWrapper:
             left -= len(data)
             yield data
 
-
     def _iter_pieces(self) -> Any:
         assert self.pieces is not None
         for piece in self.pieces:
@@ -82,6 +81,32 @@ class FileWrapper:
                     return  # the file shrank: the server sees the short body and closes
                 left -= len(data)
                 yield data
+
+
+_PROTOCOLS = {"1.1": "HTTP/1.1", "1.0": "HTTP/1.0"}
+
+
+def _proxy(environ: dict[str, Any], url: str, **kwargs: Any) -> Any:
+    """``environ["greenhttp.proxy"]``: greenhttp.proxy.proxy_request, imported at call
+    time (no import of the client here); takes the environ: no closure, no cycle."""
+    from ..proxy import proxy_request
+    return proxy_request(environ, url, **kwargs)
+
+
+# (PATH_INFO, QUERY_STRING, RAW_URI) of short request targets seen lately: most
+# requests of a server ask for a few paths. Bounded in entries and in target length.
+_targets: dict[bytes, tuple[str, str, str]] = {}
+
+
+def _target_parts(target: bytes) -> tuple[str, str, str]:
+    path, query = parse_target(target)
+    parts = ((unquote_to_bytes(path) if b"%" in path else path).decode("latin-1"),
+             query.decode("latin-1"), target.decode("latin-1"))
+    if len(target) <= 256:
+        if len(_targets) >= 1024:
+            _targets.clear()
+        _targets[target] = parts
+    return parts
 
 
 # HTTP_* keys for header names seen so far; header names repeat across requests.
@@ -145,23 +170,29 @@ class WSGIHandler:
         }
         if extra_environ:
             self.base_environ.update(extra_environ)
+        self._template: dict[str, Any] | None = None
 
     def environ(self, conn: "HTTPConnection", request: RequestHead, body: Body) -> dict[str, Any]:
-        environ = self.base_environ.copy()
-        target = request.target
-        path, query = parse_target(target)
-        environ["REQUEST_METHOD"] = request.method
-        environ["PATH_INFO"] = (unquote_to_bytes(path) if b"%" in path else path).decode("latin-1")
-        environ["QUERY_STRING"] = query.decode("latin-1")
-        environ["RAW_URI"] = environ["REQUEST_URI"] = target.decode("latin-1")
-        environ["SERVER_PROTOCOL"] = "HTTP/" + request.http_version
+        template = self._template
+        if template is None or template["greenhttp.server"] is not conn.server:
+            # Built on the first request: the server is known only then. One dict copy
+            # is far cheaper than a dozen stores per request.
+            template = self._template = {**self.base_environ, "greenhttp.server": conn.server,
+                                         "greenhttp.proxy": _proxy}
+        environ = template.copy()
         environ["REMOTE_ADDR"] = conn.remote_addr
         environ["REMOTE_PORT"] = str(conn.remote_port)
+        environ["greenhttp.connection"] = conn
+        target = request.target
+        parts = _targets.get(target)
+        if parts is None:
+            parts = _target_parts(target)
+        environ["REQUEST_METHOD"] = request.method
+        environ["PATH_INFO"], environ["QUERY_STRING"], environ["RAW_URI"] = parts
+        environ["REQUEST_URI"] = parts[2]
+        environ["SERVER_PROTOCOL"] = _PROTOCOLS.get(request.http_version) or "HTTP/" + request.http_version
         environ["wsgi.input"] = WSGIInput(body)
         environ["greenhttp.body"] = body
-        environ["greenhttp.connection"] = conn
-        environ["greenhttp.server"] = conn.server
-        environ["greenhttp.proxy"] = lambda env, url, **kw: __import__("greenhttp.proxy").proxy.proxy_request(env, url, **kw)  # noqa: E501 - greenhttp.proxy.proxy_request, looked up at call time (no import of the client here); takes the environ: no closure, no cycle
         for name, value in request.headers:
             key = _environ_key(name)
             if key is None:
