@@ -21,7 +21,6 @@ How a request flows (docs/architecture.md has the picture):
 from __future__ import annotations
 
 import re
-import socket as _stdlib_socket
 import time
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -42,6 +41,7 @@ from .body_reader import BodyReader
 from .dates import http_date
 from .phase import APP, DETACHED, HEAD_HELD, IDLE, SENT
 from .output import OUTPUT_HOLD, RECV_SIZE, TIMEOUT_ERRORS, Output
+from .takeover import Takeover
 
 if TYPE_CHECKING:
     from ..protocol import BodyWriter
@@ -77,17 +77,12 @@ CONNECT_ALLOW = "GET, HEAD, POST, PUT, DELETE, PATCH, OPTIONS"
 class _ConnectRefused(RequestError):
     status_hint = 405
 
-# Lingering close (nginx's lingering_time/lingering_timeout idea): bounded in time and bytes.
-LINGER_SECONDS = 2.0
-LINGER_BYTES = 4 * 1024 * 1024
-
-
 def _is_tls(sock: Any) -> bool:
     # gevent's and the stdlib's SSLSocket both have getpeercert; plain sockets do not.
     return hasattr(sock, "getpeercert")
 
 
-class HTTPConnection(Output, BodyReader):
+class HTTPConnection(Output, BodyReader, Takeover):
     """Serves one client connection until it closes, errs, or the server stops."""
 
     # Slots: ten thousand idle keep-alive connections should cost kilobytes each, not more.
@@ -446,75 +441,3 @@ class HTTPConnection(Output, BodyReader):
         self.phase = SENT
         self._body_sent = len(body)
         self._send(simple_response(status, body, http_date(), self.config.server_header, True))
-
-    # -- shutdown and takeover -----------------------------------------------------------
-
-    def input_waiting(self) -> bool:
-        """Whether request bytes already arrived that the loop has not served: parsed
-        events not yet consumed, or bytes in the kernel's receive buffer (a peek, no
-        wait). EOF and errors count as nothing waiting."""
-        if self.protocol.has_buffered_events():
-            return True
-        raw = self._raw_sock
-        if raw is None:
-            return False
-        try:
-            return bool(raw.recv(1, _stdlib_socket.MSG_PEEK))
-        except OSError:  # BlockingIOError: nothing there
-            return False
-
-    def detach(self) -> tuple[gsocket.socket, bytes]:
-        """Hand the raw socket and any unparsed bytes to the caller (CONNECT tunnels).
-
-        The connection loop stops; the caller owns and must close the socket.
-        """
-        self.flush()
-        self.phase = DETACHED
-        return self.sock, self.protocol.trailing_data
-
-    def after_detached(self, callback: Callable[[], None]) -> None:
-        """Run ``callback`` in this connection's greenlet once the app that detached the
-        socket has returned, before the listener closes the socket.
-
-        In the greenlet, not in a hub callback, so the callback may block briefly: a
-        library that took the socket (simple-websocket) may still be watching it from
-        another greenlet, and must be woken and let go before the file descriptor is
-        closed (libev aborts the process on a watcher whose fd was closed under it).
-        """
-        if self._release_callbacks is None:
-            self._release_callbacks = []
-        self._release_callbacks.append(callback)
-
-    def _release_detached(self) -> None:
-        callbacks, self._release_callbacks = self._release_callbacks, None
-        for callback in callbacks or ():
-            try:
-                callback()
-            except Exception:  # noqa: BLE001 - one bad callback must not skip the others
-                error_logger.exception("%s: error releasing a detached connection", self.client)
-
-    def _close_socket(self) -> None:
-        sock = self.sock
-        try:
-            sock.shutdown(_stdlib_socket.SHUT_WR)
-            if self._linger:
-                self._linger_read()
-        except OSError:
-            pass
-        finally:
-            sock.close()
-
-    def _linger_read(self) -> None:
-        # Closing with unread input makes the kernel send RST, which can destroy the
-        # error response we just sent before the client reads it. Like nginx's
-        # lingering_close, read and drop for a bounded time and amount first.
-        self.deadline = time.monotonic() + LINGER_SECONDS
-        dropped = 0
-        while dropped < LINGER_BYTES:
-            try:
-                data = self.sock.recv(RECV_SIZE)
-            except (OSError, *TIMEOUT_ERRORS):
-                return
-            if not data:
-                return
-            dropped += len(data)

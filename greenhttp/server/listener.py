@@ -96,7 +96,7 @@ class Server:
 
     def start(self) -> "Server":
         tune_gc()  # once per process: collector.py says why
-        listener = self.listen()
+        self.listen()
         host, port = self.address
         if self._custom_handler is None:
             self.handler = WSGIHandler(self.app, str(host), int(port),
