@@ -26,7 +26,7 @@ from .events import Data, EndOfMessage, Event, InformationalResponse, ResponseHe
 from .fields import validate_field
 from .framing import NO_BODY_STATUSES, BodyWriter, request_writer
 from .parser import _ParserCallbacks
-from .phases import AWAIT, BODY, CLIENT_TRANSITIONS, DONE, ERROR, HEAD, IDLE
+from .phases import BODY, CLIENT_TRANSITIONS, DONE, ERROR, HEAD, IDLE
 
 # The client's transition table, one dict per event (phases.py).
 _SEND = CLIENT_TRANSITIONS["send"]
