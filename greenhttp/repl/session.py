@@ -93,6 +93,8 @@ class Session:
         self.connections_opened = 0
         self.history: Any = None  # a prompt_toolkit History, set by the interactive loop
         self.body_only = False
+        #: False: the response body is not shown (``--print h``); it is still closed.
+        self.show_response_body = True
         self.show_timing = True
         self.running = True
         #: one-shot mode: a binary stream for the body's bytes as they are (stdout not a
@@ -250,6 +252,9 @@ class Session:
         printer = self.printer
         body = response.body
         if response.method == "HEAD":
+            return
+        if not self.show_response_body:
+            response.close()
             return
         if self.save_to is not None:
             path = self.save_to or download_name(response)

@@ -7,6 +7,7 @@ showing), :mod:`.commands`, :mod:`.options`, :mod:`.urls`, :mod:`.prompt` (the l
 
 from __future__ import annotations
 
+import argparse
 import os
 import sys
 from typing import IO, Any, Sequence
@@ -16,6 +17,12 @@ from .items import FORMATS, build_request, parse_items, to_curl
 from .options import _parse_timeout
 from .prompt import interactive, scripted
 from .session import Outcome, Session, describe_error
+
+
+def _print_spec(text: str) -> str:
+    if not text or set(text) - set("Hhb"):
+        raise argparse.ArgumentTypeError(f"takes the letters H, h and b, not {text!r}")
+    return text
 
 
 def _use_color(stream: IO[str]) -> bool:
@@ -88,7 +95,10 @@ def oneshot_main(argv: Sequence[str]) -> int:
                         help="connect and read timeout (default 30; 'none': wait forever)")
     parser.add_argument("--no-follow", action="store_true", help="do not follow redirects")
     parser.add_argument("--format", choices=FORMATS, default="json", help="how data fields are sent (default json)")
-    parser.add_argument("-b", "--body", action="store_true", help="print the body only")
+    parser.add_argument("-p", "--print", dest="print_what", metavar="WHAT", type=_print_spec,
+                        help="what to show, HTTPie's letters: H request head, h response head, "
+                             "b body (default hb on a terminal, b into a pipe or file)")
+    parser.add_argument("-b", "--body", action="store_true", help="print the body only (--print b)")
     parser.add_argument("-o", "--output", metavar="FILE", help="save the body to FILE (bytes as received, decoded)")
     parser.add_argument("-d", "--download", action="store_true",
                         help="save the body to a file named from Content-Disposition or the URL")
@@ -102,9 +112,17 @@ def oneshot_main(argv: Sequence[str]) -> int:
     session.options.timeout = args.timeout
     session.options.follow = not args.no_follow
     session.options.format = args.format
-    session.body_only = args.body
+    # HTTPie's rule: a terminal gets the head and the body, a pipe or a file only the body
+    # (what `greenhttp get URL > file` means); -v adds the request head, --print says it all.
+    # With -o/-d the body goes to the file, so stdout keeps the head.
+    to_file = bool(args.output or args.download)
+    shown = args.print_what or ("b" if args.body else ("hb" if sys.stdout.isatty() or to_file else "b"))
+    if args.verbose and args.print_what is None:
+        shown = "H" + ("hb" if not args.body else "b")
+    session.body_only = "h" not in shown
+    session.show_response_body = "b" in shown
     session.show_timing = sys.stderr.isatty()
-    session.verbose = args.verbose
+    session.verbose = "H" in shown
     if args.output or args.download:
         session.save_to = args.output or ""
     elif not sys.stdout.isatty():

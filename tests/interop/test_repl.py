@@ -377,12 +377,19 @@ def oneshot(*args, timeout=20):
 
 
 def test_oneshot_output_and_exit_statuses(server):
-    result = oneshot("post", server + "/echo", "X-A:1", "q==z", "n:=3")
+    result = oneshot("post", server + "/echo", "X-A:1", "q==z", "n:=3", "--print", "hb")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("HTTP/1.1 200 OK\n")
     assert '"query": "q=z"' in result.stdout and "\x1b[" not in result.stdout  # no colour into a pipe
     body = oneshot("get", server + "/json", "-b")
     assert json.loads(body.stdout) == {"hello": "world", "n": [1, 2]}
+    # HTTPie's rule: into a pipe the default is the body alone; --print h the head alone.
+    piped = oneshot("get", server + "/json")
+    assert json.loads(piped.stdout) == {"hello": "world", "n": [1, 2]}
+    head_only = oneshot("get", server + "/json", "--print", "h")
+    assert head_only.stdout.startswith("HTTP/1.1 200 OK\n") and '"hello"' not in head_only.stdout
+    wrong = oneshot("get", server + "/json", "--print", "x")
+    assert wrong.returncode != 0 and wrong.stderr.count("\n") == 1 and "H, h and b" in wrong.stderr
     assert oneshot("get", server + "/status/404").returncode == 0
     assert oneshot("get", server + "/status/404", "--check-status").returncode == 4
     assert oneshot("get", server + "/status/503", "--check-status").returncode == 5
@@ -408,7 +415,8 @@ def test_oneshot_binary_body_into_a_pipe_is_the_bytes(server):
     result = oneshot_bytes("get", server + "/binary", "-b")
     assert result.returncode == 0, result.stderr
     assert result.stdout == BINARY  # not "[binary body: ...; not shown]"
-    with_head = oneshot_bytes("get", server + "/binary")
+    assert oneshot_bytes("get", server + "/binary").stdout == BINARY  # a pipe: the body alone
+    with_head = oneshot_bytes("get", server + "/binary", "--print", "hb")
     head, _, body = with_head.stdout.partition(b"\n\n")
     assert head.startswith(b"HTTP/1.1 200 OK\n") and body == BINARY
     assert b"\x1b[" not in with_head.stderr  # no progress bar or colour when stderr is a pipe
