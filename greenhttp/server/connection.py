@@ -41,6 +41,7 @@ from .body_reader import BodyReader
 from .dates import http_date
 from .phase import APP, DETACHED, HEAD_HELD, IDLE, SENT
 from .output import OUTPUT_HOLD, RECV_SIZE, TIMEOUT_ERRORS, Output
+from .parking import Park, park
 from .takeover import Takeover
 
 if TYPE_CHECKING:
@@ -90,7 +91,8 @@ class HTTPConnection(Output, BodyReader, Takeover):
         "server", "config", "sock", "remote_addr", "remote_port", "client", "protocol",
         "_raw_sock", "deadline", "phase", "closing", "requests_served", "_linger",
         "_out", "_out_size", "_request", "_body", "_framing", "_head", "_continue_pending",
-        "_status", "_body_sent", "greenlet", "_flush_scheduled", "_release_callbacks", "__weakref__",
+        "_status", "_body_sent", "greenlet", "_flush_scheduled", "_release_callbacks", "parked",
+        "idle_wait", "__weakref__",
     )
 
     def __init__(self, server: "Server", sock: gsocket.socket, address: Any) -> None:
@@ -127,6 +129,10 @@ class HTTPConnection(Output, BodyReader, Takeover):
         self._body_sent = 0
         self.greenlet: Any = None
         self._release_callbacks: list[Callable[[], None]] | None = None
+        #: waiting for its next request without a greenlet (parking.py)
+        self.parked = False
+        #: blocked in the wait for the next keep-alive request: the reaper may park it
+        self.idle_wait = False
 
     @property
     def idle(self) -> bool:
@@ -140,20 +146,24 @@ class HTTPConnection(Output, BodyReader, Takeover):
 
     # -- the loop --------------------------------------------------------------
 
-    def run(self) -> None:
+    def run(self, ready: bool = False) -> None:
+        """Serve until the connection ends or parks. ``ready``: resumed from parking,
+        the socket is readable (no wait before the first recv)."""
         try:
-            self._serve()
+            self._serve(ready)
         except ClientDisconnected as exc:
             error_logger.info("%s: client disconnected: %s", self.client, exc)
         except OSError as exc:
             error_logger.info("%s: connection error: %s", self.client, exc)
         finally:
-            if self.phase is not DETACHED:
+            if self.parked:
+                pass  # the socket lives on, watched by the hub
+            elif self.phase is not DETACHED:
                 self._close_socket()
             else:
                 self._release_detached()
 
-    def _serve(self) -> None:
+    def _serve(self, ready: bool = False) -> None:
         protocol = self.protocol
         while True:
             try:
@@ -163,7 +173,8 @@ class HTTPConnection(Output, BodyReader, Takeover):
                 return
             if event is NEED_DATA:
                 self.flush()
-                event = self._read_head()
+                event = self._read_head(ready)
+                ready = False
                 if event is None:
                     return
             if not isinstance(event, RequestHead):
@@ -177,7 +188,7 @@ class HTTPConnection(Output, BodyReader, Takeover):
             protocol.start_next_cycle()
             self.phase = IDLE
 
-    def _read_head(self) -> RequestHead | None:
+    def _read_head(self, ready: bool = False) -> RequestHead | None:
         protocol = self.protocol
         sock = self.sock
         config = self.config
@@ -188,7 +199,7 @@ class HTTPConnection(Output, BodyReader, Takeover):
         # response we just sent: a recv now would almost always fail (EAGAIN, a syscall
         # and an exception) before gevent waits for readability anyway. Wait first.
         # Not under TLS: decrypted bytes may be buffered with nothing left to read in the kernel.
-        wait_first = self.requests_served and self._raw_sock is not None
+        wait_first = self.requests_served and self._raw_sock is not None and not ready
         while True:
             if protocol.in_head:
                 if not head_started:
@@ -205,7 +216,16 @@ class HTTPConnection(Output, BodyReader, Takeover):
             try:
                 if wait_first:
                     wait_first = False
-                    sock._wait(sock._read_event)  # type: ignore[attr-defined]  # gevent's own recv wait
+                    self.idle_wait = True  # the reaper may park us meanwhile (parking.py)
+                    try:
+                        sock._wait(sock._read_event)  # type: ignore[attr-defined]  # gevent's own recv wait
+                    except Park:
+                        self.idle_wait = False
+                        if self.closing or self.input_waiting():
+                            continue  # stopping, or bytes came: no parking now
+                        park(self)
+                        return None
+                    self.idle_wait = False
                 data = sock.recv(RECV_SIZE)
             except TIMEOUT_ERRORS:
                 if protocol.in_head:

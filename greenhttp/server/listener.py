@@ -13,6 +13,7 @@ from gevent.server import StreamServer
 from ..body import Body
 from .collector import tune_gc
 from .connection import HTTPConnection
+from .parking import close_parked
 from .reaper import reap
 from ..log import error_logger
 from ..protocol import Limits, RequestHead
@@ -20,6 +21,15 @@ from ..settings import ServerConfig
 from .wsgi import WSGIApp, WSGIHandler
 
 Handler = Callable[[HTTPConnection, RequestHead, Body], bool]
+
+
+class _Acceptor(StreamServer):
+    """gevent's StreamServer, except that the socket is not closed when the handler
+    returns: a parked connection (parking.py) outlives its first greenlet, so
+    ``Server._handle_connection`` closes the socket itself when it is done with it."""
+
+    def do_close(self, sock: Any, *args: Any) -> None:
+        pass
 
 
 #: How long a stopping server waits for the first request of a connection it accepted
@@ -102,7 +112,7 @@ class Server:
             self.handler = WSGIHandler(self.app, str(host), int(port),
                                        url_scheme="https" if self.tls is not None else "http")
         for sock in self._listeners:
-            stream_server = StreamServer(sock, self._handle_connection)
+            stream_server = _Acceptor(sock, self._handle_connection)
             stream_server.start()
             self._stream_servers.append(stream_server)
         self._stream_server = self._stream_servers[0]
@@ -175,6 +185,9 @@ class Server:
 
     @staticmethod
     def _kill(conn: HTTPConnection) -> None:
+        if conn.parked:
+            close_parked(conn)
+            return
         greenlet = getattr(conn, "greenlet", None)
         if greenlet is not None:
             greenlet.kill(block=False)
@@ -188,26 +201,48 @@ class Server:
     # -- connections ------------------------------------------------------------------
 
     def _handle_connection(self, sock: gsocket.socket, address: Any) -> None:
+        accepted = sock
+        conn: HTTPConnection | None = None
         try:
-            sock.setsockopt(gsocket.IPPROTO_TCP, gsocket.TCP_NODELAY, 1)
-        except OSError:
-            pass  # not TCP (a Unix socket): nothing to tune
-        if self.tls is not None:
-            from .tls import handshake
+            try:
+                sock.setsockopt(gsocket.IPPROTO_TCP, gsocket.TCP_NODELAY, 1)
+            except OSError:
+                pass  # not TCP (a Unix socket): nothing to tune
+            if self.tls is not None:
+                from .tls import handshake
 
-            sock = handshake(self, sock, address)
-            if sock is None:
-                return
-        conn = HTTPConnection(self, sock, address)
-        conn.greenlet = gevent.getcurrent()
-        if self.closing:
-            conn.closing = True
-        self.connections.add(conn)
-        try:
+                sock = handshake(self, sock, address)
+                if sock is None:
+                    return
+            conn = HTTPConnection(self, sock, address)
+            conn.greenlet = gevent.getcurrent()
+            if self.closing:
+                conn.closing = True
+            self.connections.add(conn)
             conn.run()
         finally:
-            self.connections.discard(conn)
-            self.requests_total += conn.requests_served
+            if conn is None or not conn.parked:
+                accepted.close()  # what gevent's StreamServer does after its handler
+                if conn is not None:
+                    self._forget(conn)
+
+    def _resume_connection(self, conn: HTTPConnection) -> None:
+        """A parked connection became readable: serve on in this new greenlet."""
+        if not conn.parked:
+            return  # closed while this greenlet waited to start (close_parked)
+        conn.parked = False
+        conn.greenlet = gevent.getcurrent()
+        try:
+            conn.run(ready=True)
+        finally:
+            if not conn.parked:
+                conn.sock.close()  # run() closed it unless DETACHED; as _handle_connection
+                self._forget(conn)
+
+    def _forget(self, conn: HTTPConnection) -> None:
+        """The connection is closed: count its requests and drop it."""
+        self.connections.discard(conn)
+        self.requests_total += conn.requests_served
 
     def stats(self) -> dict[str, int]:
         busy = sum(1 for conn in self.connections if not conn.idle)

@@ -15,6 +15,8 @@ import gevent
 from gevent import socket as gsocket
 from gevent.socket import cancel_wait
 
+from .parking import PARK_AFTER, close_parked, park_waiting
+
 if TYPE_CHECKING:
     from .connection import HTTPConnection
     from .listener import Server
@@ -29,13 +31,21 @@ def reap(server: "Server") -> None:
     tick = min(config.head_timeout, config.keepalive_timeout, config.body_timeout) / 4
     tick = min(max(tick, 0.02), 1.0)
     monotonic = time.monotonic
+    # A connection waiting for its next request set deadline = start + keepalive_timeout:
+    # it has waited PARK_AFTER seconds once its deadline is at most this far ahead.
+    park_horizon = config.keepalive_timeout - PARK_AFTER
     while True:
         gevent.sleep(tick)
         now = monotonic()
         for conn in list(server.connections):
             deadline = conn.deadline
             if deadline and deadline <= now:
-                expire(conn)
+                if conn.parked:
+                    close_parked(conn)
+                else:
+                    expire(conn)
+            elif conn.idle_wait and deadline - now <= park_horizon:
+                park_waiting(conn)
 
 
 def expire(conn: "HTTPConnection") -> None:
