@@ -16,7 +16,7 @@ from .connection import HTTPConnection
 from .parking import close_parked
 from .reaper import reap
 from ..log import error_logger
-from ..protocol import Limits, RequestHead
+from ..protocol import Limits, RequestHead, ServerProtocol
 from ..settings import ServerConfig
 from .wsgi import WSGIApp, WSGIHandler
 
@@ -232,6 +232,7 @@ class Server:
             return  # closed while this greenlet waited to start (close_parked)
         conn.parked = False
         conn.greenlet = gevent.getcurrent()
+        conn.protocol = ServerProtocol(self.limits)  # dropped while parked (parking.py)
         try:
             conn.run(ready=True)
         finally:

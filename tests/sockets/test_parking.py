@@ -99,3 +99,16 @@ def test_a_busy_keepalive_connection_is_not_parked_between_quick_requests():
             while time.monotonic() < deadline:
                 request(sock, "/again")
             assert conn.greenlet is greenlet and not conn.parked
+
+
+def test_a_parked_connection_drops_its_protocol_and_gets_a_fresh_one():
+    with running(echo_path, **FAST) as server:
+        with socket.create_connection(server.address) as sock:
+            request(sock, "/a")
+            (conn,) = server.connections
+            serving = conn.protocol
+            wait_until(lambda: conn.parked)
+            parked = conn.protocol
+            assert parked is not serving
+            assert request(sock, "/b") == b"/b"
+            assert conn.protocol is not parked and conn.protocol is not serving
