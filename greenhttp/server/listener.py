@@ -35,9 +35,14 @@ class _Acceptor(StreamServer):
 #: How long a stopping server waits for the first request of a connection it accepted
 #: but has heard nothing on yet. Such a client connected before the listener closed and
 #: was told nothing, so its request (sent right behind the connect, milliseconds on any
-#: real network) must be answered, not met with EOF. An idle keep-alive connection that
-#: has been served is closed at once: RFC 9112 §9.3.1 lets its client retry.
+#: real network) must be answered, not met with EOF.
 FIRST_REQUEST_GRACE = 1.0
+#: How long it waits for the next request of a keep-alive connection that was just
+#: answered. A busy client sends its next request within a round trip, and racing it
+#: with a close would turn that request into an EOF (a retry at best, RFC 9112 §9.3.1);
+#: given this moment it is answered, with ``Connection: close``. A connection idle for
+#: longer (a parked one) is closed at once: its client is not in the middle of anything.
+NEXT_REQUEST_GRACE = 0.1
 
 
 class Server:
@@ -173,7 +178,8 @@ class Server:
                 waited = time.monotonic() - stopping_since
                 for conn in list(self.connections):
                     if conn.idle and not conn.input_waiting() and (
-                            conn.requests_served or waited >= FIRST_REQUEST_GRACE):
+                            conn.parked or waited >= (NEXT_REQUEST_GRACE if conn.requests_served
+                                                      else FIRST_REQUEST_GRACE)):
                         self._kill(conn)
                 gevent.sleep(0.05)
         for conn in list(self.connections):
