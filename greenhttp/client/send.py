@@ -140,16 +140,15 @@ def send(request: Request, same_origin: bool, options: Call) -> Response:
         _received(response, request, url, elapsed, options)
         return response
     if data is not None:
-        # The whole response came with its head (small bodies, HEAD, 204, 304).
+        # The whole response came with its head (small bodies, HEAD, 204, 304): no Body
+        # object unless someone asks for one (Response.body).
         if decoders:
             data = decode_all(data, decoders)
         if options.download_progress is not None:
             options.download_progress(len(data), len(data))
-        body = Body.from_bytes(data)
-        response = Response(method, str(url), head, body)
-        response._content = data
+        response = Response(method, str(url), head, None, content=data)
         if exchange.trailers:
-            body.trailers = Headers.from_raw(exchange.trailers)
+            response.body.trailers = Headers.from_raw(exchange.trailers)
         _received(response, request, url, elapsed, options)
         return response
     pull = exchange.pull
@@ -169,7 +168,10 @@ def send(request: Request, same_origin: bool, options: Call) -> Response:
         response._content = body.read()
     finally:
         exchange.release(False)  # no-op when the body completed and released already
-    response.body = Body.from_bytes(response._content)
+    trailers = body.trailers
+    response._body = None  # rebuilt over the bytes on first use
+    if trailers is not None:
+        response.body.trailers = trailers
     response._exchange = None
     return response
 
