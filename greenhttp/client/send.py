@@ -9,6 +9,7 @@ flows, retries and hooks are the session's loop around this (``session.py``).
 
 from __future__ import annotations
 
+import functools
 import time
 import weakref
 from collections.abc import Mapping  # not typing's: its isinstance is ~10x slower
@@ -26,7 +27,7 @@ from .pool import Pool, default_pool
 from .request import Request
 from .response import Response
 from .retry import Retry
-from .routing import USER_AGENT, _URL, _parse_url, _Route, _route_for, _select_proxy
+from .routing import _CACHE_SIZE, USER_AGENT, _URL, _parse_url, _Route, _route_for, _select_proxy
 from .timeouts import _as_timeout, _Timer
 
 if TYPE_CHECKING:
@@ -186,9 +187,22 @@ def _received(response: Response, request: Request, url: _URL, elapsed: float,
         options.jar.extract(url, response.headers)
 
 
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _plain_fields(authority: str, decode_content: bool) -> tuple[tuple[str, str], ...]:
+    fields = [("Host", authority), ("User-Agent", USER_AGENT), ("Accept", "*/*")]
+    if decode_content:
+        fields.append(("Accept-Encoding", ACCEPT_ENCODING))
+    return tuple(fields)
+
+
 def head_fields(method: str, url: _URL, items: list[tuple[str, str]], payload: _Payload | None,
                 same_origin: bool, route: _Route | None, options: Call
                 ) -> tuple[list[tuple[str, str]], bool, bool]:
+    if (not items and payload is None and options.jar is None and options.extra_cookies is None
+            and (route is None or route.proxy_authorization is None)):
+        # The common GET: no fields of the caller's, no body, no cookies. The same few
+        # fields as below, computed once per authority.
+        return list(_plain_fields(url.authority, options.decode_content)), False, False
     fields: dict[str, tuple[str, str]] = {
         "host": ("Host", url.authority),
         "user-agent": ("User-Agent", USER_AGENT),
