@@ -69,8 +69,8 @@ class _Reader:
 
     __slots__ = ("protocol", "stream", "received")
 
-    def __init__(self, stream: Stream) -> None:
-        self.protocol = ClientProtocol()
+    def __init__(self, stream: Stream, protocol: ClientProtocol | None = None) -> None:
+        self.protocol = protocol if protocol is not None else ClientProtocol()
         self.stream = stream
         self.received = 0
 
@@ -100,7 +100,10 @@ class _Exchange(_Reader):
                  "keep_alive", "body_length", "body_seen", "raw_remaining", "__weakref__")
 
     def __init__(self, pool: Pool, conn: PooledConnection, timer: _Timer) -> None:
-        super().__init__(conn.stream)
+        protocol = conn.protocol
+        if protocol is None:
+            protocol = conn.protocol = ClientProtocol()
+        super().__init__(conn.stream, protocol)
         self.pool = pool
         self.conn = conn
         self.timer = timer

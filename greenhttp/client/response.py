@@ -84,7 +84,7 @@ class Response:
 
     def _has_header(self, lname: bytes) -> bool:
         for name, _ in self._raw_headers:  # a plain loop: no generator per response
-            if len(name) == len(lname) and name.lower() == lname:
+            if name.lower() == lname:
                 return True
         return False
 

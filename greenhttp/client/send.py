@@ -128,17 +128,24 @@ def send(request: Request, same_origin: bool, options: Call) -> Response:
         head, exchange, data = perform(pool, route, options.timer, method, target, headers, payload,
                                        length, chunked, expect, options.progress)
     elapsed = time.monotonic() - started
+    # One pass over the raw fields for the two the client acts on. Decoding stays lazy:
+    # no decoder exists until a Content-Encoding arrives.
     decoders = None
-    if options.decode_content and method != "HEAD":
-        for name, value in head.headers:
-            if name.lower() == b"content-encoding":
+    set_cookie = False
+    decode = options.decode_content and method != "HEAD"
+    for name, value in head.headers:
+        lname = name.lower()
+        if lname == b"content-encoding":
+            if decode:
                 decoders = decoders_for(value.decode("latin-1"))
+        elif lname == b"set-cookie":
+            set_cookie = True
     if data is not None and decoders and options.stream:
         # Small on the wire is not small decoded: stream the decoding all the same.
         chunks = iter((data,))
         pull: Callable[[], bytes | None] = decoding_pull(lambda: next(chunks, None), decoders)
         response = Response(method, str(url), head, Body(pull))
-        _received(response, request, url, elapsed, options)
+        _received(response, request, url, elapsed, options, set_cookie)
         return response
     if data is not None:
         # The whole response came with its head (small bodies, HEAD, 204, 304): no Body
@@ -150,7 +157,7 @@ def send(request: Request, same_origin: bool, options: Call) -> Response:
         response = Response(method, str(url), head, None, content=data)
         if exchange.trailers:
             response.body.trailers = Headers.from_raw(exchange.trailers)
-        _received(response, request, url, elapsed, options)
+        _received(response, request, url, elapsed, options, set_cookie)
         return response
     pull = exchange.pull
     if options.download_progress is not None:
@@ -160,7 +167,7 @@ def send(request: Request, same_origin: bool, options: Call) -> Response:
         pull, length = decoding_pull(pull, decoders), None
     body = Body(pull, length, on_complete=exchange.body_complete)
     response = Response(method, str(url), head, body, exchange)
-    _received(response, request, url, elapsed, options)
+    _received(response, request, url, elapsed, options, set_cookie)
     if options.stream:
         # A response dropped unread must not hold its slot until the process ends.
         weakref.finalize(response, exchange.abandon)
@@ -178,10 +185,10 @@ def send(request: Request, same_origin: bool, options: Call) -> Response:
 
 
 def _received(response: Response, request: Request, url: _URL, elapsed: float,
-              options: Call) -> None:
+              options: Call, set_cookie: bool) -> None:
     response.request = request
     response._elapsed = elapsed
-    if response._has_header(b"set-cookie"):
+    if set_cookie:
         if options.jar is None:
             options.jar = CookieJar()  # this call's own, for the rest of its redirect chain
         options.jar.extract(url, response.headers)
