@@ -50,7 +50,7 @@ from ..headers import Headers
 from ..log import escape
 from ..protocol.status import reason
 from ..settings import default
-from .headers import VIA, HeaderOverrides, apply_overrides, forwarded_request_headers, response_headers
+from .headers import VIA, HeaderOverrides, apply_overrides, forwarded_request_headers, raw_response_headers
 
 logger = logging.getLogger("greenhttp.proxy")
 
@@ -265,7 +265,8 @@ def proxy_request(environ: dict[str, Any], url: str, *, pool: Pool | None = None
         status, text = _failure(exc)
         _log_failure(_request_line(environ), url, status, exc)
         return _plain(status, text, url=url, error=exc)
-    out = response_headers(upstream.headers.items(), upstream.http_version, via)
+    # From the raw fields: the upstream Response's own Headers is never built.
+    out = raw_response_headers(upstream._raw_headers, upstream.http_version, via)
     return ProxyResponse(upstream.status, upstream.reason, out, upstream, url=url, environ=environ)
 
 
