@@ -180,6 +180,12 @@ def _parsed_netrc(path: str, second: int) -> netrc.netrc | None:
         return None
 
 
+@functools.lru_cache(maxsize=8)
+def _netrc_now(netrc_env: Any, home_env: Any, second: int) -> netrc.netrc | None:
+    # One cache probe per request (keyed like the two below): the path and the parse.
+    return _netrc_file(_netrc_path(netrc_env, home_env))
+
+
 @functools.lru_cache(maxsize=64)
 def _netrc_path(netrc_env: Any, home_env: Any) -> str:
     # expanduser and join per request cost more than the lookups that key them.
@@ -190,10 +196,9 @@ def netrc_auth(host: str) -> BasicAuth | None:
     """Credentials for ``host`` from ``$NETRC`` or ``~/.netrc`` (curl's and requests' rule)."""
     raw = _environ_bytes
     if raw is not None:
-        path = _netrc_path(raw.get(b"NETRC"), raw.get(b"HOME"))
+        parsed = _netrc_now(raw.get(b"NETRC"), raw.get(b"HOME"), int(time.monotonic()))
     else:
-        path = _netrc_path(os.environ.get("NETRC"), os.environ.get("HOME"))
-    parsed = _netrc_file(path)
+        parsed = _netrc_now(os.environ.get("NETRC"), os.environ.get("HOME"), int(time.monotonic()))
     entry = parsed.authenticators(host) if parsed is not None else None
     if not entry:
         return None

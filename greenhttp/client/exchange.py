@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from functools import partial
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable
 
 from ..body import Body
 from ..errors import (
@@ -69,8 +69,8 @@ class _Reader:
 
     __slots__ = ("protocol", "stream", "received")
 
-    def __init__(self, stream: Stream) -> None:
-        self.protocol = ClientProtocol()
+    def __init__(self, stream: Stream, protocol: ClientProtocol | None = None) -> None:
+        self.protocol = protocol if protocol is not None else ClientProtocol()
         self.stream = stream
         self.received = 0
 
@@ -100,7 +100,10 @@ class _Exchange(_Reader):
                  "keep_alive", "body_length", "body_seen", "raw_remaining", "__weakref__")
 
     def __init__(self, pool: Pool, conn: PooledConnection, timer: _Timer) -> None:
-        super().__init__(conn.stream)
+        protocol = conn.protocol
+        if protocol is None:
+            protocol = conn.protocol = ClientProtocol()
+        super().__init__(conn.stream, protocol)
         self.pool = pool
         self.conn = conn
         self.timer = timer
@@ -296,18 +299,21 @@ class _Exchange(_Reader):
         self.release(False)
 
 
-def _drain_buffered(exchange: _Exchange) -> Iterator[bytes]:
+def _drain_buffered(exchange: _Exchange) -> bytes:
     """The body events already parsed, for a response that arrived whole with its head."""
     protocol = exchange.protocol
+    chunks: list[bytes] = []
     while True:
         event = protocol.next_event()
         if type(event) is Data:
-            yield event.data
+            chunks.append(event.data)
         elif isinstance(event, EndOfMessage):
             exchange.trailers = event.trailers
-            return
+            break
         elif event is NEED_DATA:
-            return
+            break
+    # Most small bodies arrive as one Data event: no join, no copy.
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
 
 
 
@@ -351,7 +357,7 @@ def perform(pool: Pool, route: "_Route", timer: _Timer, method: str, target: str
         exchange.body_length = head.content_length
     if exchange.protocol.response_complete:
         # Take the body from the parsed events and free the connection before returning.
-        data = b"".join(_drain_buffered(exchange))
+        data = _drain_buffered(exchange)
         exchange.finish()
         return head, exchange, data
     return head, exchange, None

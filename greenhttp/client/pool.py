@@ -44,7 +44,7 @@ class PooledConnection:
     """One connection (a stream), owned by a pool; the exchange brings the protocol."""
 
     __slots__ = ("key", "stream", "requests", "idle_since", "poolable", "_pool",
-                 "checked_out", "label")
+                 "checked_out", "label", "protocol")
 
     def __init__(self, pool: "Pool", key: Hashable, stream: Stream, poolable: bool = True,
                  label: str = "") -> None:
@@ -58,6 +58,9 @@ class PooledConnection:
         self.poolable = poolable
         self.checked_out = True
         self.label = label
+        #: the connection's ClientProtocol, made by its first exchange and reused by the
+        #: next ones (request_head resets it): one per connection, not per request.
+        self.protocol: Any = None
 
     @property
     def reused(self) -> bool:

@@ -34,11 +34,11 @@ class Response:
     connection goes back to the pool as soon as you are done with it.
     """
 
-    __slots__ = ("status", "reason", "http_version", "_raw_headers", "_headers", "body", "url",
+    __slots__ = ("status", "reason", "http_version", "_raw_headers", "_headers", "_body", "url",
                  "method", "history", "_content", "_exchange", "request", "_elapsed", "__weakref__")
 
-    def __init__(self, method: str, url: str, head: ResponseHead, body: Body,
-                 exchange: _Exchange | None = None) -> None:
+    def __init__(self, method: str, url: str, head: ResponseHead, body: Body | None,
+                 exchange: _Exchange | None = None, content: bytes | None = None) -> None:
         self.method = method
         self.url = url
         self.status = head.status
@@ -47,13 +47,27 @@ class Response:
         # Decoded on first use: a caller that only wants the body skips the work.
         self._raw_headers = head.headers
         self._headers: Headers | None = None
-        self.body = body
+        # None for a body already in memory (``content``): built on first use, so a
+        # caller that reads ``.content`` never pays for a Body it does not touch.
+        self._body = body
         self.history: list[Response] = []
-        self._content: bytes | None = None
+        self._content = content
         self._exchange = exchange
         #: The :class:`~greenhttp.Request` as sent (after auth), set by the client.
         self.request: Request | None = None
         self._elapsed = 0.0
+
+    @property
+    def body(self) -> Body:
+        """The body as a :class:`Body` stream (over the bytes already read, if they were)."""
+        body = self._body
+        if body is None:
+            body = self._body = Body.from_bytes(self._content or b"")
+        return body
+
+    @body.setter
+    def body(self, value: Body) -> None:
+        self._body = value
 
     @property
     def elapsed(self) -> timedelta:
@@ -69,7 +83,10 @@ class Response:
         return headers
 
     def _has_header(self, lname: bytes) -> bool:
-        return any(name.lower() == lname for name, _ in self._raw_headers)
+        for name, _ in self._raw_headers:  # a plain loop: no generator per response
+            if name.lower() == lname:
+                return True
+        return False
 
     @property
     def ok(self) -> bool:

@@ -143,6 +143,12 @@ _environ_bytes: dict[bytes, bytes] | None = getattr(os.environ, "_data", None) i
 _ENV_NAMES: dict[str, tuple[Any, Any]] = {}
 
 
+# Every variable _select_proxy may read, both spellings (request_method matters only
+# with http_proxy set).
+_PROXY_VARIABLES = frozenset(spelling.encode() for name in ("no_proxy", "http_proxy", "https_proxy", "all_proxy")
+                             for spelling in (name, name.upper()))
+
+
 def _env(name: str) -> str | None:
     # curl and requests prefer the lower-case name; both are honoured.
     if _environ_bytes is None:
@@ -225,6 +231,8 @@ def _select_proxy(url: _URL, proxy: Any) -> _Proxy | None:
     if proxy is False:
         return None
     if proxy is None:
+        if _environ_bytes is not None and not (_environ_bytes.keys() & _PROXY_VARIABLES):
+            return None  # no proxy variable set at all: one probe, not seven
         if _no_proxy(url.host, url.port):
             return None
         # HTTP_PROXY comes from the request in CGI (httpoxy): ignore it there, as requests does.

@@ -9,6 +9,7 @@ flows, retries and hooks are the session's loop around this (``session.py``).
 
 from __future__ import annotations
 
+import functools
 import time
 import weakref
 from collections.abc import Mapping  # not typing's: its isinstance is ~10x slower
@@ -26,7 +27,7 @@ from .pool import Pool, default_pool
 from .request import Request
 from .response import Response
 from .retry import Retry
-from .routing import USER_AGENT, _URL, _parse_url, _Route, _route_for, _select_proxy
+from .routing import _CACHE_SIZE, USER_AGENT, _URL, _parse_url, _Route, _route_for, _select_proxy
 from .timeouts import _as_timeout, _Timer
 
 if TYPE_CHECKING:
@@ -127,30 +128,36 @@ def send(request: Request, same_origin: bool, options: Call) -> Response:
         head, exchange, data = perform(pool, route, options.timer, method, target, headers, payload,
                                        length, chunked, expect, options.progress)
     elapsed = time.monotonic() - started
+    # One pass over the raw fields for the two the client acts on. Decoding stays lazy:
+    # no decoder exists until a Content-Encoding arrives.
     decoders = None
-    if options.decode_content and method != "HEAD":
-        for name, value in head.headers:
-            if name.lower() == b"content-encoding":
+    set_cookie = False
+    decode = options.decode_content and method != "HEAD"
+    for name, value in head.headers:
+        lname = name.lower()
+        if lname == b"content-encoding":
+            if decode:
                 decoders = decoders_for(value.decode("latin-1"))
+        elif lname == b"set-cookie":
+            set_cookie = True
     if data is not None and decoders and options.stream:
         # Small on the wire is not small decoded: stream the decoding all the same.
         chunks = iter((data,))
         pull: Callable[[], bytes | None] = decoding_pull(lambda: next(chunks, None), decoders)
         response = Response(method, str(url), head, Body(pull))
-        _received(response, request, url, elapsed, options)
+        _received(response, request, url, elapsed, options, set_cookie)
         return response
     if data is not None:
-        # The whole response came with its head (small bodies, HEAD, 204, 304).
+        # The whole response came with its head (small bodies, HEAD, 204, 304): no Body
+        # object unless someone asks for one (Response.body).
         if decoders:
             data = decode_all(data, decoders)
         if options.download_progress is not None:
             options.download_progress(len(data), len(data))
-        body = Body.from_bytes(data)
-        response = Response(method, str(url), head, body)
-        response._content = data
+        response = Response(method, str(url), head, None, content=data)
         if exchange.trailers:
-            body.trailers = Headers.from_raw(exchange.trailers)
-        _received(response, request, url, elapsed, options)
+            response.body.trailers = Headers.from_raw(exchange.trailers)
+        _received(response, request, url, elapsed, options, set_cookie)
         return response
     pull = exchange.pull
     if options.download_progress is not None:
@@ -160,7 +167,7 @@ def send(request: Request, same_origin: bool, options: Call) -> Response:
         pull, length = decoding_pull(pull, decoders), None
     body = Body(pull, length, on_complete=exchange.body_complete)
     response = Response(method, str(url), head, body, exchange)
-    _received(response, request, url, elapsed, options)
+    _received(response, request, url, elapsed, options, set_cookie)
     if options.stream:
         # A response dropped unread must not hold its slot until the process ends.
         weakref.finalize(response, exchange.abandon)
@@ -169,24 +176,40 @@ def send(request: Request, same_origin: bool, options: Call) -> Response:
         response._content = body.read()
     finally:
         exchange.release(False)  # no-op when the body completed and released already
-    response.body = Body.from_bytes(response._content)
+    trailers = body.trailers
+    response._body = None  # rebuilt over the bytes on first use
+    if trailers is not None:
+        response.body.trailers = trailers
     response._exchange = None
     return response
 
 
 def _received(response: Response, request: Request, url: _URL, elapsed: float,
-              options: Call) -> None:
+              options: Call, set_cookie: bool) -> None:
     response.request = request
     response._elapsed = elapsed
-    if response._has_header(b"set-cookie"):
+    if set_cookie:
         if options.jar is None:
             options.jar = CookieJar()  # this call's own, for the rest of its redirect chain
         options.jar.extract(url, response.headers)
 
 
+@functools.lru_cache(maxsize=_CACHE_SIZE)
+def _plain_fields(authority: str, decode_content: bool) -> tuple[tuple[str, str], ...]:
+    fields = [("Host", authority), ("User-Agent", USER_AGENT), ("Accept", "*/*")]
+    if decode_content:
+        fields.append(("Accept-Encoding", ACCEPT_ENCODING))
+    return tuple(fields)
+
+
 def head_fields(method: str, url: _URL, items: list[tuple[str, str]], payload: _Payload | None,
                 same_origin: bool, route: _Route | None, options: Call
                 ) -> tuple[list[tuple[str, str]], bool, bool]:
+    if (not items and payload is None and options.jar is None and options.extra_cookies is None
+            and (route is None or route.proxy_authorization is None)):
+        # The common GET: no fields of the caller's, no body, no cookies. The same few
+        # fields as below, computed once per authority.
+        return list(_plain_fields(url.authority, options.decode_content)), False, False
     fields: dict[str, tuple[str, str]] = {
         "host": ("Host", url.authority),
         "user-agent": ("User-Agent", USER_AGENT),

@@ -163,10 +163,17 @@ class Client:
             options.request_hooks, options.response_hooks = merged["request"], merged["response"]
         follow = self.follow_redirects if follow_redirects is None else follow_redirects
         limit = self.max_redirects if max_redirects is None else max_redirects
-        payload = _Payload.prepare(body, json, msgpack, form, files)
-        url = _add_params(self._resolve(url), params)
+        # The common small GET passes none of these: skip the calls that would find so.
+        payload = None if (body is None and json is ... and msgpack is ... and form is None and not files) \
+            else _Payload.prepare(body, json, msgpack, form, files)
+        if self.base_url:
+            url = self._resolve(url)
+        if params:
+            url = _add_params(url, params)
 
-        items = self.headers.items() + header_items(headers) if len(self.headers) else header_items(headers)
+        items = header_items(headers) if headers is not None else []
+        if len(self.headers):
+            items = self.headers.items() + items
         if compress is not None and payload is not None:
             payload = payload.compressed(compress)
             items.append(("Content-Encoding", compress))
@@ -180,7 +187,8 @@ class Client:
             # Sent as given, to the first host only (and not stored): the call's own cookies.
             extra = {**self.default_cookies, **(cookie_pairs(cookies) if cookies else {})}
             options.extra_cookies = (current.host, "; ".join(f"{k}={v}" for k, v in extra.items()))
-        flow_auth = as_auth(auth if auth is not None else self.auth)
+        flow_auth = as_auth(auth if auth is not None else self.auth) if (auth is not None or self.auth is not None) \
+            else None
         if flow_auth is None and current.username is not None:
             flow_auth = BasicAuth(current.username, current.password or "")
         if flow_auth is None and self.trust_env:

@@ -42,6 +42,29 @@ class _StopParsing(Exception):
     or at the first byte of a message after the complete one."""
 
 
+# Serialized request heads by (method, target, header pairs, length, chunked): a client
+# sends the same few heads again and again (the server's response heads are cached the
+# same way), and a hit skips the field checks and the formatting. A key is stored only
+# once its fields passed validate_field. Hot path, so a bare bounded dict probed inline
+# rather than functools.lru_cache (docs/architecture.md); cleared when full.
+_HEADS_MAX = 1024
+_heads: dict[tuple, bytes] = {}
+
+
+def _serialize_head(method: str, target: str, headers: Iterable[tuple[str, str]],
+                    content_length: int | None, chunked: bool) -> bytes:
+    out = [f"{method} {target} HTTP/1.1\r\n"]
+    for name, value in headers:
+        validate_field(name, value)
+        out.append(f"{name}: {value}\r\n")
+    if chunked:
+        out.append("Transfer-Encoding: chunked\r\n")
+    elif content_length is not None and (content_length or method not in ("GET", "HEAD", "DELETE", "OPTIONS")):
+        out.append(f"Content-Length: {content_length}\r\n")
+    out.append("\r\n")
+    return "".join(out).encode("latin-1")
+
+
 class ClientProtocol(_ParserCallbacks):
     """The client half: frames requests, parses responses. One per connection.
 
@@ -79,15 +102,18 @@ class ClientProtocol(_ParserCallbacks):
         """Serialize a request head, get ready to parse its response, and return the
         head bytes with the writer that frames the request body (chunked, or
         ``content_length`` bytes; with neither, no body at all)."""
-        out = [f"{method} {target} HTTP/1.1\r\n"]
-        for name, value in headers:
-            validate_field(name, value)
-            out.append(f"{name}: {value}\r\n")
-        if chunked:
-            out.append("Transfer-Encoding: chunked\r\n")
-        elif content_length is not None and (content_length or method not in ("GET", "HEAD", "DELETE", "OPTIONS")):
-            out.append(f"Content-Length: {content_length}\r\n")
-        out.append("\r\n")
+        fields = tuple(headers)
+        key: tuple | None = (method, target, fields, content_length, chunked)
+        try:
+            head = _heads.get(key)  # type: ignore[arg-type]
+        except TypeError:  # an unhashable header value: the checks below refuse it
+            key = head = None
+        if head is None:
+            head = _serialize_head(method, target, fields, content_length, chunked)
+            if key is not None:
+                if len(_heads) >= _HEADS_MAX:
+                    _heads.clear()  # a stream of one-off heads must not pin old ones
+                _heads[key] = head
         self._request_method = method
         self._parser = httptools.HttpResponseParser(self)
         self._reset_message()
@@ -97,7 +123,7 @@ class ClientProtocol(_ParserCallbacks):
         self._received = 0
         self._events.clear()
         self._next_event = 0
-        return "".join(out).encode("latin-1"), request_writer(chunked, content_length)
+        return head, request_writer(chunked, content_length)
 
     @property
     def response_complete(self) -> bool:

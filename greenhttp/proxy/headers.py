@@ -160,3 +160,40 @@ def response_headers(items: Iterable[tuple[str, str]], http_version: str,
         else:
             out.add("Via", ours)
     return out
+
+
+# Upstream response field names by their raw bytes: (name, lower-case name, hop-by-hop
+# without Connection options). Names repeat endlessly. Hot path, so a bare bounded dict
+# probed inline (docs/architecture.md); cleared when full.
+_raw_names: dict[bytes, tuple[str, str, bool]] = {}
+
+
+def _raw_name(name: bytes) -> tuple[str, str, bool]:
+    text = name.decode("latin-1")
+    lname = text.lower()
+    entry = (text, lname, is_hop_by_hop(lname))
+    if len(_raw_names) >= 4096:
+        _raw_names.clear()
+    _raw_names[name] = entry
+    return entry
+
+
+def raw_response_headers(raw: Sequence[tuple[bytes, bytes]], http_version: str,
+                         via: str | None = VIA) -> Headers:
+    """:func:`response_headers` of the upstream's raw fields in one pass, with no
+    intermediate ``Headers``; the same result (the general path when the upstream sent
+    ``Via`` or a ``Connection`` naming a field that is not hop-by-hop already)."""
+    items: list[tuple[str, str]] = []
+    for name, value in raw:
+        entry = _raw_names.get(name) or _raw_name(name)
+        lname = entry[1]
+        if lname == "via" or (lname == "connection" and connection_options(
+                [("connection", value.decode("latin-1"))]) - HOP_BY_HOP):
+            return response_headers(Headers.from_raw(raw).items(), http_version, via)
+        if not entry[2]:
+            items.append((entry[0], value.decode("latin-1")))
+    out = Headers()
+    out._items = items
+    if via:
+        out._items.append(("Via", f"{_via_version('HTTP/' + http_version)} {via}"))
+    return out

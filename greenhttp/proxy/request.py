@@ -50,7 +50,7 @@ from ..headers import Headers
 from ..log import escape
 from ..protocol.status import reason
 from ..settings import default
-from .headers import VIA, HeaderOverrides, apply_overrides, forwarded_request_headers, response_headers
+from .headers import VIA, HeaderOverrides, apply_overrides, forwarded_request_headers, raw_response_headers
 
 logger = logging.getLogger("greenhttp.proxy")
 
@@ -96,11 +96,12 @@ class ProxyResponse:
     An app that decides not to send it must call :meth:`close`.
     """
 
-    __slots__ = ("status", "reason", "headers", "upstream", "error", "url", "_content", "_log_as")
+    __slots__ = ("status", "reason", "headers", "upstream", "error", "url", "_content", "_log_as",
+                 "_environ")
 
     def __init__(self, status: int, reason: str, headers: Headers, upstream: Response | None = None,
                  content: bytes | None = None, error: BaseException | None = None, url: str = "",
-                 log_as: str = "") -> None:
+                 log_as: str = "", environ: dict[str, Any] | None = None) -> None:
         self.status = status
         self.reason = reason
         self.headers = headers
@@ -109,6 +110,9 @@ class ProxyResponse:
         self.url = url
         self._content = content
         self._log_as = log_as
+        # The log line's request is formatted from the environ only if a failure logs it:
+        # the success path formats nothing.
+        self._environ = environ
 
     @property
     def body(self) -> Body:
@@ -139,12 +143,12 @@ class ProxyResponse:
             if sent == 0:
                 # Nothing went out yet (the server holds the head until the first body
                 # bytes), so PEP 3333's exc_info lets us still answer with an error.
-                _log_failure(self._log_as, self.url, status, exc, "before its body")
+                _log_failure(self._who(), self.url, status, exc, "before its body")
                 answer = _plain(status, text)
                 start_response(f"{status} {answer.reason}", answer.headers.items(), sys.exc_info())
                 yield answer._content or b""
                 return
-            _log_failure(self._log_as, self.url, status, exc, f"after {sent} body bytes; response cut short")
+            _log_failure(self._who(), self.url, status, exc, f"after {sent} body bytes; response cut short")
             # The head is out: close the client connection without ending the body, so a
             # truncated body cannot pass for a complete one. The server takes a
             # ConnectionLost out of a response body for exactly that: a body that lost
@@ -153,6 +157,11 @@ class ProxyResponse:
         finally:
             if not body.complete:
                 _abort(upstream)
+
+    def _who(self) -> str:
+        if not self._log_as and self._environ is not None:
+            self._log_as = _request_line(self._environ)
+        return self._log_as
 
     def close(self) -> None:
         """Let go of the upstream exchange without sending the response (aborts it)."""
@@ -236,11 +245,11 @@ def proxy_request(environ: dict[str, Any], url: str, *, pool: Pool | None = None
     method = method or environ["REQUEST_METHOD"]
     items = apply_overrides(forwarded_request_headers(
         environ, preserve_host=preserve_host, forwarded=forwarded, via=via), headers)
-    log_as = _request_line(environ)
     if "HTTP_UPGRADE" in environ and "greenhttp.connection" in environ:
         # RFC 9110 §7.8: a WebSocket handshake is upgraded hop by hop, then pumped.
         from ..websocket.proxy import forward_upgrade
-        tunnel = forward_upgrade(environ, url, items, timeout=timeout, via=via, log_as=log_as)
+        tunnel = forward_upgrade(environ, url, items, timeout=timeout, via=via,
+                                 log_as=_request_line(environ))
         if tunnel is not None:
             return tunnel
     try:
@@ -250,13 +259,14 @@ def proxy_request(environ: dict[str, Any], url: str, *, pool: Pool | None = None
     except RequestError as exc:
         # The inbound client's fault (its upload stalled, broke or ended): the server answers it.
         logger.info("%s -> %s: the client's upload failed (%s: %s); upstream request aborted",
-                    log_as, url, type(exc).__name__, exc)
+                    _request_line(environ), url, type(exc).__name__, exc)
         raise
     except ANSWERED as exc:
         status, text = _failure(exc)
-        _log_failure(log_as, url, status, exc)
+        _log_failure(_request_line(environ), url, status, exc)
         return _plain(status, text, url=url, error=exc)
-    out = response_headers(upstream.headers.items(), upstream.http_version, via)
-    return ProxyResponse(upstream.status, upstream.reason, out, upstream, url=url, log_as=log_as)
+    # From the raw fields: the upstream Response's own Headers is never built.
+    out = raw_response_headers(upstream._raw_headers, upstream.http_version, via)
+    return ProxyResponse(upstream.status, upstream.reason, out, upstream, url=url, environ=environ)
 
 

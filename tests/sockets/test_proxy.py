@@ -196,6 +196,22 @@ def test_routes_longest_prefix_and_nginx_path_rule():
         Route("/a", "ftp://x")
 
 
+@pytest.mark.parametrize("raw", [
+    [(b"Content-Type", b"text/plain"), (b"Content-Length", b"2"), (b"Connection", b"keep-alive"),
+     (b"Keep-Alive", b"timeout=5"), (b"Proxy-Foo", b"x"), (b"Set-Cookie", b"a=1"), (b"set-cookie", b"b=2")],
+    [(b"Connection", b"X-Private, close"), (b"X-Private", b"secret"), (b"Server", b"up")],
+    [(b"Via", b"1.1 edge"), (b"Transfer-Encoding", b"chunked"), (b"Date", b"now")],
+    [],
+])
+@pytest.mark.parametrize("via", ["greenhttp", None])
+def test_raw_response_headers_is_response_headers_in_one_pass(raw, via):
+    from greenhttp.headers import Headers
+    from greenhttp.proxy.headers import raw_response_headers, response_headers
+
+    expected = response_headers(Headers.from_raw(raw).items(), "1.1", via).items()
+    assert raw_response_headers(raw, "1.1", via).items() == expected
+
+
 def test_strip_hop_by_hop_removes_fields_named_by_connection():
     items = [("Connection", "keep-alive, X-Foo"), ("X-Foo", "1"), ("Keep-Alive", "5"), ("TE", "trailers"),
              ("Trailer", "X"), ("Transfer-Encoding", "chunked"), ("Upgrade", "h2c"),
