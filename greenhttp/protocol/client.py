@@ -51,6 +51,15 @@ _HEADS_MAX = 1024
 _heads: dict[tuple, bytes] = {}
 
 
+#: Heads with these fields are never cached: a process-wide cache would keep passwords,
+#: tokens and session cookies in memory past the request that needed them.
+_CREDENTIAL_FIELDS = frozenset({"authorization", "proxy-authorization", "cookie"})
+
+
+def _carries_credentials(fields: tuple[tuple[str, str], ...]) -> bool:
+    return any(name.lower() in _CREDENTIAL_FIELDS for name, _ in fields)
+
+
 def _serialize_head(method: str, target: str, headers: Iterable[tuple[str, str]],
                     content_length: int | None, chunked: bool) -> bytes:
     out = [f"{method} {target} HTTP/1.1\r\n"]
@@ -110,7 +119,7 @@ class ClientProtocol(_ParserCallbacks):
             key = head = None
         if head is None:
             head = _serialize_head(method, target, fields, content_length, chunked)
-            if key is not None:
+            if key is not None and not _carries_credentials(fields):
                 if len(_heads) >= _HEADS_MAX:
                     _heads.clear()  # a stream of one-off heads must not pin old ones
                 _heads[key] = head

@@ -95,3 +95,19 @@ def test_close_delimited_for_http_1_0():
     assert not framing.keep_alive and not client_events[0].keep_alive
     assert body_of(client_events) == b"until close" and client.response_complete
 
+
+
+def test_request_heads_with_credentials_are_never_cached():
+    # The client caches serialized request heads process-wide; a password or a session
+    # cookie must not outlive its request there.
+    from greenhttp.protocol import client as client_module
+
+    client_module._heads.clear()
+    proto = p.ClientProtocol()
+    proto.request_head("GET", "/a", [("Host", "h"), ("Authorization", "Basic c2VjcmV0")], None, False)
+    proto = p.ClientProtocol()
+    proto.request_head("GET", "/a", [("Host", "h"), ("cookie", "session=s3cret")], None, False)
+    assert not client_module._heads
+    proto = p.ClientProtocol()
+    head, _ = proto.request_head("GET", "/a", [("Host", "h")], None, False)
+    assert list(client_module._heads.values()) == [head]
