@@ -37,7 +37,8 @@ from .framing import (
     request_writer,
     response_writer,
 )
-from .server import CONTINUE_RESPONSE, Limits, ServerProtocol, error_response, simple_response
+from .response import CONTINUE_RESPONSE, error_response, simple_response
+from .server import Limits, ServerProtocol
 from .status import STATUS_REASONS, reason, status_line
 from .target import parse_target
 

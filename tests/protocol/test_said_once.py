@@ -80,7 +80,7 @@ def test_one_sendfile_loop() -> None:
 def test_one_kind_of_bounded_cache() -> None:
     # functools.lru_cache everywhere, except the core's per-header probes, which say why.
     hand_rolled = re.compile(r"if len\(_?\w+\) < \d+:")
-    hot = {"protocol/fields.py", "protocol/server.py", "server/wsgi.py"}
+    hot = {"protocol/fields.py", "protocol/response.py", "server/wsgi.py"}
     for name, source in _sources().items():
         if hand_rolled.search(source):
             assert name in hot, name
