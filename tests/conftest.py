@@ -7,7 +7,9 @@ from gevent import monkey
 monkey.patch_all()
 
 import contextlib  # noqa: E402
+import os  # noqa: E402
 import pathlib  # noqa: E402
+import shutil  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -223,3 +225,36 @@ def raw_websocket(address: tuple[str, int], extra: bytes = b"", path: bytes = b"
     head, _, rest = data.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 101 "), head
     return sock, rest
+
+
+# -- headless Chromium (Debian's chromium + chromium-driver; tests/run.sh installs them) -----
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMEDRIVER = "/usr/bin/chromedriver"
+INSTALL = "apt-get install -y chromium chromium-driver (tests/run.sh does this as root)"
+
+
+@pytest.fixture
+def browser(tmp_path: pathlib.Path) -> Iterator[Any]:
+    """A headless Chromium driven by selenium; given both paths it never downloads a driver."""
+    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.path.exists(path)]
+    if missing:
+        pytest.fail(f"the browser test needs {', '.join(missing)}: install Debian's packages with "
+                    f"`{INSTALL}`", pytrace=False)
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    # Given both paths, selenium does not run Selenium Manager (which would try to download).
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+                 "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(20)
+    try:
+        yield driver
+    finally:
+        driver.quit()
+        shutil.rmtree(tmp_path / "profile", ignore_errors=True)

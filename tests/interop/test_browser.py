@@ -11,7 +11,6 @@ import hashlib
 import importlib.util
 import os
 import pathlib
-import shutil
 import time
 from typing import Any, Callable, Iterable, Iterator
 
@@ -21,9 +20,6 @@ import pytest
 from greenhttp import Body
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-INSTALL = "apt-get install -y chromium chromium-driver (tests/run.sh does this as root)"
 
 
 def load_example(name: str) -> Any:
@@ -54,31 +50,6 @@ def paced(app: Callable, chunk: int = 256 * 1024, interval: float = 0.1) -> Call
         return app(environ, start_response)
 
     return wrapper
-
-
-@pytest.fixture
-def browser(tmp_path: pathlib.Path) -> Iterator[Any]:
-    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.path.exists(path)]
-    if missing:
-        pytest.fail(f"the browser test needs {', '.join(missing)}: install Debian's packages with "
-                    f"`{INSTALL}`", pytrace=False)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    # Given both paths, selenium does not run Selenium Manager (which would try to download).
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(20)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(tmp_path / "profile", ignore_errors=True)
 
 
 def test_progress_bar_moves_while_the_browser_uploads(serve, browser, tmp_path):

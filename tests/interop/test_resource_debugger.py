@@ -4,11 +4,9 @@ in the rendered SVG and clicking a node shows its callback results."""
 
 from __future__ import annotations
 
-import os
 import pathlib
-from typing import Any, Iterator
+from typing import Any
 
-import pytest
 import requests
 import webtest
 
@@ -17,9 +15,6 @@ from greenhttp.resource.graph import NODES
 
 from conftest import running
 
-CHROMIUM = "/usr/bin/chromium"
-CHROMEDRIVER = "/usr/bin/chromedriver"
-INSTALL = "apt-get install -y chromium chromium-driver (tests/run.sh does this as root)"
 
 
 class Traced(Resource):
@@ -110,30 +105,6 @@ def test_svg_drawn_from_the_table() -> None:
         assert f'data-node="{node_id}"' in page
     trace = store.get(trace_id)
     assert page.count('class="node visited"') == len(set(trace.nodes))
-
-
-@pytest.fixture
-def browser(tmp_path: pathlib.Path) -> Iterator[Any]:
-    # The driver setup of tests/interop/test_browser.py: Debian's chromium + chromedriver, no downloads.
-    missing = [path for path in (CHROMIUM, CHROMEDRIVER) if not os.path.exists(path)]
-    if missing:
-        pytest.fail(f"the browser test needs {', '.join(missing)}: install Debian's packages with "
-                    f"`{INSTALL}`", pytrace=False)
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                 "--disable-background-networking", "--disable-component-update",
-                 "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'profile'}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(20)
-    try:
-        yield driver
-    finally:
-        driver.quit()
 
 
 def test_traced_path_is_highlighted_in_chromium(browser: Any) -> None:

@@ -7,12 +7,12 @@ import time
 
 from websockets.sync.client import connect as ws_connect
 
-from interop.test_browser import browser, load_example  # noqa: F401 - the fixture
+from interop.test_browser import load_example
 
 from conftest import running
 
 
-def test_browser_chat_page_sends_and_receives(browser):  # noqa: F811
+def test_browser_chat_page_sends_and_receives(browser):
     from selenium.webdriver.common.by import By
 
     example = load_example("chat")
