@@ -125,7 +125,10 @@ def _workers(text: str) -> int:
     """A number, or 'auto' (0): the cores this process may run on (cgroups/taskset aware)."""
     if text.strip().lower() == "auto":
         return 0
-    return _positive_int(text)
+    try:
+        return _positive_int(text)
+    except ValueError:
+        raise ValueError("must be a positive integer or 'auto'") from None
 
 
 def _octal(text: str) -> int:

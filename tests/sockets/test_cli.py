@@ -212,6 +212,7 @@ def test_sigint_closes_idle_keep_alive_and_exits_zero():
     (["no_such_module:app"], "greenhttp: error: no module named 'no_such_module'"),
     (["examples/hello.py", "-p", "http"], "greenhttp: error: argument -p/--port: invalid value 'http'"),
     (["examples/hello.py", "--keepalive-timeout", "-1"], "must be a positive number"),
+    (["examples/hello.py", "-w", "banana"], "must be a positive integer or 'auto'"),
     ([], "the following arguments are required: APP"),
 ])
 def test_bad_arguments_one_clear_line(args, message):
