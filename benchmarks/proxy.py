@@ -118,10 +118,12 @@ def nginx_binary() -> str:
     return found
 
 
-def run_wrk(url: str, connections: int, secs: float) -> dict[str, float]:
-    argv = pinned(0, ["wrk", "-t1", f"-c{connections}", f"-d{secs:g}s", "--timeout", "10s", "-s",
-                      str(WRK_SCRIPT), url])
-    result = subprocess.run(argv, capture_output=True, text=True, timeout=secs + 60)
+def run_wrk(url: str, connections: int, secs: float, header: str | None = None) -> dict[str, float]:
+    """One wrk run (on CPU 0): req/s, MiB/s and the errors wrk counted. Shared with static.py."""
+    argv = ["wrk", "-t1", f"-c{connections}", f"-d{secs:g}s", "--timeout", "10s", "-s", str(WRK_SCRIPT)]
+    if header:
+        argv += ["-H", header]
+    result = subprocess.run(pinned(0, argv + [url]), capture_output=True, text=True, timeout=secs + 60)
     match = re.search(r"GREENHTTP_BENCH (.*)", result.stdout)
     if not match:
         sys.exit(f"wrk failed: {result.stdout}\n{result.stderr}")
@@ -190,25 +192,36 @@ def main() -> int:
                     print(f"round {round_ + 1} {scenario:6} {name:10} {value:10.1f} "
                           f"{'req/s' if unit == 'rps' else 'MiB/s'}{flag}", flush=True)
                     time.sleep(0.5)
-        print()
-        print("| scenario | greenhttp | nginx | greenhttp / nginx |")
-        print("| --- | ---: | ---: | ---: |")
-        for scenario, (_, connections, unit) in scenarios.items():
-            green_value = statistics.median(results[(scenario, "greenhttp")])
-            nginx_value = statistics.median(results[(scenario, "nginx")])
-            label = "req/s" if unit == "rps" else "MiB/s"
-            print(f"| {scenario} (wrk -c{connections}, {label}) | {green_value:.0f} | {nginx_value:.0f} "
-                  f"| {green_value / nginx_value:.2f}x |")
+        print_ratio_table(results, [(name, c, unit) for name, (_, c, unit) in scenarios.items()])
     finally:
-        for process in reversed(processes):
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
+        stop_all(processes, tmp)
     return 0
+
+
+def print_ratio_table(results: dict[tuple[str, str], list[float]],
+                      scenarios: list[tuple[str, int, str]]) -> None:
+    """The Markdown table of medians, greenhttp against nginx. Shared with static.py."""
+    print()
+    print("| scenario | greenhttp | nginx | greenhttp / nginx |")
+    print("| --- | ---: | ---: | ---: |")
+    for scenario, connections, unit in scenarios:
+        green_value = statistics.median(results[(scenario, "greenhttp")])
+        nginx_value = statistics.median(results[(scenario, "nginx")])
+        label = "req/s" if unit == "rps" else "MiB/s"
+        print(f"| {scenario} (wrk -c{connections}, {label}) | {green_value:.0f} | {nginx_value:.0f} "
+              f"| {green_value / nginx_value:.2f}x |")
+
+
+def stop_all(processes: list[subprocess.Popen], tmp: Path | str) -> None:
+    """Terminate the servers (last started first), then remove their directory."""
+    for process in reversed(processes):
+        process.terminate()
+    for process in processes:
+        try:
+            process.wait(5)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    shutil.rmtree(tmp, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -16,9 +16,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import re
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -26,7 +24,9 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from proxy import ROOT, WRK_SCRIPT, free_port, nginx_binary, pinned, wait_port  # noqa: E402
+from proxy import (  # noqa: E402
+    ROOT, free_port, nginx_binary, pinned, print_ratio_table, run_wrk, stop_all, wait_port,
+)
 
 NGINX_CONF = """
 {user}
@@ -60,22 +60,6 @@ SCENARIOS = {
     "range": ("/10m.bin", "Range: bytes=1048576-2097151", 4, "mib_s"),
     "ranges": ("/10m.bin", "Range: bytes=0-4095,5000000-5004095", 50, "rps"),
 }
-
-
-def run_wrk(url: str, header: str | None, connections: int, secs: float) -> dict[str, float]:
-    argv = ["wrk", "-t1", f"-c{connections}", f"-d{secs:g}s", "--timeout", "10s", "-s", str(WRK_SCRIPT)]
-    if header:
-        argv += ["-H", header]
-    result = subprocess.run(pinned(0, argv + [url]), capture_output=True, text=True, timeout=secs + 60)
-    match = re.search(r"GREENHTTP_BENCH (.*)", result.stdout)
-    if not match:
-        sys.exit(f"wrk failed: {result.stdout}\n{result.stderr}")
-    fields = {k: int(v) for k, v in (item.split("=") for item in match.group(1).split())}
-    seconds = fields["duration_us"] / 1e6
-    errors = sum(fields[k] for k in ("connect", "read", "write", "status", "timeout"))
-    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", result.stdout)
-    return {"rps": fields["requests"] / seconds, "mib_s": fields["bytes"] / seconds / 2**20,
-            "errors": errors + (int(non2xx.group(1)) if non2xx else 0)}
 
 
 def rss_mib(pid: int) -> float:
@@ -143,14 +127,14 @@ def main() -> int:
         print(f"# wrk -t1, {opts.secs:g} s per run, {opts.rounds} round(s); taskset: "
               f"{'yes' if shutil.which('taskset') and (os.cpu_count() or 1) >= 2 else 'no'}")
         for port, _ in servers.values():  # warm up
-            run_wrk(f"http://127.0.0.1:{port}/4k.bin", None, 50, 1)
+            run_wrk(f"http://127.0.0.1:{port}/4k.bin", 50, 1)
         results: dict[tuple[str, str], list[float]] = {}
         for round_ in range(opts.rounds):
             order = list(servers) if round_ % 2 == 0 else list(reversed(servers))
             for scenario, (path, header, connections, unit) in SCENARIOS.items():
                 for name in order:
-                    measured = run_wrk(f"http://127.0.0.1:{servers[name][0]}{path}", header,
-                                       connections, opts.secs)
+                    measured = run_wrk(f"http://127.0.0.1:{servers[name][0]}{path}", connections,
+                                       opts.secs, header)
                     value = measured[unit]
                     results.setdefault((scenario, name), []).append(value)
                     flag = f" ({measured['errors']} errors)" if measured["errors"] else ""
@@ -158,26 +142,11 @@ def main() -> int:
                           f"{'req/s' if unit == 'rps' else 'MiB/s'}{flag}", flush=True)
                     time.sleep(0.5)
         rss = {name: rss_mib(pid) for name, (_, pid) in servers.items()}
-        print()
-        print("| scenario | greenhttp | nginx | greenhttp / nginx |")
-        print("| --- | ---: | ---: | ---: |")
-        for scenario, (_, _, connections, unit) in SCENARIOS.items():
-            green_value = statistics.median(results[(scenario, "greenhttp")])
-            nginx_value = statistics.median(results[(scenario, "nginx")])
-            label = "req/s" if unit == "rps" else "MiB/s"
-            print(f"| {scenario} (wrk -c{connections}, {label}) | {green_value:.0f} | {nginx_value:.0f} "
-                  f"| {green_value / nginx_value:.2f}x |")
+        print_ratio_table(results, [(name, c, unit) for name, (_, _, c, unit) in SCENARIOS.items()])
         print(f"| RSS after the runs (MiB) | {rss['greenhttp']:.1f} | {rss['nginx']:.1f} "
               f"| {rss['greenhttp'] / rss['nginx']:.2f}x |")
     finally:
-        for process in reversed(processes):
-            process.terminate()
-        for process in processes:
-            try:
-                process.wait(5)
-            except subprocess.TimeoutExpired:
-                process.kill()
-        shutil.rmtree(tmp, ignore_errors=True)
+        stop_all(processes, tmp)
     return 0
 
 
