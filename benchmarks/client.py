@@ -27,6 +27,10 @@ import subprocess
 import sys
 import tempfile
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from proxy import wait_port  # noqa: E402
 
 CLIENTS = ("greenhttp", "geventhttpclient", "urllib3", "requests", "httpx")
 GIB = 1024 ** 3
@@ -208,15 +212,8 @@ def start_nginx(tmp: str, cpus: list[int]) -> tuple[subprocess.Popen, int]:
     if cpus and shutil.which("taskset"):
         command = ["taskset", "-c", ",".join(map(str, cpus))] + command
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return process, port
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit(f"nginx did not start; see {tmp}/error.log")
-            time.sleep(0.05)
+    wait_port(port, process, f"nginx (see {tmp}/error.log)")
+    return process, port
 
 
 def child(args: list[str], cpus: list[int]) -> dict:

@@ -20,7 +20,6 @@ monkey.patch_all()
 
 import argparse  # noqa: E402
 import cProfile  # noqa: E402
-import os  # noqa: E402
 import pstats  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
@@ -28,6 +27,9 @@ import sys  # noqa: E402
 import time  # noqa: E402
 import timeit  # noqa: E402
 from pathlib import Path  # noqa: E402
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from proxy import wait_port  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 
@@ -48,15 +50,8 @@ def free_port() -> int:
 def start_server() -> tuple[subprocess.Popen, int]:
     port = free_port()
     process = subprocess.Popen([sys.executable, "-c", SERVER.format(here=str(HERE), port=port)])
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=1).close()
-            return process, port
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise SystemExit("the server did not start")
-            time.sleep(0.05)
+    wait_port(port, process, "the server")
+    return process, port
 
 
 def stages(url: str, n: int) -> None:
