@@ -7,11 +7,13 @@ request, while the sweep costs nothing per request.
 
 The sweep also parks connections that wait for their next request (parking.py). Its
 tick is up to a second, so a burst of connections going idle would hold their greenlets
-that long; while at least :data:`PARK_SOON` of them wait unparked, the next sweep comes
-as soon as the first of them has waited ``PARK_AFTER`` (not sooner than
-:data:`MIN_TICK`), so they are parked within about ``PARK_AFTER + MIN_TICK``. A few
-idle connections cost little, and a busy server's connections wait microseconds, so
-either way the sweep keeps its slow tick.
+that long. Two things hurry it: a server that has accepted :data:`PARK_SOON` connections
+since the last sweep wakes it (``Server.sweep_at``: one comparison per accepted
+connection, none per request), and it looks again once those could have idled
+``PARK_AFTER``; while at least ``PARK_SOON`` wait unparked it sweeps as soon as the first
+of them has waited ``PARK_AFTER`` (not sooner than :data:`MIN_TICK`). A few idle
+connections cost little, and a busy server's connections wait microseconds, so either
+way the sweep keeps its slow tick.
 """
 
 from __future__ import annotations
@@ -50,8 +52,10 @@ def reap(server: "Server") -> None:
     # it has waited PARK_AFTER seconds once its deadline is at most this far ahead.
     park_horizon = config.keepalive_timeout - PARK_AFTER
     delay = tick
+    wake = server.sweep_soon
     while True:
-        gevent.sleep(delay)
+        woken = wake.wait(delay)
+        wake.clear()
         now = monotonic()
         waiting = 0  # idle, not yet parkable
         soonest = tick  # until the first of them is
@@ -69,7 +73,13 @@ def reap(server: "Server") -> None:
                 else:
                     waiting += 1
                     soonest = min(soonest, left)
-        delay = max(soonest, MIN_TICK) if waiting >= PARK_SOON else tick
+        server.sweep_at = len(server.connections) + PARK_SOON
+        if waiting >= PARK_SOON:
+            delay = max(soonest, MIN_TICK)
+        elif woken:  # a burst of new connections: look again once they could have idled
+            delay = PARK_AFTER + MIN_TICK
+        else:
+            delay = tick
 
 
 def expire(conn: "HTTPConnection") -> None:
