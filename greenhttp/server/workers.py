@@ -43,8 +43,12 @@ from .heartbeat import Heartbeat
 #: in a loop, and a reload that hits it keeps the old workers (gunicorn's WORKER_BOOT_ERROR).
 BOOT_ERROR = 3
 #: What the master acts on; SIGCHLD only wakes it (a worker died: reap it now).
-SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU,
-           signal.SIGUSR1)
+SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT, signal.SIGHUP, signal.SIGTTIN,
+           signal.SIGTTOU, signal.SIGUSR1)
+#: Signals that stop the master. gunicorn users send QUIT for a quick stop; its default
+#: action would end the master alone and leave the workers serving as orphans. Here it
+#: stops like TERM: nothing received is dropped (in-flight requests get the grace).
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGQUIT)
 #: The longest the loop sleeps: heartbeat checks and respawn backoff need no signal.
 TICK = 0.25
 
@@ -128,7 +132,7 @@ class Arbiter:
                     return status
                 while self._signals:
                     signum = self._signals.pop(0)
-                    if signum in (signal.SIGTERM, signal.SIGINT):
+                    if signum in STOP_SIGNALS:
                         error_logger.info("master %d: %s received, stopping gracefully (grace %ss)",
                                           os.getpid(), signal.Signals(signum).name,
                                           self.config.graceful_timeout)

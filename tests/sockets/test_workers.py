@@ -243,3 +243,21 @@ def test_reload_flag_restarts_workers_on_source_change(tmp_path):
     finally:
         code, err = server.stop()
     assert "app.py changed, reloading" in err and code == 0
+
+
+def test_sigquit_stops_master_and_workers_without_dropping_a_request(tmp_path):
+    # gunicorn users send QUIT; left at its default action it would end the master
+    # alone and leave the workers serving as orphans.
+    server = start(write_app(tmp_path, PID_APP), "-b", "127.0.0.1:0", "-w", "2")
+    try:
+        workers = server.wait_workers(2)
+        in_flight = gevent.spawn(get, server.url, "/sleep")
+        gevent.sleep(0.2)  # the request is in the app
+        code, err = server.stop(signal.SIGQUIT)
+        assert in_flight.get(timeout=5)[1] == "v1"
+    finally:
+        server.kill()
+    assert code == 0, err
+    assert "SIGQUIT received" in err
+    for pid in workers:
+        assert not os.path.exists(f"/proc/{pid}") or "Z" in open(f"/proc/{pid}/stat").read().split()[2]
