@@ -46,9 +46,11 @@ if TYPE_CHECKING:
 # The real select(2), not gevent's: a zero-timeout readiness probe must not yield.
 _select = get_original("select", "select")
 
-# 256 KiB reads: a 1 GiB download takes 4096 recv calls instead of 16384; the
-# kernel's loopback and typical WAN receive buffers hold that much anyway.
-READ_SIZE = 262144
+# 64 KiB reads: a response head and a small body come in one. Not more: a bytes
+# object of 128 KiB or more is mmap(2)ed by malloc and shrunk with mremap(2) (three
+# syscalls and page faults per read, for a 300-byte response); Content-Length bodies
+# are read in 1 MiB pieces anyway (exchange.RAW_READ_SIZE).
+READ_SIZE = 65536
 
 
 # -- the exception boundary ----------------------------------------------------------
@@ -114,12 +116,20 @@ class Stream(Protocol):
 
 
 class SocketStream:
-    """A connected (possibly TLS) gevent socket with per-call timeouts."""
+    """A connected (possibly TLS) gevent socket with per-call timeouts.
 
-    __slots__ = ("sock", "_timeout", "closed", "tls")
+    Plain TCP reads and writes go to the OS socket under gevent's (``raw``, already
+    non-blocking) and call gevent only to wait: a small request is one ``send(2)``
+    (gevent's ``sendall`` first asks ``getsockopt(SO_SNDBUF)`` to size its chunks),
+    and a response is one ``recv(2)`` after the wait. TLS goes through gevent's
+    ``SSLSocket``, whose buffered records a raw read would miss.
+    """
+
+    __slots__ = ("sock", "raw", "_timeout", "closed", "tls")
 
     def __init__(self, sock: Any, tls: bool = False) -> None:
         self.sock = sock
+        self.raw = None if tls else getattr(sock, "_sock", None)
         self._timeout: float | None = -1.0  # unknown: the first call sets it
         self.closed = False
         self.tls = tls
@@ -132,11 +142,40 @@ class SocketStream:
             self._timeout = timeout
 
     def read(self, n: int, timeout: float | None) -> bytes:
+        raw = self.raw
+        if raw is not None:
+            try:
+                return raw.recv(n)
+            except BlockingIOError:
+                pass
+            except OSError as exc:
+                raise UpstreamDisconnected(f"connection lost while reading: {exc}") from exc
         self._set_timeout(timeout)
+        sock = self.sock
         with map_exceptions(_READ, timeout):  # ssl.SSLError is an OSError too
-            return self.sock.recv(n)
+            if raw is None:
+                return sock.recv(n)
+            while True:
+                # gevent's wait for readability, with the socket's timeout (a
+                # socket.timeout, mapped above); then the one recv that finds the bytes.
+                sock._wait(sock._read_event)
+                try:
+                    return raw.recv(n)
+                except BlockingIOError:
+                    continue
 
     def write(self, data: bytes | memoryview, timeout: float | None) -> None:
+        raw = self.raw
+        if raw is not None:
+            try:
+                sent = raw.send(data)
+            except BlockingIOError:
+                sent = 0
+            except OSError as exc:
+                raise UpstreamDisconnected(f"connection lost while sending: {exc}") from exc
+            if sent == len(data):
+                return
+            data = memoryview(data)[sent:]
         self._set_timeout(timeout)
         with map_exceptions(_WRITE, timeout):
             self.sock.sendall(data)
