@@ -125,11 +125,13 @@ class SocketStream:
     ``SSLSocket``, whose buffered records a raw read would miss.
     """
 
-    __slots__ = ("sock", "raw", "_timeout", "closed", "tls")
+    __slots__ = ("sock", "raw", "wrote", "_timeout", "closed", "tls")
 
     def __init__(self, sock: Any, tls: bool = False) -> None:
         self.sock = sock
         self.raw = None if tls else getattr(sock, "_sock", None)
+        #: the last call was a write: the next read waits before it tries.
+        self.wrote = False
         self._timeout: float | None = -1.0  # unknown: the first call sets it
         self.closed = False
         self.tls = tls
@@ -143,7 +145,7 @@ class SocketStream:
 
     def read(self, n: int, timeout: float | None) -> bytes:
         raw = self.raw
-        if raw is not None:
+        if raw is not None and not self.wrote:
             try:
                 return raw.recv(n)
             except BlockingIOError:
@@ -155,6 +157,10 @@ class SocketStream:
         with map_exceptions(_READ, timeout):  # ssl.SSLError is an OSError too
             if raw is None:
                 return sock.recv(n)
+            # Right after a write the answer cannot be there yet (the peer has not even
+            # been scheduled): wait first, and skip the recv that would fail with EAGAIN.
+            # Were it there already, the wait returns at the loop's next poll.
+            self.wrote = False
             while True:
                 # gevent's wait for readability, with the socket's timeout (a
                 # socket.timeout, mapped above); then the one recv that finds the bytes.
@@ -173,6 +179,7 @@ class SocketStream:
                 sent = 0
             except OSError as exc:
                 raise UpstreamDisconnected(f"connection lost while sending: {exc}") from exc
+            self.wrote = True
             if sent == len(data):
                 return
             data = memoryview(data)[sent:]
