@@ -125,7 +125,7 @@ class SocketStream:
     ``SSLSocket``, whose buffered records a raw read would miss.
     """
 
-    __slots__ = ("sock", "raw", "wrote", "_timeout", "closed", "tls")
+    __slots__ = ("sock", "raw", "wrote", "_timeout", "_timer", "_timer_seconds", "closed", "tls")
 
     def __init__(self, sock: Any, tls: bool = False) -> None:
         self.sock = sock
@@ -133,6 +133,8 @@ class SocketStream:
         #: the last call was a write: the next read waits before it tries.
         self.wrote = False
         self._timeout: float | None = -1.0  # unknown: the first call sets it
+        self._timer: Any = None
+        self._timer_seconds: float | None = None
         self.closed = False
         self.tls = tls
 
@@ -162,13 +164,31 @@ class SocketStream:
             # Were it there already, the wait returns at the loop's next poll.
             self.wrote = False
             while True:
-                # gevent's wait for readability, with the socket's timeout (a
-                # socket.timeout, mapped above); then the one recv that finds the bytes.
-                sock._wait(sock._read_event)
+                self._wait_readable(timeout)
                 try:
                     return raw.recv(n)
                 except BlockingIOError:
                     continue
+
+    def _wait_readable(self, timeout: float | None) -> None:
+        """gevent's wait for readability (``socket._wait``), with one timer per stream
+        re-armed for each wait instead of a new ``gevent.Timeout`` per wait. It throws
+        ``socket.timeout`` into the waiting greenlet, mapped by the caller."""
+        sock = self.sock
+        if timeout is None:
+            sock.hub.wait(sock._read_event)
+            return
+        timer = self._timer
+        if timer is None or self._timer_seconds != timeout:
+            if timer is not None:
+                timer.close()
+            timer = self._timer = sock.hub.loop.timer(timeout)
+            self._timer_seconds = timeout
+        timer.start(gevent.getcurrent().throw, _stdlib_socket.timeout, update=True)
+        try:
+            sock.hub.wait(sock._read_event)
+        finally:
+            timer.stop()
 
     def write(self, data: bytes | memoryview, timeout: float | None) -> None:
         raw = self.raw
@@ -220,6 +240,9 @@ class SocketStream:
         if self.closed:
             return
         self.closed = True
+        if self._timer is not None:
+            self._timer.close()
+            self._timer = None
         try:
             self.sock.close()
         except OSError:
