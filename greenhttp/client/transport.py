@@ -43,8 +43,10 @@ from ..sendfile import send_file
 if TYPE_CHECKING:
     import ssl
 
-# The real select(2), not gevent's: a zero-timeout readiness probe must not yield.
+# The real select(2) and poll(2), not gevent's: a zero-timeout readiness probe must not yield.
 _select = get_original("select", "select")
+_poll = get_original("select", "poll")
+_POLLIN = get_original("select", "POLLIN")
 
 # 64 KiB reads: a response head and a small body come in one. Not more: a bytes
 # object of 128 KiB or more is mmap(2)ed by malloc and shrunk with mremap(2) (three
@@ -125,7 +127,7 @@ class SocketStream:
     ``SSLSocket``, whose buffered records a raw read would miss.
     """
 
-    __slots__ = ("sock", "raw", "wrote", "_timeout", "_timer", "_timer_seconds", "closed", "tls")
+    __slots__ = ("sock", "raw", "wrote", "_timeout", "_timer", "_timer_seconds", "_poller", "closed", "tls")
 
     def __init__(self, sock: Any, tls: bool = False) -> None:
         self.sock = sock
@@ -135,6 +137,11 @@ class SocketStream:
         self._timeout: float | None = -1.0  # unknown: the first call sets it
         self._timer: Any = None
         self._timer_seconds: float | None = None
+        # The stale probe's poll set, registered once per connection (plain TCP).
+        self._poller: Any = None
+        if self.raw is not None:
+            self._poller = _poll()
+            self._poller.register(self.raw.fileno(), _POLLIN)
         self.closed = False
         self.tls = tls
 
@@ -228,6 +235,11 @@ class SocketStream:
         """
         if self.closed:
             return True
+        poller = self._poller
+        if poller is not None:
+            # poll(2) on a set registered once: no fd_set built per probe. POLLHUP and
+            # POLLERR are reported whatever was asked: a reset connection is stale too.
+            return bool(poller.poll(0))
         try:
             if self.tls and self.sock.pending():
                 return True
