@@ -73,3 +73,17 @@ def _formatted(client: str, method: str | None, target: bytes, version: str, sta
         return _access_format % atoms
     except (KeyError, ValueError, TypeError):
         return _plain_line(client, method, target, version, status, sent, seconds)
+
+
+def reopen_log_files() -> None:
+    """SIGUSR1: reopen log files (after logrotate moved them), as nginx and gunicorn do;
+    in the master and in each worker."""
+    for name in ("", "greenhttp.access", "greenhttp.error", "greenhttp.proxy"):
+        for handler in logging.getLogger(name).handlers:
+            if isinstance(handler, logging.FileHandler):
+                handler.acquire()
+                try:
+                    handler.close()
+                    handler.stream = handler._open()
+                finally:
+                    handler.release()

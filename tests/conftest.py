@@ -13,6 +13,7 @@ import shutil  # noqa: E402
 import socket  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import tempfile  # noqa: E402
 import time  # noqa: E402
 import weakref  # noqa: E402
 from typing import Any, Callable, Iterator  # noqa: E402
@@ -129,6 +130,18 @@ def ca() -> Any:
     import trustme
 
     return trustme.CA()
+
+
+@pytest.fixture
+def world_readable_dir() -> Iterator[pathlib.Path]:
+    """A directory the `nobody` user can read, outside pytest's 0700 base directory
+    (which every pytest session, including a concurrent one, resets to 0700)."""
+    path = pathlib.Path(tempfile.mkdtemp(prefix="greenhttp-test-"))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 @pytest.fixture

@@ -3,9 +3,10 @@
 ``greenhttp APP`` serves a WSGI app; other verbs (``proxy``, ``repl``, ``get``...)
 are subcommands registered in :data:`SUBCOMMANDS` and imported only when used.
 
-Monkey-patching happens first thing in :func:`main`, before the app (or anything
-that might import ``ssl``) is imported, so ``time.sleep``, sockets, ``requests``
-and DB drivers in the app become cooperative without the app knowing gevent.
+``greenhttp APP`` and ``greenhttp proxy`` run a master that never patches nor imports
+gevent (greenhttp.server.workers): each worker patches right after the fork, before it
+imports the serving stack and the app. The other verbs (``get``, ``repl``) patch first
+thing here, before their modules are imported (greenhttp.server.patching says why).
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import importlib
 import sys
 from typing import Sequence
 
-from ..errors import CLIError, UsageError
+from ..errors import CLIError, UsageError  # noqa: F401  (CLIError: importable from here)
 
 #: verb -> "module:function". The function takes the whole argv, verb first, and returns
 #: an exit status. Modules are imported only when their verb is used.
@@ -25,34 +26,24 @@ SUBCOMMANDS: dict[str, str] = {
        for method in ("get", "post", "put", "patch", "delete", "head", "options")},
 }
 
+#: Verbs that run the workers' master: patching is the workers' business, not ours.
+MASTER_VERBS = frozenset({"proxy"})
+
 PROG = "greenhttp"
-
-
-def patch_gevent() -> None:
-    from gevent import monkey
-
-    monkey.patch_all()
-    import socket
-    import time
-
-    import gevent
-    import gevent.socket
-
-    # Check that it took: an app importing "socket" or "time" must get the cooperative ones.
-    if socket.socket is not gevent.socket.socket or time.sleep is not gevent.sleep:
-        raise CLIError("gevent monkey-patching did not take effect")
-
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        patch_gevent()
         if argv and argv[0] in SUBCOMMANDS:
+            if argv[0] not in MASTER_VERBS:
+                from ..server.patching import patch_gevent
+
+                patch_gevent()
             module_name, _, function = SUBCOMMANDS[argv[0]].partition(":")
             command = getattr(importlib.import_module(module_name), function)
             return int(command(argv) or 0)
-        from .serve import serve_main  # after patching: it leads to the server and the app
+        from .serve import serve_main  # patches only for --console (one process, no master)
 
         return serve_main(argv)
     except UsageError as exc:  # CLIError, AppLoadError, the REPL's: the user's input, one line

@@ -8,9 +8,7 @@ line unless ``--access-log-format`` asks for gunicorn's atoms.
 
 from __future__ import annotations
 
-import json
 import logging
-import logging.config
 import sys
 from typing import Any
 
@@ -54,6 +52,9 @@ def configure(config: Any) -> None:
 
 
 def _load_config(path: str) -> None:
+    import json
+    import logging.config  # only here: it imports socketserver, pickle, queue... for the master
+
     try:
         if path.endswith(".json"):
             with open(path, encoding="utf-8") as f:

@@ -3,6 +3,10 @@
 Order matters and follows gunicorn: chdir and env first (the app may read them), bind
 while still privileged (ports < 1024, /run), write the pid file, then the workers drop
 privileges (--user/--group) before they import the app.
+
+This module runs in the master, which imports neither gevent nor ``ssl`` (see
+greenhttp.server.workers): the TLS settings are checked here, the context is built in
+each worker after it patched, before it drops privileges.
 """
 
 from __future__ import annotations
@@ -68,37 +72,51 @@ def bind_listeners(config: Any) -> tuple[list[Any], list[Any]]:
     return sockets, specs
 
 
-def tls_context(config: Any) -> Any:
+def tls_factory(config: Any) -> Callable[[], Any] | None:
+    """A function that builds the TLS context (None: plain HTTP), the settings checked
+    now so a missing file or a bad policy is one line at start, not one per worker."""
     if not config.certfile:
         if config.keyfile:
             raise CLIError("--keyfile needs --certfile")
         return None
-    from ..server.tls import server_context
+    from ..server.tls import check_settings, server_context
 
-    return server_context(config.certfile, config.keyfile or None, config.ca_certs or None,
-                          config.cert_reqs)
+    args = (config.certfile, config.keyfile or None, config.ca_certs or None, config.cert_reqs)
+    check_settings(*args)
+    return lambda: server_context(*args)
 
 
-def _reload_watcher(app_spec: str) -> Callable[[], Any] | None:
+def tls_context(config: Any) -> Any:
+    """The TLS context itself, for a process that serves (--console): it has patched."""
+    factory = tls_factory(config)
+    return factory() if factory is not None else None
+
+
+def _reload_watcher(app_spec: str) -> Callable[[Callable[[str], None]], None]:
+    """--reload: the master watches, in a thread of its own (watchfiles blocks in Rust),
+    and reloads as on SIGHUP, so a change that breaks the app keeps the old workers."""
     try:
         import watchfiles
     except ImportError:
         raise CLIError("--reload needs watchfiles: pip install 'greenhttp[reload]'") from None
-    import gevent
+    import threading
 
     roots = {os.getcwd()}
     target = app_spec.partition(":")[0]
     if target.endswith(".py"):
         roots.add(os.path.dirname(os.path.abspath(target)))
 
-    def wait_for_change() -> str:
-        # Runs in a real thread (the hub's threadpool): watchfiles blocks in Rust.
+    def watch(notify: Callable[[str], None]) -> None:
         for changes in watchfiles.watch(*roots, watch_filter=watchfiles.PythonFilter(),
                                         debounce=200, step=50, rust_timeout=0):
-            return ", ".join(sorted(os.path.relpath(path) for _, path in changes))
-        return ""
+            notify(", ".join(sorted(os.path.relpath(path) for _, path in changes)))
 
-    return lambda: gevent.get_hub().threadpool.spawn(wait_for_change)
+    def start(notify: Callable[[str], None]) -> None:
+        # A daemon thread: it ends with the master. Workers forked meanwhile get no copy
+        # of it (only the forking thread lives on in a child) and never touch watchfiles.
+        threading.Thread(target=watch, args=(notify,), name="greenhttp-reload", daemon=True).start()
+
+    return start
 
 
 def _progress_store(config: Any) -> Any:
@@ -138,7 +156,7 @@ def run(app_spec: str, config: Any, load_app: Callable[[str], Any]) -> int:
             raise CLIError(f"--chdir {config.chdir!r}: {exc.strerror or exc}") from None
     _apply_env(config)
     configure(config)
-    tls = tls_context(config)
+    make_tls = tls_factory(config)
     shared = _progress_store(config)
     try:
         drop = _privileges(config, shared)
@@ -147,7 +165,7 @@ def run(app_spec: str, config: Any, load_app: Callable[[str], Any]) -> int:
         if shared is not None:
             shared.close()
         raise
-    scheme = "https" if tls is not None else "http"
+    scheme = "https" if make_tls is not None else "http"
 
     def announce() -> None:
         for sock in listeners:
@@ -159,7 +177,8 @@ def run(app_spec: str, config: Any, load_app: Callable[[str], Any]) -> int:
     def load() -> Any:
         return load_app(app_spec)
 
-    def prepare() -> None:  # in each worker, after the fork
+    def prepare() -> None:  # in each worker, after the fork, patching and the TLS context
+        from .. import static  # noqa: F401  # before dropping privileges, as the serving stack
         if shared is not None:
             shared.abandon()  # the master's store connections, duplicated by fork
         if drop is not None:
@@ -176,8 +195,8 @@ def run(app_spec: str, config: Any, load_app: Callable[[str], Any]) -> int:
                 pass
 
     watch = _reload_watcher(app_spec) if config.reload else None
-    arbiter = Arbiter(config, listeners, load, tls=tls, prepare=prepare, watch=watch, on_exit=cleanup,
-                      on_ready=announce)
+    arbiter = Arbiter(config, listeners, load, make_tls=make_tls, prepare=prepare, watch=watch,
+                      on_exit=cleanup, on_ready=announce)
     sys.stdout.flush()
     return arbiter.run()
 

@@ -121,9 +121,8 @@ def upstream_tls(values: dict[str, Any]) -> tuple[bool | str, Any]:
 
 def main(argv: Sequence[str]) -> int:
     args = build_parser().parse_args(list(argv)[1:])  # argv[0] is the verb
-    app = build_app(args)
     config = config_from_args(args)
-    # Through the workers master like `greenhttp APP`: -w, TLS, logs and reload apply. The
-    # app is built once here (so a bad route fails before any fork); a Pool holds no
-    # connection yet, so each worker's copy starts empty.
-    return run("proxy", config, lambda _: app)
+    # Through the workers master like `greenhttp APP`: -w, TLS, logs and reload apply. Each
+    # worker builds the app after it patched (the master imports no gevent, and the client
+    # stack imports ssl); a bad route is the worker's one-line boot error, as a broken app's.
+    return run("proxy", config, lambda _: build_app(args))

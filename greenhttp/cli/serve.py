@@ -47,11 +47,14 @@ def serve_main(argv: Sequence[str]) -> int:
     args = parser.parse_args(argv)
     config = config_from_args(args)
     if not args.console:
-        from .. import static  # noqa: F401  # before fork, as greenhttp.server.worker does
         from .production import run
 
-        # The master binds; each worker process loads the app itself (so HUP re-imports it).
+        # The master binds and never patches; each worker process patches, then loads the
+        # app itself (so HUP re-imports it).
         return run(args.app, config, lambda spec: _behind_proxies(static_or_app(spec, config), config))
+    from ..server.patching import patch_gevent
+
+    patch_gevent()  # one process, no master: patch before the app and the server are imported
     app = static_or_app(args.app, config)
 
     def open_console(server: Any) -> None:

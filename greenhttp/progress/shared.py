@@ -77,9 +77,14 @@ def recv_frame(sock: Any) -> Any:
 
 class SharedStoreServer:
     """The master's side. ``start()`` listens (in a temp dir of its own unless ``path``
-    is given) and serves each worker's connection in a greenlet; ``stop()`` closes the
+    is given) and serves every worker's connection from one thread; ``stop()`` closes the
     socket and every connection but keeps the records, so ``start()`` again restarts
-    the store; ``close()`` also removes the socket and its directory."""
+    the store; ``close()`` also removes the socket and its directory.
+
+    One thread with a selector, not a greenlet: the master imports no gevent
+    (greenhttp.server.workers). One thread also means the :class:`MemoryStore`, which has
+    no lock, sees one request at a time. Under monkey-patching (tests, an embedder)
+    ``threading`` and ``selectors`` are gevent's and the thread is a greenlet."""
 
     def __init__(self, path: str | None = None, store: MemoryStore | None = None) -> None:
         self.directory: str | None = None
@@ -90,12 +95,12 @@ class SharedStoreServer:
         self.path = path
         self.store = store if store is not None else MemoryStore()
         self._listener: Any = None
-        self._greenlets: set[Any] = set()
-        self._connections: set[Any] = set()
+        self._waker: Any = None  # (read, write) socket pair: stop() wakes the thread
+        self._thread: threading.Thread | None = None
+        self._connections: dict[Any, bytearray] = {}
 
     def start(self) -> "SharedStoreServer":
-        import gevent
-        from gevent import socket
+        import socket
 
         try:
             os.unlink(self.path)  # a socket left by a store that did not close
@@ -105,36 +110,66 @@ class SharedStoreServer:
         listener.bind(self.path)
         os.chmod(self.path, 0o600)
         listener.listen(128)
+        listener.setblocking(False)
         self._listener = listener
-        self._greenlets.add(gevent.spawn(self._accept, listener))
+        self._waker = socket.socketpair()
+        self._thread = threading.Thread(target=self._loop, args=(listener, self._waker[0]),
+                                        name="greenhttp-progress-store", daemon=True)
+        self._thread.start()
         return self
 
-    def _accept(self, listener: Any) -> None:
-        import gevent
+    def _loop(self, listener: Any, waker: Any) -> None:
+        import selectors
 
-        while True:
-            try:
-                conn, _ = listener.accept()
-            except OSError:  # closed by stop()
-                return
-            self._connections.add(conn)
-            greenlet = gevent.spawn(self._serve, conn)
-            self._greenlets.add(greenlet)
-            greenlet.link(self._greenlets.discard)
-
-    def _serve(self, conn: Any) -> None:
+        selector = selectors.DefaultSelector()
+        selector.register(listener, selectors.EVENT_READ, "accept")
+        selector.register(waker, selectors.EVENT_READ, "stop")
         try:
             while True:
-                try:
-                    request = recv_frame(conn)
-                except EOFError:
-                    return
+                for key, _ in selector.select():
+                    if key.data == "stop":
+                        return
+                    if key.data == "accept":
+                        try:
+                            conn, _ = listener.accept()
+                        except OSError:  # gone before we took it
+                            continue
+                        # Blocking with a bound: a worker that stops reading cannot hold
+                        # the store (and every other worker's calls) for longer.
+                        conn.settimeout(1.0)
+                        self._connections[conn] = bytearray()
+                        selector.register(conn, selectors.EVENT_READ)
+                    elif not self._serve(key.fileobj):
+                        selector.unregister(key.fileobj)
+                        self._drop(key.fileobj)
+        finally:
+            selector.close()
+
+    def _serve(self, conn: Any) -> bool:
+        """Answer the complete frames a readable connection has; False: drop it."""
+        buffer = self._connections[conn]
+        try:
+            chunk = conn.recv(MAX_FRAME + HEADER.size)
+            if not chunk:
+                return False
+            buffer += chunk
+            while len(buffer) >= HEADER.size:
+                (size,) = HEADER.unpack_from(buffer)
+                if size > MAX_FRAME:
+                    raise ValueError(f"frame of {size} bytes is over {MAX_FRAME}")
+                if len(buffer) < HEADER.size + size:
+                    break
+                request = parse_msgpack(bytes(buffer[HEADER.size:HEADER.size + size]))
+                del buffer[:HEADER.size + size]
                 send_frame(conn, self.handle(request))
         except (OSError, ValueError) as exc:  # a worker died mid-frame, or sent garbage
             error_logger.debug("progress store: dropping a connection: %s", exc)
-        finally:
-            self._connections.discard(conn)
-            conn.close()
+            return False
+        return True
+
+    def _drop(self, conn: Any) -> None:
+        self._connections.pop(conn, None)
+        conn.close()
 
     def handle(self, request: Any) -> list[Any]:
         """One request -> its answer. Never raises: a bad request gets ``[False, why]``."""
@@ -152,15 +187,16 @@ class SharedStoreServer:
 
     def stop(self) -> None:
         """Close the socket and the connections (workers reconnect on their next call)."""
-        import gevent
+        if self._waker is not None and self._thread is not None:
+            self._waker[1].send(b"x")
+            self._thread.join(5.0)
+        self._release()
 
-        if self._listener is not None:
-            self._listener.close()
-            self._listener = None
-        for conn in list(self._connections):
-            conn.close()
-        gevent.killall(list(self._greenlets), block=False)
-        self._greenlets.clear()
+    def _release(self) -> None:
+        for sock in [self._listener, *(self._waker or ()), *self._connections]:
+            if sock is not None:
+                sock.close()
+        self._listener = self._waker = self._thread = None
         self._connections.clear()
 
     def close(self) -> None:
@@ -175,10 +211,10 @@ class SharedStoreServer:
                 pass
 
     def abandon(self) -> None:
-        """In a forked worker: drop the master's copies of the socket and connections,
-        which fork duplicated (and whose greenlets the child's hub would otherwise run).
+        """In a forked worker: close the master's socket and connections, which fork
+        duplicated (its thread was not: only the forking thread lives on in a child).
         Closing a copy does not shut the master's connection down."""
-        self.stop()
+        self._release()
 
 
 class SharedStore:

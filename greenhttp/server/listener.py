@@ -14,7 +14,7 @@ from ..body import Body
 from .collector import tune_gc
 from .connection import HTTPConnection
 from .parking import close_parked
-from .reaper import reap
+from .reaper import PARK_SOON, reap
 from ..log import error_logger
 from ..protocol import Limits, RequestHead, ServerProtocol
 from ..settings import ServerConfig
@@ -81,6 +81,9 @@ class Server:
         self.handler: Handler = handler or (lambda *a: False)
         self._stream_server: StreamServer | None = None
         self._reaper: gevent.Greenlet | None = None
+        #: set when this many connections are open: the reaper sweeps at once (reaper.py)
+        self.sweep_at = PARK_SOON
+        self.sweep_soon = Event()
         self._stopped = Event()
         self._address: tuple[str, int] | None = None
         self.closing = False
@@ -225,6 +228,9 @@ class Server:
             if self.closing:
                 conn.closing = True
             self.connections.add(conn)
+            if len(self.connections) >= self.sweep_at:  # a burst: park it sooner (reaper.py)
+                self.sweep_at = 1 << 62
+                self.sweep_soon.set()
             conn.run()
         finally:
             if conn is None or not conn.parked:

@@ -1,9 +1,11 @@
 """One worker process: the greenlet server on the listening sockets the master opened.
 
-Runs in a child forked by :class:`greenhttp.server.workers.Arbiter`. It loads the app
-itself (so a reload re-imports it), beats its heartbeat from the hub, recycles itself
-after ``max_requests``, and on SIGABRT (the master's "you are stuck") names the request
-its blocked code was serving before it dies.
+Runs in a child forked by :class:`greenhttp.server.workers.Arbiter`, imported only once
+the child has monkey-patched (the master imports no gevent). It wraps the listening
+sockets it inherited as gevent sockets, builds the TLS context, drops privileges, loads
+the app itself (so a reload re-imports it), beats its heartbeat from the hub, recycles
+itself after ``max_requests``, and on SIGABRT (the master's "you are stuck") names the
+request its blocked code was serving before it dies.
 """
 
 from __future__ import annotations
@@ -17,29 +19,27 @@ import traceback
 from typing import Any, Callable
 
 import gevent
+import gevent.socket
 
 from ..errors import AppLoadError, CLIError
-from ..log import error_logger
-# The serving stack is imported by the master, before fork: the pages are shared, and a
-# worker that drops to --user need not be able to read the installation.
+from ..log import error_logger, reopen_log_files
+# The serving stack is imported here, before prepare() drops to --user: a worker that
+# drops privileges need not be able to read the installation.
 from .listener import Server
 from .heartbeat import Heartbeat
-
-#: Exit status of a worker whose app failed to import: the master must not respawn it
-#: in a loop, and a reload that hits it keeps the old workers (gunicorn's WORKER_BOOT_ERROR).
-BOOT_ERROR = 3
+from .workers import BOOT_ERROR
 
 
 class Worker:
     def __init__(self, config: Any, listeners: list[Any], load_app: Callable[[], Any],
-                 heartbeat: Heartbeat, slot: int, tls: Any = None,
+                 heartbeat: Heartbeat, slot: int, make_tls: Callable[[], Any] | None = None,
                  prepare: Callable[[], None] | None = None) -> None:
         self.config = config
         self.listeners = listeners
         self.load_app = load_app
         self.heartbeat = heartbeat
         self.slot = slot
-        self.tls = tls
+        self.make_tls = make_tls
         self.prepare = prepare
         self.master_pid = os.getppid()
         self.server: Any = None
@@ -51,6 +51,8 @@ class Worker:
         """Serve until told to stop; returns the exit status."""
         signal.signal(signal.SIGABRT, self._on_abort)
         try:
+            listeners = [_cooperative(sock) for sock in self.listeners]
+            tls = self.make_tls() if self.make_tls is not None else None  # still privileged
             if self.prepare is not None:
                 self.prepare()
             app = self.load_app()
@@ -60,13 +62,13 @@ class Worker:
         except BaseException:
             traceback.print_exc()
             return BOOT_ERROR
-        self.server = Server(app, self.config, listeners=self.listeners, tls=self.tls)
+        self.server = Server(app, self.config, listeners=listeners, tls=tls)
         self.server.worker = self
         self.server.start()
         gevent.signal_handler(signal.SIGTERM, self._stop, "SIGTERM")
         gevent.signal_handler(signal.SIGINT, self._stop, "SIGINT")
         gevent.signal_handler(signal.SIGQUIT, self._stop, "SIGQUIT")
-        gevent.signal_handler(signal.SIGUSR1, _reopen_logs)
+        gevent.signal_handler(signal.SIGUSR1, reopen_log_files)
         # A HUP meant for the master (a terminal closing the whole group) must not kill us.
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
         gevent.spawn(self._beat)
@@ -119,14 +121,9 @@ class Worker:
         os._exit(1)
 
 
-def _reopen_logs() -> None:
-    """SIGUSR1: reopen log files (after logrotate moved them), as nginx and gunicorn do."""
-    for name in ("", "greenhttp.access", "greenhttp.error", "greenhttp.proxy"):
-        for handler in logging.getLogger(name).handlers:
-            if isinstance(handler, logging.FileHandler):
-                handler.acquire()
-                try:
-                    handler.close()
-                    handler.stream = handler._open()
-                finally:
-                    handler.release()
+def _cooperative(sock: Any) -> Any:
+    """The master's listening socket (a plain ``socket.socket``: it never patched) as a
+    gevent socket on the same descriptor, so accept() yields to the hub."""
+    if isinstance(sock, gevent.socket.socket):
+        return sock
+    return gevent.socket.socket(sock.family, sock.type, sock.proto, fileno=sock.detach())

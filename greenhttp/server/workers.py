@@ -14,29 +14,39 @@ Signals to the master::
 Workers share the master's listening sockets (the kernel hands each accept to one of
 the processes blocked on it); see docs/deploy.md for why not SO_REUSEPORT.
 
-Fork and gevent: the master runs a hub (to wait for signals), so it forks with
-:func:`gevent.os.fork_and_watch`, which calls :func:`gevent.reinit` in the child and
-reports each child's exit through a libev child watcher (libev's default loop reaps
-children on SIGCHLD itself, so a plain ``waitpid`` would miss exit statuses). The child
-cancels the master's signal watchers, which libev carries across fork.
+No gevent here: the master imports neither gevent nor the app and does not
+monkey-patch (gunicorn's arbiter shape). It is a plain loop: ``select`` on a pipe that
+``signal.set_wakeup_fd`` writes each signal's number into (SIGCHLD included, so a dead
+worker wakes it), with a timeout for the heartbeat checks, and ``os.waitpid``. Each
+worker, right after ``os.fork``, patches (greenhttp.server.patching), then imports the
+serving stack, wraps the inherited listening sockets as gevent's and loads the app
+(greenhttp.server.worker). Patching and gevent cost ~30 MiB; in the master they would be
+held for nothing, and counted again in every worker through copy-on-write pages.
 """
 
 from __future__ import annotations
 
 import errno
 import os
+import select
 import signal
+import sys
 import time
 from dataclasses import dataclass
 from typing import Any, Callable
 
-import gevent
-import gevent.os
-from gevent.event import Event
-
-from ..log import error_logger
+from ..errors import CLIError
+from ..log import error_logger, reopen_log_files
 from .heartbeat import Heartbeat
-from .worker import BOOT_ERROR, Worker
+
+#: Exit status of a worker whose app failed to import: the master must not respawn it
+#: in a loop, and a reload that hits it keeps the old workers (gunicorn's WORKER_BOOT_ERROR).
+BOOT_ERROR = 3
+#: What the master acts on; SIGCHLD only wakes it (a worker died: reap it now).
+SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGTTIN, signal.SIGTTOU,
+           signal.SIGUSR1)
+#: The longest the loop sleeps: heartbeat checks and respawn backoff need no signal.
+TICK = 0.25
 
 #: After SIGABRT, how long a stuck worker gets to log its line before SIGKILL.
 ABORT_GRACE = 2.0
@@ -64,15 +74,21 @@ class Child:
 
 
 class Arbiter:
+    """``load_app`` and ``make_tls`` run in each worker, after the fork (``make_tls``
+    before ``prepare`` drops privileges, so a root-only key still loads). ``watch``, if
+    given, is called once with a function to call (from any thread) with a description
+    of each source change: the master then reloads as on SIGHUP."""
+
     def __init__(self, config: Any, listeners: list[Any], load_app: Callable[[], Any], *,
-                 tls: Any = None, prepare: Callable[[], None] | None = None,
-                 watch: Callable[[], Any] | None = None,
+                 make_tls: Callable[[], Any] | None = None,
+                 prepare: Callable[[], None] | None = None,
+                 watch: Callable[[Callable[[str], None]], None] | None = None,
                  on_exit: Callable[[], None] | None = None,
                  on_ready: Callable[[], None] | None = None) -> None:
         self.config = config
         self.listeners = listeners
         self.load_app = load_app
-        self.tls = tls
+        self.make_tls = make_tls
         self.prepare = prepare
         self.watch = watch
         self.on_exit = on_exit
@@ -87,22 +103,26 @@ class Arbiter:
         self.backoff = 0.0
         self.next_spawn = 0.0
         self._signals: list[int] = []
-        self._wake = Event()
-        self._handles: list[Any] = []
-        self._exited: list[tuple[int, int]] = []
+        self._changes: list[str] = []
+        self._pipe: tuple[int, int] | None = None
 
     # -- the loop ------------------------------------------------------------------
 
     def run(self) -> int:
-        for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGTTIN,
-                    signal.SIGTTOU, signal.SIGUSR1):
-            self._handles.append(gevent.signal_handler(sig, self._queue_signal, int(sig)))
+        self._pipe = os.pipe()
+        for fd in self._pipe:
+            os.set_blocking(fd, False)
+        # The C-level handler writes the signal's number into the pipe, which wakes the
+        # select below at once; the Python-level handler has nothing left to do.
+        signal.set_wakeup_fd(self._pipe[1], warn_on_full_buffer=False)
+        for sig in (*SIGNALS, signal.SIGCHLD):
+            signal.signal(sig, _noop)
         error_logger.debug("master %d: starting %d worker(s)", os.getpid(), self.target)
-        changes = self.watch() if self.watch is not None else None
+        if self.watch is not None:
+            self.watch(self._source_changed)
         try:
             while True:
-                self._wake.wait(0.25)
-                self._wake.clear()
+                self._wait(TICK)
                 status = self._reap()
                 if status is not None:
                     return status
@@ -114,21 +134,45 @@ class Arbiter:
                                           self.config.graceful_timeout)
                         return self._stop_all()
                     self._handle_signal(signum)
-                if changes is not None and changes.ready():
+                while self._changes:
                     error_logger.info("master %d: %s changed, reloading", os.getpid(),
-                                      changes.value or "a source file")
+                                      self._changes.pop(0) or "a source file")
                     self._start_reload()
-                    changes = self.watch() if self.watch is not None else None
                 self._check_heartbeats()
                 self._progress_reload()
                 self._maintain()
         finally:
+            signal.set_wakeup_fd(-1)
+            for fd in self._pipe:
+                os.close(fd)
             if self.on_exit is not None:
                 self.on_exit()
 
-    def _queue_signal(self, signum: int) -> None:
-        self._signals.append(signum)
-        self._wake.set()
+    def _wait(self, timeout: float) -> None:
+        """Sleep until a signal arrives or ``timeout`` passes; queue the signals."""
+        assert self._pipe is not None
+        try:
+            ready, _, _ = select.select([self._pipe[0]], [], [], timeout)
+        except InterruptedError:  # pragma: no cover  (PEP 475 retries; kept for safety)
+            ready = []
+        if not ready:
+            return
+        try:
+            data = os.read(self._pipe[0], 4096)
+        except BlockingIOError:
+            return
+        for signum in data:
+            if signum in SIGNALS:
+                self._signals.append(signum)
+
+    def _source_changed(self, description: str) -> None:
+        """From the reload watcher's thread: queue, then wake the loop (0 is no signal)."""
+        self._changes.append(description)
+        if self._pipe is not None:
+            try:
+                os.write(self._pipe[1], b"\0")
+            except OSError:  # full (the loop is awake anyway) or closed at exit
+                pass
 
     def _handle_signal(self, signum: int) -> None:
         if signum == signal.SIGHUP:
@@ -145,9 +189,7 @@ class Arbiter:
                 if len(current) > self.target:
                     self._terminate(current[0])
         elif signum == signal.SIGUSR1:
-            from .worker import _reopen_logs
-
-            _reopen_logs()
+            reopen_log_files()
             for child in self.children.values():
                 _kill(child.pid, signal.SIGUSR1)
 
@@ -168,18 +210,13 @@ class Arbiter:
 
     def _spawn(self) -> None:
         slot = self.heartbeat.take()
-        pid = gevent.os.fork_and_watch(callback=self._child_exited)
+        sys.stdout.flush()  # else the child's copy of the buffer is written twice
+        sys.stderr.flush()
+        pid = os.fork()
         if pid == 0:  # the worker
             status = 1
             try:
-                for handle in self._handles:
-                    handle.cancel()
-                for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP, signal.SIGTTIN,
-                               signal.SIGTTOU, signal.SIGUSR1):
-                    signal.signal(signum, signal.SIG_DFL)
-                worker = Worker(self.config, self.listeners, self.load_app, self.heartbeat, slot,
-                                tls=self.tls, prepare=self.prepare)
-                status = worker.run()
+                status = self._worker(slot)
             except SystemExit as exc:
                 status = exc.code if isinstance(exc.code, int) else 1
             except BaseException:
@@ -191,18 +228,40 @@ class Arbiter:
         self.children[pid] = Child(pid, slot, self.generation, time.monotonic())
         error_logger.debug("master %d: worker %d started", os.getpid(), pid)
 
+    def _worker(self, slot: int) -> int:
+        """In the child: drop the master's signal plumbing, patch, then serve."""
+        signal.set_wakeup_fd(-1)
+        for signum in (*SIGNALS, signal.SIGCHLD):
+            signal.signal(signum, signal.SIG_DFL)
+        if self._pipe is not None:
+            for fd in self._pipe:
+                os.close(fd)
+        from .patching import patch_gevent
+
+        try:
+            patch_gevent()  # before the serving stack, the TLS context and the app
+        except CLIError as exc:
+            print(f"greenhttp: error: {exc}", file=sys.stderr, flush=True)
+            return BOOT_ERROR
+        from .worker import Worker
+
+        worker = Worker(self.config, self.listeners, self.load_app, self.heartbeat, slot,
+                        make_tls=self.make_tls, prepare=self.prepare)
+        return worker.run()
+
     def _terminate(self, child: Child) -> None:
         child.stopping = True
         _kill(child.pid, signal.SIGTERM)
 
-    def _child_exited(self, watcher: Any) -> None:
-        self._exited.append((watcher.rpid, watcher.rstatus))
-        self._wake.set()
-
     def _reap(self) -> int | None:
         """Collect dead workers; returns an exit status if the master must give up."""
-        while self._exited:
-            pid, status = self._exited.pop(0)
+        while True:
+            try:
+                pid, status = os.waitpid(-1, os.WNOHANG)
+            except ChildProcessError:
+                return None
+            if pid == 0:
+                return None
             child = self.children.pop(pid, None)
             if child is None:
                 continue
@@ -225,7 +284,6 @@ class Arbiter:
                 self.next_spawn = time.monotonic() + self.backoff
             else:
                 self.backoff = 0.0
-        return None
 
     def _check_heartbeats(self) -> None:
         now = time.monotonic()
@@ -287,13 +345,19 @@ class Arbiter:
         deadline = time.monotonic() + self.config.graceful_timeout + 1.0
         while self.children and time.monotonic() < deadline:
             self._reap()
-            gevent.sleep(0.05)
+            if self.children:
+                self._wait(0.05)  # SIGCHLD ends it early; signals now are dropped
         for child in list(self.children.values()):
             _kill(child.pid, signal.SIGKILL)
         while self.children:
             self._reap()
-            gevent.sleep(0.02)
+            if self.children:
+                self._wait(0.02)
         return 0
+
+
+def _noop(signum: int, frame: Any) -> None:
+    pass
 
 
 def _kill(pid: int, signum: int) -> None:

@@ -284,51 +284,71 @@ def test_module_form_app_that_raises_on_import(tmp_path):
 
 # -- nothing that touches a socket is imported before gevent patches ------------------------------
 
-# Runs greenhttp.cli.main(argv) under a spy on gevent.monkey.patch_all, then prints the
-# modules loaded when patching started and when serving ended, as one JSON line.
+# Runs greenhttp.cli.main(argv) with spies on greenhttp.server.patching.patch_gevent (where
+# every patching process patches: a worker, or the process of a client verb) and on the
+# worker's whole life (Arbiter._worker), and writes the modules loaded at each point as a
+# JSON line to $PROBE_OUT: "at_patch" (patching starts), "worker_end" (a worker is done
+# serving), "end" (main returned). The spies are tiny and import no gevent.
 IMPORT_PROBE = textwrap.dedent('''
-    import json, sys
-    import gevent.monkey
+    import json, os, sys
+    from greenhttp.server import patching, workers
 
-    seen = {}
-    patch_all = gevent.monkey.patch_all
+    def record(what):
+        with open(os.environ["PROBE_OUT"], "a") as f:
+            f.write(json.dumps({"pid": os.getpid(), "what": what, "modules": sorted(sys.modules)}) + "\\n")
 
-    def spy(*args, **kwargs):
-        seen["at_patch"] = sorted(sys.modules)
-        return patch_all(*args, **kwargs)
+    patch_gevent = patching.patch_gevent
+    def spy():
+        record("at_patch")
+        patch_gevent()
+    patching.patch_gevent = spy
 
-    gevent.monkey.patch_all = spy
+    serve = workers.Arbiter._worker
+    def serve_spy(self, slot):
+        try:
+            return serve(self, slot)
+        finally:
+            record("worker_end")
+    workers.Arbiter._worker = serve_spy
+
     from greenhttp.cli import main
-
     status = main(sys.argv[1:])
-    seen["at_end"] = sorted(sys.modules)
-    print(json.dumps(seen), flush=True)
+    record("end")
     sys.exit(status)
 ''')
 
-# Modules that must not exist before patch_all: greenhttp's client side (it opens
-# sockets, and used to build module-level Clients), the proxy and REPL built on it, the
-# server, and modules that bind socket or ssl names at import. (threading is imported by
-# gevent itself; patch_all handles it while no thread has started.)
+# Modules that must not exist before patching: greenhttp's client side (it opens sockets,
+# and used to build module-level Clients), the proxy and REPL built on it, the serving
+# stack, and modules that bind socket or ssl names at import. (The master's own modules,
+# socket and greenhttp.server.workers/binding/heartbeat among them, are in a worker
+# before it patches: they use socket.socket at call time, and the listeners they made are
+# wrapped as gevent sockets by the worker.)
 TOO_EARLY = ("greenhttp.client", "greenhttp.proxy", "greenhttp.repl", "greenhttp.progress",
-             "greenhttp.server", "requests", "urllib3", "ssl", "socket", "http.client")
+             "greenhttp.server.listener", "greenhttp.server.connection", "greenhttp.server.worker",
+             "greenhttp.server.wsgi", "greenhttp.server.tls", "greenhttp.protocol", "requests",
+             "urllib3", "ssl", "http.client")
 # Serving a plain app needs none of the client side at all.
 NOT_FOR_SERVING = ("greenhttp.client", "greenhttp.proxy", "greenhttp.repl", "greenhttp.progress")
+# The master serves nothing: no gevent, no patching, no serving stack, no ssl.
+NOT_IN_MASTER = ("gevent", "greenlet", "ssl", "greenhttp.server.listener", "greenhttp.server.worker",
+                 "greenhttp.protocol", "greenhttp.client", "greenhttp.proxy", "httptools")
 
 
 def _matching(modules, prefixes):
     return sorted(m for m in modules if any(m == p or m.startswith(p + ".") for p in prefixes))
 
 
-def _probe(*argv, request=None):
+def _probe(tmp_path, *argv, request=None):
     """Run the CLI under IMPORT_PROBE; a serving verb gets ``-p 0``, ``request`` (raw bytes)
-    once it listens, then SIGTERM. Returns the probe's record."""
+    once it listens, then SIGTERM. Returns {"what" (of the master/only process) or
+    "worker:what": modules} and the process's pid."""
     import json
 
     serving = argv[0] != "get"
+    out = tmp_path / "probe.jsonl"
     proc = subprocess.Popen([sys.executable, "-c", IMPORT_PROBE, *argv, *(["-p", "0"] if serving else [])],
                             cwd=ROOT, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True, env={**os.environ, "PROBE_OUT": str(out)})
     try:
         if serving:
             url = proc.stdout.readline().strip()
@@ -338,12 +358,15 @@ def _probe(*argv, request=None):
                     sock.sendall(request)
                     assert sock.recv(4096).startswith(b"HTTP/1.1 200 OK")
             proc.send_signal(signal.SIGTERM)
-        out, err = proc.communicate(timeout=20)
+        _, err = proc.communicate(timeout=20)
     finally:
         proc.kill()
     assert proc.returncode == 0, err
-    seen = json.loads(out.strip().splitlines()[-1])
-    assert "at_patch" in seen, "gevent.monkey.patch_all was never called"
+    seen = {}
+    for line in out.read_text().splitlines():
+        record = json.loads(line)
+        prefix = "" if record["pid"] == proc.pid else "worker:"
+        seen[prefix + record["what"]] = record["modules"]
     return seen
 
 
@@ -351,18 +374,23 @@ def test_nothing_socket_bound_is_imported_before_patching_and_serving_imports_no
     (tmp_path / "plain.py").write_text("def app(environ, start_response):\n"
                                        "    start_response('200 OK', [('Content-Length', '2')])\n"
                                        "    return [b'ok']\n")
-    seen = _probe(str(tmp_path / "plain.py"), "--no-access-log",
+    seen = _probe(tmp_path, str(tmp_path / "plain.py"), "--no-access-log",
                   request=b"GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-    assert _matching(seen["at_patch"], TOO_EARLY) == []
-    assert _matching(seen["at_end"], NOT_FOR_SERVING) == []
-    assert "greenhttp.server.listener" in seen["at_end"]  # the probe did see the serving modules
+    assert "at_patch" not in seen, "the master patched"
+    assert _matching(seen["end"], NOT_IN_MASTER) == []
+    assert _matching(seen["worker:at_patch"], TOO_EARLY) == []
+    assert _matching(seen["worker:worker_end"], NOT_FOR_SERVING) == []
+    assert "greenhttp.server.listener" in seen["worker:worker_end"]  # the probe saw the serving modules
 
 
-@pytest.mark.parametrize("argv, needed", [
-    (["proxy", "/=http://127.0.0.1:9"], "greenhttp.proxy"),
-    (["get", "--curl", "http://127.0.0.1:9/"], "greenhttp.repl"),
-])
-def test_subcommands_are_imported_after_patching(argv, needed):
-    seen = _probe(*argv)
+def test_proxy_master_imports_nothing_and_its_workers_patch_first(tmp_path):
+    seen = _probe(tmp_path, "proxy", "/=http://127.0.0.1:9")
+    assert "at_patch" not in seen and _matching(seen["end"], NOT_IN_MASTER) == []
+    assert _matching(seen["worker:at_patch"], TOO_EARLY) == []
+    assert "greenhttp.proxy" in seen["worker:worker_end"]
+
+
+def test_client_verbs_are_imported_after_patching(tmp_path):
+    seen = _probe(tmp_path, "get", "--curl", "http://127.0.0.1:9/")
     assert _matching(seen["at_patch"], TOO_EARLY) == []
-    assert needed in seen["at_end"]
+    assert "greenhttp.repl" in seen["end"]

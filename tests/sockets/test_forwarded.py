@@ -65,3 +65,26 @@ def test_unix_socket_peers_are_trusted(tmp_path):
         assert env["REMOTE_ADDR"] == "203.0.113.7" and env["wsgi.url_scheme"] == "https"
     finally:
         server.stop()
+
+
+def test_verdicts_per_peer_stay_right_and_bounded():
+    # The middleware remembers each peer's verdict (parsing addresses per request was a
+    # tenth of a small request's CPU); the memory must neither mix peers up nor grow
+    # without limit when many distinct clients come.
+    from greenhttp.server import forwarded
+    from greenhttp.server.forwarded import ProxyHeaders
+
+    seen: list[str] = []
+    middleware = ProxyHeaders(lambda environ, start: seen.append(environ["REMOTE_ADDR"]) or [],
+                              "10.0.0.0/8")
+    for round_ in range(2):
+        for last in range(1, 255):
+            for peer in (f"10.1.2.{last}", f"192.168.2.{last}"):
+                middleware({"REMOTE_ADDR": peer, "HTTP_X_FORWARDED_FOR": "1.2.3.4"}, None)
+    # Trusted peers were replaced by the forwarded client; the others kept their own address.
+    assert seen.count("1.2.3.4") == 2 * 254
+    assert sorted(set(seen) - {"1.2.3.4"}) == sorted(f"192.168.2.{n}" for n in range(1, 255))
+    for n in range(3 * forwarded._VERDICTS_KEPT):
+        middleware.trusted(f"172.16.{n // 256}.{n % 256}")
+    assert len(middleware._verdicts) <= forwarded._VERDICTS_KEPT
+    assert middleware.trusted("10.9.9.9") and not middleware.trusted("172.16.0.1")

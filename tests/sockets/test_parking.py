@@ -112,3 +112,24 @@ def test_a_parked_connection_drops_its_protocol_and_gets_a_fresh_one():
             assert parked is not serving
             assert request(sock, "/b") == b"/b"
             assert conn.protocol is not parked and conn.protocol is not serving
+
+
+def test_a_burst_of_idle_connections_is_parked_well_before_the_slow_tick():
+    """With the default timeouts the reaper ticks once a second; while 100+ connections
+    wait unparked it sweeps as soon as they have waited PARK_AFTER (reaper.PARK_SOON)."""
+    from greenhttp.server.reaper import PARK_SOON
+
+    with running(echo_path, keepalive_timeout=300.0) as server:  # tick: 1 s
+        gevent.sleep(1.1)  # past the first slow sweep: the burst lands mid-tick
+        socks = [socket.create_connection(server.address) for _ in range(PARK_SOON + 20)]
+        try:
+            for sock in socks:
+                sock.sendall(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
+            for sock in socks:
+                assert read_one_response(sock)[2] == b"/x"
+            answered = time.monotonic()
+            wait_until(lambda: all(conn.parked for conn in server.connections), timeout=2.0)
+            assert time.monotonic() - answered < 0.5  # PARK_AFTER 0.1 + a 50 ms sweep, loaded
+        finally:
+            for sock in socks:
+                sock.close()

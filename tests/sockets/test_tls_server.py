@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
 import subprocess
@@ -32,15 +33,22 @@ APP = textwrap.dedent('''
 
 
 @pytest.fixture
-def https(ca, ca_file, tmp_path):
+def https_files(ca, tmp_path):
+    """(certificate chain, key) files for localhost and 127.0.0.1."""
     cert = ca.issue_cert("localhost", "127.0.0.1")
     cert_path, key_path = tmp_path / "cert.pem", tmp_path / "key.pem"
     cert.private_key_pem.write_to_path(str(key_path))
     cert.cert_chain_pems[0].write_to_path(str(cert_path))
     for pem in cert.cert_chain_pems[1:]:
         pem.write_to_path(str(cert_path), append=True)
-    server = start(write_app(tmp_path, APP), "-b", "127.0.0.1:0", "--certfile", str(cert_path),
-                   "--keyfile", str(key_path), "--head-timeout", "1")
+    return str(cert_path), str(key_path)
+
+
+@pytest.fixture
+def https(https_files, ca_file, tmp_path):
+    cert_path, key_path = https_files
+    server = start(write_app(tmp_path, APP), "-b", "127.0.0.1:0", "--certfile", cert_path,
+                   "--keyfile", key_path, "--head-timeout", "1")
     yield server
     code, err = server.stop()
     assert code == 0, err
@@ -137,3 +145,50 @@ def test_cert_reqs_without_ca_certs_is_refused_at_start(ca, tmp_path):
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
         "greenhttp: error: --cert-reqs optional/required needs --ca-certs to verify clients against"]
+
+
+def _mapped(pid: int, names: tuple[str, ...]) -> set[str]:
+    """Which of ``names`` appear in the paths of the files ``pid`` has mapped (its .so)."""
+    with open(f"/proc/{pid}/maps") as f:
+        paths = {line.split()[-1] for line in f if "/" in line}
+    return {name for name in names if any(name in path for path in paths)}
+
+
+def test_master_maps_no_gevent_nor_ssl_while_its_workers_serve_tls(https_files, ca_file,
+                                                                   world_readable_dir):
+    """The light master (greenhttp.server.workers): no gevent, greenlet or ssl loaded in it,
+    with TLS, two workers (so a progress store in the master) and --user: the workers build
+    the context from a root-only key before they drop privileges."""
+    cert_path, key_path = https_files
+    os.chmod(key_path, 0o600)
+    app_dir = world_readable_dir  # the workers run as nobody and must read the app
+    write_app(app_dir, APP)
+    os.chmod(app_dir / "app.py", 0o644)
+    server = start(str(app_dir / "app.py"), "-b", "127.0.0.1:0", "-w", "2", "--certfile", cert_path,
+                   "--keyfile", key_path, "--user", "nobody")
+    try:
+        workers = server.wait_workers(2)
+        assert curl(ca_file, server.url.replace("127.0.0.1", "localhost") + "/",
+                    "--resolve", f"localhost:{server.url.rsplit(':', 1)[1]}:127.0.0.1") == b"https"
+        watched = ("gevent", "greenlet", "_ssl")
+        assert _mapped(workers[0], watched) == set(watched)  # the check sees them where they are
+        assert _mapped(server.proc.pid, watched) == set()
+    finally:
+        code, err = server.stop()
+    assert code == 0, err
+
+
+def test_unreadable_certificate_is_one_line_at_start(https_files, tmp_path):
+    cert_path, _ = https_files
+    for args, message in [
+        (["--certfile", str(tmp_path / "missing.pem")],
+         f"greenhttp: error: cannot load certificate {str(tmp_path / 'missing.pem')!r}: "
+         "[Errno 2] No such file or directory"),
+        (["--certfile", cert_path, "--keyfile", cert_path],  # readable, but no key in it
+         "greenhttp: error: cannot load certificate"),
+    ]:
+        result = subprocess.run([*CLI, write_app(tmp_path, APP), "-b", "127.0.0.1:0", *args],
+                                capture_output=True, text=True, timeout=30)
+        assert result.returncode == 1 and result.stdout == ""
+        [line] = result.stderr.strip().splitlines()
+        assert line.startswith(message), line

@@ -3,13 +3,9 @@
 from __future__ import annotations
 
 import os
-import pathlib
-import shutil
 import signal
-import tempfile
 import textwrap
 import time
-from typing import Iterator
 
 import gevent
 import pytest
@@ -184,18 +180,6 @@ def test_workers_auto_is_one_per_usable_core(tmp_path):
         server.wait_workers(len(os.sched_getaffinity(0)))
     finally:
         server.stop()
-
-
-@pytest.fixture
-def world_readable_dir() -> Iterator[pathlib.Path]:
-    """A directory the `nobody` user can read, outside pytest's 0700 base directory
-    (which every pytest session, including a concurrent one, resets to 0700)."""
-    path = pathlib.Path(tempfile.mkdtemp(prefix="greenhttp-test-"))
-    path.chmod(0o755)
-    try:
-        yield path
-    finally:
-        shutil.rmtree(path, ignore_errors=True)
 
 
 def test_pid_file_chdir_env_and_user(world_readable_dir):
