@@ -191,11 +191,11 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_nginx(tmp: str, cpus: list[int]) -> tuple[subprocess.Popen, int]:
+def start_nginx(tmp: str, cpus: list[int], port: int | None = None) -> tuple[subprocess.Popen, int]:
     binary = shutil.which("nginx") or "/usr/sbin/nginx"
     if not os.path.exists(binary):
         raise SystemExit("nginx not found: apt-get update -qq && apt-get install -y -qq nginx-light")
-    port = free_port()
+    port = port or free_port()
     os.makedirs(f"{tmp}/www")
     with open(f"{tmp}/www/1g.bin", "wb") as f:
         f.truncate(GIB)  # sparse: no disk traffic, nginx sendfile()s from the page cache
@@ -235,6 +235,7 @@ def main() -> None:
     parser.add_argument("--max-secs", type=float, default=5.0,
                         help="stop a client's run after this long even if N is not reached")
     parser.add_argument("--no-download", action="store_true")
+    parser.add_argument("--port", type=int, help="nginx's port (default: a free one)")
     parser.add_argument("--run", help=argparse.SUPPRESS)
     parser.add_argument("--url", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -257,7 +258,7 @@ def main() -> None:
     tmp = tempfile.mkdtemp(prefix="greenhttp-client-bench-")
     # SIGTERM runs the finally below too, so nginx never outlives the benchmark.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    process, port = start_nginx(tmp, server_cpus)
+    process, port = start_nginx(tmp, server_cpus, args.port)
     hello = f"http://127.0.0.1:{port}/hello"
     # per client: {round: req/s}; ratios pair only the rounds where both clients ran
     results: dict[str, dict[int, float]] = {c: {} for c in clients}

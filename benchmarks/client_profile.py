@@ -47,8 +47,8 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_server() -> tuple[subprocess.Popen, int]:
-    port = free_port()
+def start_server(port: int | None = None) -> tuple[subprocess.Popen, int]:
+    port = port or free_port()
     process = subprocess.Popen([sys.executable, "-c", SERVER.format(here=str(HERE), port=port)])
     wait_port(port, process, "the server")
     return process, port
@@ -130,11 +130,12 @@ def main() -> None:
     parser.add_argument("-n", type=int, default=5000)
     parser.add_argument("--stages", action="store_true")
     parser.add_argument("--top", type=int, default=25)
+    parser.add_argument("--port", type=int, help="the server's port (default: a free one)")
     args = parser.parse_args()
 
     import greenhttp
 
-    process, port = start_server()
+    process, port = start_server(args.port)
     url = f"http://127.0.0.1:{port}/"
     try:
         client = greenhttp.Client(cookies=False)

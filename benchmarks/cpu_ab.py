@@ -3,12 +3,17 @@
     git archive main greenhttp | tar -x -C /tmp/a     # tree A (e.g. before a change)
     .venv/bin/python benchmarks/cpu_ab.py /tmp/a .                # tree B: this worktree
     .venv/bin/python benchmarks/cpu_ab.py /tmp/a . --path /sleep -c 1000 --app-dir ../shared/bench --app apps.py:app
+    .venv/bin/python benchmarks/cpu_ab.py /tmp/a . --proxy --path /small     # greenhttp proxy in front of nginx
 
 Both servers run at once (``greenhttp APP`` with each tree first on PYTHONPATH); rounds
 alternate which one wrk loads first. For each run it reads the CPU time of the server's
 process group from /proc and divides by the requests wrk completed. On a machine shared
 with other jobs, throughput swings 2x between runs while CPU per request barely moves:
 CPU per request (and the paired ratio of B to A) is the figure to read.
+``--proxy``: each tree runs ``greenhttp proxy /=UPSTREAM`` instead of an app, in front of
+one upstream nginx serving proxy.py's files (``/small``: 13 bytes); the proxies are pinned
+to CPU 1, nginx and wrk to CPU 0, as in proxy.py. ``--port`` is the first of the three
+ports used (A, B, and the upstream with ``--proxy``).
 Not part of the test suite.
 """
 
@@ -22,7 +27,12 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from proxy import UPSTREAM_CONF, nginx_binary, pinned, stop_all, wait_port  # noqa: E402
 
 
 def group_cpu(pgid: int) -> float:
@@ -38,14 +48,29 @@ def group_cpu(pgid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def start(tree: str, port: int, opts: argparse.Namespace) -> subprocess.Popen:
+def start(tree: str, port: int, opts: argparse.Namespace, upstream: int | None) -> subprocess.Popen:
     # Drop an editable install's finder so the tree on PYTHONPATH is what gets imported.
     code = ("import sys; sys.meta_path[:] = [f for f in sys.meta_path if 'editable' not in repr(f)]; "
             "sys.argv[0] = 'greenhttp'; from greenhttp.cli import main; sys.exit(main())")
     env = dict(os.environ, PYTHONPATH=os.path.abspath(tree))
-    return subprocess.Popen([sys.executable, "-c", code, opts.app, "-b", "127.0.0.1", "-p", str(port),
-                             "--no-access-log"], cwd=opts.app_dir, env=env, start_new_session=True,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    what = ["proxy", f"/=http://127.0.0.1:{upstream}", "--keepalive-timeout", "600"] if upstream else [opts.app]
+    argv = [sys.executable, "-c", code, *what, "-b", "127.0.0.1", "-p", str(port), "--no-access-log"]
+    return subprocess.Popen(pinned(1, argv) if upstream else argv, cwd=opts.app_dir, env=env,
+                            start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def start_upstream(port: int) -> tuple[subprocess.Popen, Path]:
+    """proxy.py's upstream nginx (``/small``: 13 bytes, ``/10m``), pinned to CPU 0."""
+    tmp = Path(tempfile.mkdtemp(prefix="greenhttp-cpu-ab-"))
+    (tmp / "www").mkdir()
+    (tmp / "www" / "small").write_bytes(b"Hello, World!")
+    (tmp / "www" / "10m").write_bytes(os.urandom(10 * 1024 * 1024))
+    user = "user root;" if os.geteuid() == 0 else ""
+    (tmp / "upstream.conf").write_text(UPSTREAM_CONF.format(tmp=tmp, port=port, user=user))
+    process = subprocess.Popen(pinned(0, [nginx_binary(), "-p", str(tmp), "-c", str(tmp / "upstream.conf"),
+                                          "-e", str(tmp / "upstream-error.log")]))
+    wait_port(port, process, "upstream nginx")
+    return process, tmp
 
 
 def main() -> int:
@@ -59,9 +84,15 @@ def main() -> int:
     parser.add_argument("--script", help="wrk -s script (e.g. ../shared/bench/pipeline.lua)")
     parser.add_argument("--app", default="apps.py:app")
     parser.add_argument("--app-dir", default=os.path.join(os.path.dirname(os.path.abspath(__file__))))
+    parser.add_argument("--proxy", action="store_true", help="A/B `greenhttp proxy` in front of nginx")
+    parser.add_argument("--port", type=int, default=18881, help="first of the ports used (default 18881)")
     opts = parser.parse_args()
-    ports = (18881, 18882)
-    procs = [start(opts.tree_a, ports[0], opts), start(opts.tree_b, ports[1], opts)]
+    ports = (opts.port, opts.port + 1)
+    upstream = None
+    if opts.proxy:
+        upstream, upstream_tmp = start_upstream(opts.port + 2)
+    upstream_port = opts.port + 2 if opts.proxy else None
+    procs = [start(opts.tree_a, ports[0], opts, upstream_port), start(opts.tree_b, ports[1], opts, upstream_port)]
     rps: dict[int, list[float]] = {p: [] for p in ports}
     cpu: dict[int, list[float]] = {p: [] for p in ports}
     try:
@@ -75,13 +106,18 @@ def main() -> int:
                     if time.monotonic() > deadline:
                         sys.exit(f"server on {port} did not start")
                     time.sleep(0.1)
+        if opts.proxy:  # warm up: the proxies' connections to the upstream
+            for port in ports:
+                subprocess.run(["wrk", "-t1", f"-c{opts.connections}", "-d1s", f"http://127.0.0.1:{port}{opts.path}"],
+                               capture_output=True)
         for r in range(opts.rounds):
             for index in ((0, 1) if r % 2 == 0 else (1, 0)):
                 port, pgid = ports[index], procs[index].pid
                 before = group_cpu(pgid)
                 script = ["-s", os.path.abspath(opts.script)] if opts.script else []
-                out = subprocess.run(["wrk", "-t1", f"-c{opts.connections}", f"-d{opts.secs}s", "--timeout", "5s",
-                                      *script, f"http://127.0.0.1:{port}{opts.path}"],
+                argv = ["wrk", "-t1", f"-c{opts.connections}", f"-d{opts.secs}s", "--timeout", "5s",
+                        *script, f"http://127.0.0.1:{port}{opts.path}"]
+                out = subprocess.run(pinned(0, argv) if opts.proxy else argv,
                                      capture_output=True, text=True).stdout
                 done = int(re.search(r"(\d+) requests in", out).group(1))  # type: ignore[union-attr]
                 cpu[port].append((group_cpu(pgid) - before) / max(done, 1) * 1e6)
@@ -100,6 +136,8 @@ def main() -> int:
                 pass
         for proc in procs:
             proc.wait(10)
+        if upstream is not None:
+            stop_all([upstream], upstream_tmp)
     return 0
 
 

@@ -141,6 +141,7 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=1, help="rounds, order alternating (default 1)")
     parser.add_argument("--nginx-buffering", choices=("on", "off"), default="on",
                         help="nginx proxy_buffering (default on, nginx's default)")
+    parser.add_argument("--port", type=int, help="first of the three ports used (default: free ones)")
     opts = parser.parse_args()
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install -y -qq wrk")
@@ -151,7 +152,8 @@ def main() -> int:
     with open(tmp / "www" / "10m", "wb") as f:
         f.write(os.urandom(10 * 1024 * 1024))
     user = "user root;" if os.geteuid() == 0 else ""
-    upstream_port, nginx_port, green_port = free_port(), free_port(), free_port()
+    upstream_port, nginx_port, green_port = ((opts.port, opts.port + 1, opts.port + 2) if opts.port
+                                             else (free_port(), free_port(), free_port()))
     (tmp / "upstream.conf").write_text(UPSTREAM_CONF.format(tmp=tmp, port=upstream_port, user=user))
     buffering = "proxy_buffering off;" if opts.nginx_buffering == "off" else ""
     (tmp / "proxy.conf").write_text(PROXY_CONF.format(tmp=tmp, port=nginx_port, user=user,

@@ -128,18 +128,13 @@ def send(request: Request, same_origin: bool, options: Call) -> Response:
         head, exchange, data = perform(pool, route, options.timer, method, target, headers, payload,
                                        length, chunked, expect, options.progress)
     elapsed = time.monotonic() - started
-    # One pass over the raw fields for the two the client acts on. Decoding stays lazy:
-    # no decoder exists until a Content-Encoding arrives.
+    # The two fields the client acts on, noted by the parser as it went. Decoding stays
+    # lazy: no decoder exists until a Content-Encoding arrives.
     decoders = None
-    set_cookie = False
-    decode = options.decode_content and method != "HEAD"
-    for name, value in head.headers:
-        lname = name.lower()
-        if lname == b"content-encoding":
-            if decode:
-                decoders = decoders_for(value.decode("latin-1"))
-        elif lname == b"set-cookie":
-            set_cookie = True
+    set_cookie = head.sets_cookie
+    coding = head.content_encoding
+    if coding is not None and options.decode_content and method != "HEAD":
+        decoders = decoders_for(coding.decode("latin-1"))
     if data is not None and decoders and options.stream:
         # Small on the wire is not small decoded: stream the decoding all the same.
         chunks = iter((data,))

@@ -43,12 +43,16 @@ from ..sendfile import send_file
 if TYPE_CHECKING:
     import ssl
 
-# The real select(2), not gevent's: a zero-timeout readiness probe must not yield.
+# The real select(2) and poll(2), not gevent's: a zero-timeout readiness probe must not yield.
 _select = get_original("select", "select")
+_poll = get_original("select", "poll")
+_POLLIN = get_original("select", "POLLIN")
 
-# 256 KiB reads: a 1 GiB download takes 4096 recv calls instead of 16384; the
-# kernel's loopback and typical WAN receive buffers hold that much anyway.
-READ_SIZE = 262144
+# 64 KiB reads: a response head and a small body come in one. Not more: a bytes
+# object of 128 KiB or more is mmap(2)ed by malloc and shrunk with mremap(2) (three
+# syscalls and page faults per read, for a 300-byte response); Content-Length bodies
+# are read in 1 MiB pieces anyway (exchange.RAW_READ_SIZE).
+READ_SIZE = 65536
 
 
 # -- the exception boundary ----------------------------------------------------------
@@ -114,13 +118,30 @@ class Stream(Protocol):
 
 
 class SocketStream:
-    """A connected (possibly TLS) gevent socket with per-call timeouts."""
+    """A connected (possibly TLS) gevent socket with per-call timeouts.
 
-    __slots__ = ("sock", "_timeout", "closed", "tls")
+    Plain TCP reads and writes go to the OS socket under gevent's (``raw``, already
+    non-blocking) and call gevent only to wait: a small request is one ``send(2)``
+    (gevent's ``sendall`` first asks ``getsockopt(SO_SNDBUF)`` to size its chunks),
+    and a response is one ``recv(2)`` after the wait. TLS goes through gevent's
+    ``SSLSocket``, whose buffered records a raw read would miss.
+    """
+
+    __slots__ = ("sock", "raw", "wrote", "_timeout", "_timer", "_timer_seconds", "_poller", "closed", "tls")
 
     def __init__(self, sock: Any, tls: bool = False) -> None:
         self.sock = sock
+        self.raw = None if tls else getattr(sock, "_sock", None)
+        #: the last call was a write: the next read waits before it tries.
+        self.wrote = False
         self._timeout: float | None = -1.0  # unknown: the first call sets it
+        self._timer: Any = None
+        self._timer_seconds: float | None = None
+        # The stale probe's poll set, registered once per connection (plain TCP).
+        self._poller: Any = None
+        if self.raw is not None:
+            self._poller = _poll()
+            self._poller.register(self.raw.fileno(), _POLLIN)
         self.closed = False
         self.tls = tls
 
@@ -132,11 +153,63 @@ class SocketStream:
             self._timeout = timeout
 
     def read(self, n: int, timeout: float | None) -> bytes:
+        raw = self.raw
+        if raw is not None and not self.wrote:
+            try:
+                return raw.recv(n)
+            except BlockingIOError:
+                pass
+            except OSError as exc:
+                raise UpstreamDisconnected(f"connection lost while reading: {exc}") from exc
         self._set_timeout(timeout)
+        sock = self.sock
         with map_exceptions(_READ, timeout):  # ssl.SSLError is an OSError too
-            return self.sock.recv(n)
+            if raw is None:
+                return sock.recv(n)
+            # Right after a write the answer cannot be there yet (the peer has not even
+            # been scheduled): wait first, and skip the recv that would fail with EAGAIN.
+            # Were it there already, the wait returns at the loop's next poll.
+            self.wrote = False
+            while True:
+                self._wait_readable(timeout)
+                try:
+                    return raw.recv(n)
+                except BlockingIOError:
+                    continue
+
+    def _wait_readable(self, timeout: float | None) -> None:
+        """gevent's wait for readability (``socket._wait``), with one timer per stream
+        re-armed for each wait instead of a new ``gevent.Timeout`` per wait. It throws
+        ``socket.timeout`` into the waiting greenlet, mapped by the caller."""
+        sock = self.sock
+        if timeout is None:
+            sock.hub.wait(sock._read_event)
+            return
+        timer = self._timer
+        if timer is None or self._timer_seconds != timeout:
+            if timer is not None:
+                timer.close()
+            timer = self._timer = sock.hub.loop.timer(timeout)
+            self._timer_seconds = timeout
+        timer.start(gevent.getcurrent().throw, _stdlib_socket.timeout, update=True)
+        try:
+            sock.hub.wait(sock._read_event)
+        finally:
+            timer.stop()
 
     def write(self, data: bytes | memoryview, timeout: float | None) -> None:
+        raw = self.raw
+        if raw is not None:
+            try:
+                sent = raw.send(data)
+            except BlockingIOError:
+                sent = 0
+            except OSError as exc:
+                raise UpstreamDisconnected(f"connection lost while sending: {exc}") from exc
+            self.wrote = True
+            if sent == len(data):
+                return
+            data = memoryview(data)[sent:]
         self._set_timeout(timeout)
         with map_exceptions(_WRITE, timeout):
             self.sock.sendall(data)
@@ -162,6 +235,11 @@ class SocketStream:
         """
         if self.closed:
             return True
+        poller = self._poller
+        if poller is not None:
+            # poll(2) on a set registered once: no fd_set built per probe. POLLHUP and
+            # POLLERR are reported whatever was asked: a reset connection is stale too.
+            return bool(poller.poll(0))
         try:
             if self.tls and self.sock.pending():
                 return True
@@ -174,6 +252,9 @@ class SocketStream:
         if self.closed:
             return
         self.closed = True
+        if self._timer is not None:
+            self._timer.close()
+            self._timer = None
         try:
             self.sock.close()
         except OSError:

@@ -90,12 +90,20 @@ class _LocalExchange:
 def _head(status: int, reason: str | None, headers: Iterable[tuple[str, str]]) -> ResponseHead:
     raw = [(str(k).encode("latin-1"), str(v).encode("latin-1")) for k, v in headers]
     length = None
+    codings: list[bytes] = []
+    sets_cookie = False
     for name, value in raw:
-        if name.lower() == b"content-length":
+        lname = name.lower()
+        if lname == b"content-length":
             length = int(value)
+        elif lname == b"content-encoding":
+            codings.append(value)
+        elif lname == b"set-cookie":
+            sets_cookie = True
     if reason is None:
         reason = status_reason(status)
-    return ResponseHead(status, reason, "1.1", raw, True, length, False)
+    return ResponseHead(status, reason, "1.1", raw, True, length, False,
+                        b", ".join(codings) if codings else None, sets_cookie)
 
 
 class MockTransport:

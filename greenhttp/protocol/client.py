@@ -83,7 +83,7 @@ class ClientProtocol(_ParserCallbacks):
     """
 
     __slots__ = ("_request_method", "_reason", "_eof_delimited", "_status", "_received",
-                 "unexpected_data")
+                 "_coding", "_sets_cookie", "unexpected_data")
 
     def __init__(self) -> None:
         self._events: list[Event] = []
@@ -100,6 +100,13 @@ class ClientProtocol(_ParserCallbacks):
         self._received = 0
         #: bytes arrived after the complete response: the connection cannot be reused.
         self.unexpected_data = False
+
+    def _reset_message(self) -> None:
+        _ParserCallbacks._reset_message(self)
+        # The two fields the client acts on besides framing, noted as the names go by
+        # (on_header lowers each name once anyway): no second pass over the head.
+        self._coding: bytes | None = None
+        self._sets_cookie = False
 
     @property
     def phase(self) -> str:
@@ -209,6 +216,11 @@ class ClientProtocol(_ParserCallbacks):
             self._content_length = int(value)
         elif lname == b"transfer-encoding":
             self._chunked = b"chunked" in value.lower()
+        elif lname == b"content-encoding":
+            coding = self._coding
+            self._coding = value if coding is None else coding + b", " + value
+        elif lname == b"set-cookie":
+            self._sets_cookie = True
 
     def on_headers_complete(self) -> None:
         parser = self._parser
@@ -223,7 +235,8 @@ class ClientProtocol(_ParserCallbacks):
             self._events.append(InformationalResponse(status, reason, self._headers))
             return
         head = ResponseHead(status, reason, parser.get_http_version(), self._headers,
-                            parser.should_keep_alive(), self._content_length, self._chunked)
+                            parser.should_keep_alive(), self._content_length, self._chunked,
+                            self._coding, self._sets_cookie)
         self._events.append(head)
         bodiless = (self._request_method == "HEAD" or status in NO_BODY_STATUSES
                     or (self._content_length == 0 and not self._chunked))

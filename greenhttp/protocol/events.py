@@ -55,10 +55,11 @@ class ResponseHead:
     """A parsed status line and header block (client side)."""
 
     __slots__ = ("status", "reason", "http_version", "headers", "keep_alive",
-                 "content_length", "chunked")
+                 "content_length", "chunked", "content_encoding", "sets_cookie")
 
     def __init__(self, status: int, reason: str, http_version: str, headers: RawHeaders,
-                 keep_alive: bool, content_length: int | None, chunked: bool) -> None:
+                 keep_alive: bool, content_length: int | None, chunked: bool,
+                 content_encoding: bytes | None = None, sets_cookie: bool = False) -> None:
         self.status = status
         self.reason = reason
         self.http_version = http_version
@@ -66,6 +67,10 @@ class ResponseHead:
         self.keep_alive = keep_alive
         self.content_length = content_length
         self.chunked = chunked
+        #: the Content-Encoding fields, combined (RFC 9110 §5.3); None without any.
+        self.content_encoding = content_encoding
+        #: a Set-Cookie field is among ``headers``.
+        self.sets_cookie = sets_cookie
 
     def __repr__(self) -> str:
         return f"<ResponseHead {self.status} {self.reason}>"

@@ -65,27 +65,40 @@ def _via_version(protocol: str) -> str:
 
 
 # What forwarded_request_headers does with each environ key, decided once per key:
-# (field name, kind). Header names repeat endlessly across requests.
+# (field name, kind). Header names repeat endlessly across requests; the environ has
+# ~25 keys per request, so a bare bounded dict probed inline (a call per key costs
+# more than the probe; docs/architecture.md), cleared when full.
 _KEEP, _DROP, _VIA, _XFF, _XFORWARDED = range(5)
+_key_kinds: dict[str, tuple[str, int]] = {}
 
 
-@functools.lru_cache(maxsize=4096)
 def _key_kind(key: str) -> tuple[str, int]:
     if key[:5] != "HTTP_":
-        return ("Content-Type", _KEEP) if key == "CONTENT_TYPE" else ("", _DROP)
-    name = field_name(key) or ""
-    lname = name.lower()
-    if is_hop_by_hop(lname) or lname in _REQUEST_DROP:
-        kind = _DROP
-    elif lname == "via":
-        kind = _VIA
-    elif lname == "x-forwarded-for":
-        kind = _XFF
-    elif lname.startswith("x-forwarded-"):
-        kind = _XFORWARDED
+        entry = ("Content-Type", _KEEP) if key == "CONTENT_TYPE" else ("", _DROP)
     else:
-        kind = _KEEP
-    return name, kind
+        name = field_name(key) or ""
+        lname = name.lower()
+        if is_hop_by_hop(lname) or lname in _REQUEST_DROP:
+            kind = _DROP
+        elif lname == "via":
+            kind = _VIA
+        elif lname == "x-forwarded-for":
+            kind = _XFF
+        elif lname.startswith("x-forwarded-"):
+            kind = _XFORWARDED
+        else:
+            kind = _KEEP
+        entry = (name, kind)
+    if len(_key_kinds) >= 4096:
+        _key_kinds.clear()
+    _key_kinds[key] = entry
+    return entry
+
+
+@functools.lru_cache(maxsize=64)
+def _our_via(protocol: str, via: str) -> str:
+    """This hop's ``Via`` entry for a message that came in with ``protocol``."""
+    return f"{_via_version(protocol)} {via}"
 
 
 def forwarded_request_headers(environ: dict[str, Any], *, preserve_host: bool = False,
@@ -104,16 +117,17 @@ def forwarded_request_headers(environ: dict[str, Any], *, preserve_host: bool = 
     named = connection_options([("connection", connection)]) if connection else None
     received_via = None
     received_xff = None
+    kinds = _key_kinds
     for key, value in environ.items():
-        entry = _key_kind(key)
+        entry = kinds.get(key) or _key_kind(key)
         kind = entry[1]
+        if kind == _DROP:
+            continue
         if kind == _KEEP:
             if named and entry[0].lower() in named:
                 continue
             if value or key != "CONTENT_TYPE":
                 items.append((entry[0], value))
-        elif kind == _DROP:
-            continue
         elif kind == _VIA:
             received_via = value
         elif not forwarded:
@@ -130,7 +144,7 @@ def forwarded_request_headers(environ: dict[str, Any], *, preserve_host: bool = 
         if host:
             items.append(("X-Forwarded-Host", host))
     if via:
-        ours = f"{_via_version(environ.get('SERVER_PROTOCOL', 'HTTP/1.1'))} {via}"
+        ours = _our_via(environ.get("SERVER_PROTOCOL", "HTTP/1.1"), via)
         items.append(("Via", f"{received_via}, {ours}" if received_via else ours))
     elif received_via:
         items.append(("Via", received_via))
@@ -153,7 +167,7 @@ def response_headers(items: Iterable[tuple[str, str]], http_version: str,
     """The upstream response's fields to send back: hop-by-hop removed, ``Via`` appended."""
     out = Headers(strip_hop_by_hop(items))
     if via:
-        ours = f"{_via_version('HTTP/' + http_version)} {via}"
+        ours = _our_via("HTTP/" + http_version, via)
         received = out.get("via")
         if received:
             out.set("Via", f"{received}, {ours}")
@@ -162,20 +176,36 @@ def response_headers(items: Iterable[tuple[str, str]], http_version: str,
     return out
 
 
-# Upstream response field names by their raw bytes: (name, lower-case name, hop-by-hop
-# without Connection options). Names repeat endlessly. Hot path, so a bare bounded dict
-# probed inline (docs/architecture.md); cleared when full.
-_raw_names: dict[bytes, tuple[str, str, bool]] = {}
+# Upstream response field names by their raw bytes: (name, lower-case name, what to do:
+# _KEEP, _DROP (hop-by-hop without Connection options), _VIA, _CONNECTION). Names
+# repeat endlessly. Hot path, so a bare bounded dict probed inline (docs/architecture.md);
+# cleared when full.
+_CONNECTION = _XFF  # not a request kind here: the response's Connection field
+_raw_names: dict[bytes, tuple[str, str, int]] = {}
+# Connection values (raw) -> whether they name a field that is not hop-by-hop already
+# (then the general path handles it). Nearly always "keep-alive" or "close".
+_connection_values: dict[bytes, bool] = {}
 
 
-def _raw_name(name: bytes) -> tuple[str, str, bool]:
+def _raw_name(name: bytes) -> tuple[str, str, int]:
     text = name.decode("latin-1")
     lname = text.lower()
-    entry = (text, lname, is_hop_by_hop(lname))
+    kind = (_VIA if lname == "via" else _CONNECTION if lname == "connection"
+            else _DROP if is_hop_by_hop(lname) else _KEEP)
+    entry = (text, lname, kind)
     if len(_raw_names) >= 4096:
         _raw_names.clear()
     _raw_names[name] = entry
     return entry
+
+
+def _names_more(value: bytes) -> bool:
+    """Whether a Connection value names fields beyond the hop-by-hop ones."""
+    more = bool(connection_options([("connection", value.decode("latin-1"))]) - HOP_BY_HOP)
+    if len(_connection_values) >= 256:
+        _connection_values.clear()
+    _connection_values[value] = more
+    return more
 
 
 def raw_response_headers(raw: Sequence[tuple[bytes, bytes]], http_version: str,
@@ -184,16 +214,17 @@ def raw_response_headers(raw: Sequence[tuple[bytes, bytes]], http_version: str,
     intermediate ``Headers``; the same result (the general path when the upstream sent
     ``Via`` or a ``Connection`` naming a field that is not hop-by-hop already)."""
     items: list[tuple[str, str]] = []
+    names = _raw_names
     for name, value in raw:
-        entry = _raw_names.get(name) or _raw_name(name)
-        lname = entry[1]
-        if lname == "via" or (lname == "connection" and connection_options(
-                [("connection", value.decode("latin-1"))]) - HOP_BY_HOP):
-            return response_headers(Headers.from_raw(raw).items(), http_version, via)
-        if not entry[2]:
+        entry = names.get(name) or _raw_name(name)
+        kind = entry[2]
+        if kind == _KEEP:
             items.append((entry[0], value.decode("latin-1")))
+        elif kind == _VIA or (kind == _CONNECTION and (
+                _connection_values[value] if value in _connection_values else _names_more(value))):
+            return response_headers(Headers.from_raw(raw).items(), http_version, via)
     out = Headers()
     out._items = items
     if via:
-        out._items.append(("Via", f"{_via_version('HTTP/' + http_version)} {via}"))
+        items.append(("Via", _our_via("HTTP/" + http_version, via)))
     return out

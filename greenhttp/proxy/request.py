@@ -252,8 +252,10 @@ def proxy_request(environ: dict[str, Any], url: str, *, pool: Pool | None = None
                                  log_as=_request_line(environ))
         if tunnel is not None:
             return tunnel
+    fields = Headers()
+    fields._items = items  # str pairs already: no copy through the client's header_items
     try:
-        upstream = _client.request(method, url, headers=items, body=_upload_body(environ),
+        upstream = _client.request(method, url, headers=fields, body=_upload_body(environ),
                                    stream=True, pool=pool, timeout=timeout, verify=verify, cert=cert,
                                    decode_content=False)  # relay the bytes as the upstream coded them
     except RequestError as exc:

@@ -221,6 +221,19 @@ def test_client_parses_response_and_skips_interim():
     assert proto.response_complete
 
 
+def test_client_head_notes_content_encoding_and_set_cookie_per_response():
+    proto = p.ClientProtocol()
+    proto.request_head("GET", "/", [("Host", "x")], None, False)
+    proto.receive_data(b"HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nSet-Cookie: a=1\r\n"
+                       b"content-encoding: br\r\nContent-Length: 0\r\n\r\n")
+    head = events(proto)[0]
+    assert head.content_encoding == b"gzip, br" and head.sets_cookie  # RFC 9110 §5.3: combined
+    proto.request_head("GET", "/", [("Host", "x")], None, False)
+    proto.receive_data(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+    head = events(proto)[0]
+    assert head.content_encoding is None and not head.sets_cookie  # nothing left from the last one
+
+
 def test_client_head_response_has_no_body_despite_content_length():
     proto = p.ClientProtocol()
     proto.request_head("HEAD", "/", [("Host", "x")], None, False)
