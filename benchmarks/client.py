@@ -68,7 +68,7 @@ http {{
 # -- one client run (in a subprocess) ---------------------------------------------------
 
 
-def run_small_gets(name: str, url: str, total: int, concurrency: int, max_secs: float) -> float:
+def run_small_gets(name: str, url: str, total: int, concurrency: int, max_secs: float) -> dict[str, float]:
     from gevent import monkey
 
     monkey.patch_all()
@@ -137,10 +137,15 @@ def run_small_gets(name: str, url: str, total: int, concurrency: int, max_secs: 
     gevent.joinall([gevent.spawn(worker, 5) for _ in range(concurrency)], raise_error=True)
     done[0] = 0
     started = time.perf_counter()
+    cpu_started = time.process_time()
     stop_at[0] = started + max_secs
     gevent.joinall([gevent.spawn(worker, per_greenlet) for _ in range(concurrency)], raise_error=True)
     elapsed = time.perf_counter() - started
-    return done[0] / elapsed
+    # The client process's own CPU (user + system, every thread) per completed GET: what
+    # a request costs the caller with C requests in flight, whatever share of the
+    # machine it was given (req/s swings with the load, this barely does).
+    cpu_us = (time.process_time() - cpu_started) / max(done[0], 1) * 1e6
+    return {"rps": done[0] / elapsed, "cpu_us": cpu_us}
 
 
 def run_download(url: str) -> dict[str, float]:
@@ -247,8 +252,8 @@ def main() -> None:
         print(json.dumps(run_gzip_download(args.url)))
         return
     if args.run:
-        print(json.dumps({"rps": run_small_gets(args.run, args.url, args.requests, args.concurrency,
-                                                args.max_secs)}))
+        print(json.dumps(run_small_gets(args.run, args.url, args.requests, args.concurrency,
+                                        args.max_secs)))
         return
 
     ncpu = os.cpu_count() or 1
@@ -262,6 +267,7 @@ def main() -> None:
     hello = f"http://127.0.0.1:{port}/hello"
     # per client: {round: req/s}; ratios pair only the rounds where both clients ran
     results: dict[str, dict[int, float]] = {c: {} for c in clients}
+    cpu: dict[str, list[float]] = {c: [] for c in clients}  # client CPU us per GET, per round
     downloads: list[dict] = []
     gzip_downloads: list[dict] = []
     print(f"# {args.requests} GETs of 13 bytes from {args.concurrency} greenlets, nginx 1 worker, "
@@ -276,7 +282,9 @@ def main() -> None:
                     print(f"round {round_no + 1} {name:>16}: FAILED {result['error']}", flush=True)
                     continue
                 results[name][round_no] = result["rps"]
-                print(f"round {round_no + 1} {name:>16}: {result['rps']:9.0f} req/s", flush=True)
+                cpu[name].append(result["cpu_us"])
+                print(f"round {round_no + 1} {name:>16}: {result['rps']:9.0f} req/s, "
+                      f"{result['cpu_us']:6.1f} us CPU per GET", flush=True)
                 time.sleep(0.5)
             if not args.no_download:
                 result = child(["--run", "download", "--url", f"http://127.0.0.1:{port}/1g.bin"], client_cpus)
@@ -302,19 +310,19 @@ def main() -> None:
             process.kill()
         shutil.rmtree(tmp, ignore_errors=True)
 
-    print("\n| client | req/s (median) | greenhttp / client (median of paired rounds) |")
-    print("| --- | ---: | ---: |")
+    print("\n| client | req/s (median) | client CPU per GET, us (median) | greenhttp / client (median of paired rounds) |")
+    print("| --- | ---: | ---: | ---: |")
     base = results.get("greenhttp", {})
     for name in clients:
         values = results[name]
         if not values:
-            print(f"| {name} | failed | |")
+            print(f"| {name} | failed | | |")
             continue
         ratio = ""
         pairs = [base[r] / values[r] for r in sorted(values) if r in base]
         if pairs and name != "greenhttp":
             ratio = f"{statistics.median(pairs):.2f}x [" + ", ".join(f"{p:.2f}" for p in pairs) + "]"
-        print(f"| {name} | {statistics.median(values.values()):.0f} | {ratio} |")
+        print(f"| {name} | {statistics.median(values.values()):.0f} | {statistics.median(cpu[name]):.1f} | {ratio} |")
     if downloads:
         print(f"\n1 GiB streamed download (greenhttp): median "
               f"{statistics.median(d['gib_s'] for d in downloads):.2f} GiB/s, peak RSS "
