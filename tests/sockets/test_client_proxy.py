@@ -284,9 +284,9 @@ def test_https_url_through_an_https_proxy_is_tls_in_tls(ca, ca_file, pool):
 
 
 def test_socks5_proxy_for_http_and_https(serve, ca, ca_file, pool):
-    from socks5_server import Socks5Server
+    from socks_server import SocksServer
 
-    with serve(where_app) as origin, TLSEcho(ca) as tls, Socks5Server(("user", "pw")) as socks:
+    with serve(where_app) as origin, TLSEcho(ca) as tls, SocksServer(("user", "pw")) as socks:
         r = greenhttp.get(origin.url + "/s?1", proxy=socks.url("socks5"), pool=pool)
         assert r.content == b"GET /s?1" and socks.seen[-1] == ("127.0.0.1", origin.address[1], "ipv4")
         # socks5h: the proxy resolves the name; socks5: we do.
@@ -306,12 +306,32 @@ def test_socks5_proxy_for_http_and_https(serve, ca, ca_file, pool):
 
 
 def test_socks5_from_the_environment_and_a_refused_target(pool, monkeypatch):
-    from socks5_server import Socks5Server
+    from socks_server import SocksServer
 
-    with Socks5Server() as socks:
+    with SocksServer() as socks:
         monkeypatch.setenv("all_proxy", socks.url("socks5h"))
         monkeypatch.delenv("no_proxy", raising=False)
         monkeypatch.delenv("NO_PROXY", raising=False)
         with pytest.raises(greenhttp.ProxyError, match="SOCKS"):
             greenhttp.get("http://localhost:1/", pool=pool)
         assert socks.seen == [("localhost", 1, "domain")]
+
+
+def test_socks4_and_socks4a_proxies(serve, ca, ca_file, pool):
+    # socks4: we resolve the name and send an IPv4 address; socks4a: the proxy resolves it.
+    from socks_server import SocksServer
+
+    with serve(where_app) as origin, TLSEcho(ca) as tls, SocksServer(("user", "pw")) as socks:
+        proxy4 = f"socks4://user@127.0.0.1:{socks.port}"
+        r = greenhttp.get(f"http://localhost:{origin.address[1]}/four", proxy=proxy4, pool=pool)
+        assert r.content == b"GET /four?"  # where_app: method, path and query
+        assert socks.seen[-1] == ("127.0.0.1", origin.address[1], "socks4-ipv4")
+        assert socks.users[-1] == "user"
+        https = f"https://localhost:{tls.port}/t4a"
+        assert greenhttp.get(https, proxy=f"socks4a://user@127.0.0.1:{socks.port}", verify=ca_file,
+                             pool=pool).content == b"GET /t4a HTTP/1.1"
+        assert socks.seen[-1] == ("localhost", tls.port, "socks4a-domain")
+        # A rejected CONNECT (unknown user id) is the proxy's refusal, named as such.
+        with pytest.raises(greenhttp.ProxyError, match="SOCKS"):
+            greenhttp.get(origin.url + "/", proxy=f"socks4://intruder@127.0.0.1:{socks.port}",
+                          pool=greenhttp.Pool())

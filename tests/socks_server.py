@@ -1,4 +1,5 @@
-"""A minimal SOCKS5 server (RFC 1928 CONNECT, RFC 1929 user/password) for the client's tests.
+"""A minimal SOCKS server for the client's tests: SOCKS5 (RFC 1928 CONNECT, RFC 1929
+user/password) and SOCKS4/4a (CONNECT; 4a carries the host name for the proxy to resolve).
 
 Written here because no maintained pure-Python SOCKS5 *server* package is on PyPI (the
 client side uses python-socks); it does what a test needs and nothing more.
@@ -38,13 +39,30 @@ def _pipe(src: Any, dst: Any) -> None:
             pass
 
 
-class Socks5Server:
-    """``with Socks5Server(credentials=("u", "p")) as proxy:`` (``proxy.port``, ``proxy.seen``:
-    the (host, port, address type) of every CONNECT: "domain" or "ipv4"/"ipv6")."""
+def _until_nul(sock: Any) -> bytes:
+    data = b""
+    while (byte := _exactly(sock, 1)) != b"\0":
+        data += byte
+    return data
+
+
+def _relay(sock: Any, upstream: Any) -> None:
+    back = gevent.spawn(_pipe, upstream, sock)
+    _pipe(sock, upstream)
+    back.join()
+    upstream.close()
+
+
+class SocksServer:
+    """``with SocksServer(credentials=("u", "p")) as proxy:`` (``proxy.port``, ``proxy.seen``:
+    the (host, port, address type) of every CONNECT: "domain" or "ipv4"/"ipv6", and for
+    SOCKS4 "socks4-ipv4" or "socks4a-domain"). SOCKS4 has no password: with credentials,
+    a SOCKS4 CONNECT is granted only to the user id ``credentials[0]``."""
 
     def __init__(self, credentials: tuple[str, str] | None = None) -> None:
         self.credentials = credentials
         self.seen: list[tuple[str, int, str]] = []
+        self.users: list[str] = []  # SOCKS4 user ids, as sent
         self.server = gevent.server.StreamServer(("127.0.0.1", 0), self.handle)
 
     @property
@@ -58,6 +76,9 @@ class Socks5Server:
     def handle(self, sock: Any, address: Any) -> None:
         try:
             version, count = _exactly(sock, 2)
+            if version == 4:
+                self._socks4(sock, count)
+                return
             methods = _exactly(sock, count)
             wanted = 2 if self.credentials else 0
             if version != 5 or wanted not in methods:
@@ -91,16 +112,37 @@ class Socks5Server:
                 sock.sendall(b"\x05\x05\x00\x01\x00\x00\x00\x00\x00\x00")  # connection refused
                 return
             sock.sendall(b"\x05\x00\x00\x01\x7f\x00\x00\x01" + struct.pack("!H", port))
-            back = gevent.spawn(_pipe, upstream, sock)
-            _pipe(sock, upstream)
-            back.join()
-            upstream.close()
+            _relay(sock, upstream)
         except (OSError, ConnectionError):
             pass
         finally:
             sock.close()
 
-    def __enter__(self) -> "Socks5Server":
+    def _socks4(self, sock: Any, command: int) -> None:
+        """SOCKS4: VN=4 CD DSTPORT DSTIP USERID NUL; 4a: DSTIP 0.0.0.x, then HOST NUL.
+        Replies VN=0 CD=90 (granted) or 91 (rejected or failed)."""
+        port = struct.unpack("!H", _exactly(sock, 2))[0]
+        address = _exactly(sock, 4)
+        user = _until_nul(sock).decode()
+        if address[:3] == b"\0\0\0" and address[3]:
+            host, kind_name = _until_nul(sock).decode(), "socks4a-domain"
+        else:
+            host, kind_name = socket.inet_ntoa(address), "socks4-ipv4"
+        self.seen.append((host, port, kind_name))
+        self.users.append(user)
+        rejected = b"\x00\x5b" + b"\x00" * 6
+        if command != 1 or (self.credentials and user != self.credentials[0]):
+            sock.sendall(rejected)
+            return
+        try:
+            upstream = gsocket.create_connection((host, port), timeout=5)
+        except OSError:
+            sock.sendall(rejected)
+            return
+        sock.sendall(b"\x00\x5a" + struct.pack("!H", port) + b"\x7f\x00\x00\x01")
+        _relay(sock, upstream)
+
+    def __enter__(self) -> "SocksServer":
         self.server.start()
         return self
 
