@@ -93,6 +93,7 @@ def build_app(args: argparse.Namespace) -> Any:
         auth = (user, password)
     try:
         return ForwardProxy(args.allow, auth=auth, pool=pool, timeout=timeout, app=reverse,
+                            verify=verify, cert=cert,
                             connect_timeout=values["proxy_connect_timeout"],
                             tunnel_idle_timeout=values["proxy_tunnel_idle_timeout"])
     except ValueError as exc:

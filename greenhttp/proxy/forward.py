@@ -92,7 +92,8 @@ class ForwardProxy:
                  timeout: Any = DEFAULT_TIMEOUT,
                  connect_timeout: float = default("proxy_connect_timeout"),
                  tunnel_idle_timeout: float = default("proxy_tunnel_idle_timeout"), forwarded: bool = False,
-                 via: str | None = VIA, app: Callable[..., Any] | None = None) -> None:
+                 via: str | None = VIA, app: Callable[..., Any] | None = None,
+                 verify: bool | str = True, cert: Any = None) -> None:
         if isinstance(allow, str):
             allow = [allow]
         self.allow: Callable[[str, int], bool] = allow if callable(allow) else AllowList(allow)
@@ -105,6 +106,10 @@ class ForwardProxy:
         self.forwarded = forwarded
         self.via = via
         self.app = app
+        # For absolute-form https:// requests, where this proxy opens the TLS connection
+        # itself (a CONNECT tunnel carries the client's own TLS, which we never see).
+        self.verify = verify
+        self.cert = cert
 
     # -- checks
 
@@ -166,7 +171,8 @@ class ForwardProxy:
         if not self.allow(host, port):
             return self._refuse(environ, start_response, 403, f"destination {host}:{port} is not allowed")
         response = proxy_request(environ, target, pool=self.pool, timeout=self.timeout,
-                                 forwarded=self.forwarded, via=self.via)
+                                 forwarded=self.forwarded, via=self.via, verify=self.verify,
+                                 cert=self.cert)
         return response(environ, start_response)
 
     def _connect(self, environ: dict[str, Any], start_response: StartResponse,

@@ -16,6 +16,7 @@ import pytest
 
 import greenhttp
 from greenhttp.cli.proxy import build_app, build_parser
+from conftest import read_one_response
 
 ROOT = Path(__file__).resolve().parents[2]
 MIB = 1024 * 1024
@@ -241,6 +242,26 @@ def tls_origin(ca: Any, require_client_cert: bool) -> Any:
         sock.close()
 
     return gevent.server.StreamServer(("127.0.0.1", 0), handle, ssl_context=context)
+
+
+def test_forward_proxy_upstream_tls_options_for_absolute_form_https(serve, ca, ca_file):
+    # `greenhttp proxy --forward` hands --upstream-* to the requests it opens itself.
+    origin = tls_origin(ca, require_client_cert=False)
+    origin.start()
+    allow = f"localhost:{origin.server_port}"
+    target = f"https://localhost:{origin.server_port}/x"
+    try:
+        for argv, status in (([], 502), (["--upstream-ca", ca_file], 200)):
+            with serve(cli_app("--forward", "--allow", allow, *argv)) as front:
+                with socket.create_connection(front.address, timeout=5) as sock:
+                    sock.sendall(f"GET {target} HTTP/1.1\r\nHost: {allow}\r\n"
+                                 "Connection: close\r\n\r\n".encode())
+                    head, _, body = read_one_response(sock)
+                assert head.startswith(b"HTTP/1.1 %d" % status), (argv, head)
+                if status == 200:
+                    assert body == b"anonymous"
+    finally:
+        origin.stop()
 
 
 def test_reverse_proxy_upstream_tls_options(serve, ca, ca_file, tmp_path):

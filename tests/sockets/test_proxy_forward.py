@@ -236,3 +236,25 @@ def test_origin_form_requests_go_to_the_fallback_app_or_get_400(serve, origin):
     with serve(ForwardProxy(["*:*"], app=echo_app)) as front:
         response = greenhttp.get(front.url + "/local", proxy=False, pool=greenhttp.Pool())
         assert response.status == 200 and response.json()["uri"] == "/local"
+
+
+def test_absolute_form_https_upstream_uses_the_proxys_tls_settings(serve, ca, ca_file):
+    # GET https://... in absolute form: the proxy opens the TLS connection itself, so
+    # its verify/cert settings (the CLI's --upstream-*) decide whom it trusts.
+    with TLSOrigin(ca) as tls:
+        target = f"https://localhost:{tls.port}/secure?1"
+        request = f"GET {target} HTTP/1.1\r\nHost: localhost:{tls.port}\r\nConnection: close\r\n\r\n"
+        trusting = ForwardProxy([f"localhost:{tls.port}"], verify=ca_file, pool=greenhttp.Pool())
+        with serve(trusting) as proxy:
+            with socket.create_connection(proxy.address, timeout=5) as sock:
+                sock.sendall(request.encode())
+                status, _, body = read_one_response(sock)
+        assert status.startswith(b"HTTP/1.1 200"), status
+        assert body == b"GET /secure?1 HTTP/1.1"
+        # The system store does not know the test CA: the upstream is refused (502), not trusted.
+        default = ForwardProxy([f"localhost:{tls.port}"], pool=greenhttp.Pool())
+        with serve(default) as proxy:
+            with socket.create_connection(proxy.address, timeout=5) as sock:
+                sock.sendall(request.encode())
+                status, _, _ = read_one_response(sock)
+        assert status.startswith(b"HTTP/1.1 502"), status
