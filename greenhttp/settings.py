@@ -323,8 +323,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("proxy_tunnel_idle_timeout", 300.0, _positive_float,
             "Seconds a CONNECT tunnel may carry no byte in a direction before it ends.",
             scope="proxy", long="--tunnel-idle-timeout", metavar="SECONDS"),
-    # Upstream TLS (https:// routes, and a forward proxy's absolute-form https:// requests): the system trust store and host name checks by
-    # default, as the client's own verify=True; nginx's proxy_ssl_verify defaults to off,
+    # Upstream TLS (https:// routes, and a forward proxy's absolute-form https:// requests):
+    # the system trust store and host name checks by default, as the client's own verify=True; nginx's proxy_ssl_verify defaults to off,
     # which silently trusts any certificate, so greenhttp does not follow it there.
     Setting("proxy_upstream_verify", True, _on_off,
             "Verify upstream TLS certificates and host names: on or off (off trusts anyone).",
