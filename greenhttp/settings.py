@@ -324,8 +324,9 @@ SETTINGS: tuple[Setting, ...] = (
             "Seconds a CONNECT tunnel may carry no byte in a direction before it ends.",
             scope="proxy", long="--tunnel-idle-timeout", metavar="SECONDS"),
     # Upstream TLS (https:// routes, and a forward proxy's absolute-form https:// requests):
-    # the system trust store and host name checks by default, as the client's own verify=True; nginx's proxy_ssl_verify defaults to off,
-    # which silently trusts any certificate, so greenhttp does not follow it there.
+    # the system trust store and host name checks by default, as the client's own
+    # verify=True; nginx's proxy_ssl_verify defaults to off, which silently trusts any
+    # certificate, so greenhttp does not follow it there.
     Setting("proxy_upstream_verify", True, _on_off,
             "Verify upstream TLS certificates and host names: on or off (off trusts anyone).",
             scope="proxy", long="--upstream-verify", metavar="on|off"),
