@@ -163,6 +163,66 @@ def tls_stream_server(ca: Any, handle: Callable[[Any, Any], None]) -> Any:
     return gevent.server.StreamServer(("127.0.0.1", 0), handle, ssl_context=context)
 
 
+def block(offset: int) -> bytes:
+    """1 MiB of pseudo-random bytes for the MiB that starts at ``offset``."""
+    import hashlib
+
+    return hashlib.sha256(b"%d" % offset).digest() * 32768
+
+
+def big_digest(size: int) -> str:
+    """The sha256 of the first ``size`` bytes of ``block(0) + block(1 MiB) + ...``."""
+    import hashlib
+
+    digest = hashlib.sha256()
+    for i in range(0, size, 1 << 20):
+        digest.update(block(i)[:size - i])
+    return digest.hexdigest()
+
+
+class TLSOrigin:
+    """An HTTPS server (gevent StreamServer + ssl, a trustme certificate for localhost):
+    ``GET /big?N`` answers N pseudo-random bytes (``block``); anything else, the request
+    line it got. Reads heads only: a request body is left unread."""
+
+    def __init__(self, ca: Any) -> None:
+        self.server = tls_stream_server(ca, self.handle)
+
+    @property
+    def port(self) -> int:
+        return self.server.server_port
+
+    def handle(self, sock: Any, address: Any) -> None:
+        import ssl
+
+        reader = sock.makefile("rb")
+        try:
+            while True:
+                line = reader.readline()
+                if not line:
+                    return
+                while reader.readline() not in (b"\r\n", b"\n", b""):
+                    pass
+                target = line.split()[1]
+                if target.startswith(b"/big?"):
+                    size = int(target[5:])
+                    sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size)
+                    for i in range(0, size, 1 << 20):
+                        sock.sendall(block(i)[:size - i])
+                else:
+                    body = line.strip()
+                    sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
+        except (OSError, ssl.SSLError):
+            return
+
+    def __enter__(self) -> "TLSOrigin":
+        self.server.start()
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.server.stop(timeout=1)
+
+
 @pytest.fixture(scope="module")
 def httpbin() -> Iterator[str]:
     """httpbin under gunicorn (a foreign server), in a subprocess on a free port: its URL."""

@@ -15,7 +15,7 @@ import pytest
 import trustme
 
 import greenhttp
-from conftest import tls_stream_server
+from conftest import TLSOrigin, tls_stream_server
 
 
 def read_head(reader: Any) -> tuple[str, list[tuple[str, str]]] | None:
@@ -107,33 +107,6 @@ class TinyProxy:
         self.server.stop(timeout=1)
 
 
-class TLSEcho:
-    """A minimal HTTPS server (gevent StreamServer + ssl): answers the request line it got."""
-
-    def __init__(self, ca: trustme.CA) -> None:
-        self.server = tls_stream_server(ca, self.handle)
-
-    @property
-    def port(self) -> int:
-        return self.server.server_port
-
-    def handle(self, sock: Any, address: Any) -> None:
-        reader = sock.makefile("rb")
-        while True:
-            head = read_head(reader)
-            if head is None:
-                return
-            body = head[0].encode()
-            sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
-
-    def __enter__(self) -> "TLSEcho":
-        self.server.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.server.stop(timeout=1)
-
-
 def where_app(environ, start_response):
     data = f"{environ['REQUEST_METHOD']} {environ['PATH_INFO']}?{environ['QUERY_STRING']}".encode()
     start_response("200 OK", [("Content-Length", str(len(data)))])
@@ -153,7 +126,7 @@ def test_http_through_a_forward_proxy_with_credentials(serve, pool):
 
 
 def test_https_through_a_connect_tunnel_is_never_pooled(ca, ca_file, pool):
-    with TLSEcho(ca) as origin, TinyProxy(("u", "p")) as proxy:
+    with TLSOrigin(ca) as origin, TinyProxy(("u", "p")) as proxy:
         proxy_url = proxy.url.replace("http://", "http://u:p@")
         url = f"https://localhost:{origin.port}/secret?x=1"
         for _ in range(2):
@@ -168,13 +141,13 @@ def test_https_through_a_connect_tunnel_is_never_pooled(ca, ca_file, pool):
 
 
 def test_tunnel_verifies_the_origin_certificate(ca, pool):
-    with TLSEcho(ca) as origin, TinyProxy() as proxy:
+    with TLSOrigin(ca) as origin, TinyProxy() as proxy:
         with pytest.raises(greenhttp.ConnectError, match="CERTIFICATE_VERIFY_FAILED"):
             greenhttp.get(f"https://localhost:{origin.port}/", proxy=proxy.url, pool=pool)
 
 
 def test_direct_tls_to_a_gevent_server(ca, ca_file, pool):
-    with TLSEcho(ca) as origin:
+    with TLSOrigin(ca) as origin:
         for _ in range(3):
             assert greenhttp.get(f"https://localhost:{origin.port}/x", verify=ca_file,
                                  pool=pool).content == b"GET /x HTTP/1.1"
@@ -272,7 +245,7 @@ def test_http_url_through_an_https_proxy_is_absolute_form_inside_tls(serve, ca, 
 
 
 def test_https_url_through_an_https_proxy_is_tls_in_tls(ca, ca_file, pool):
-    with TLSEcho(ca) as origin, TLSForwardProxy(ca, [f"localhost:{origin.port}"]) as proxy:
+    with TLSOrigin(ca) as origin, TLSForwardProxy(ca, [f"localhost:{origin.port}"]) as proxy:
         url = f"https://localhost:{origin.port}/inner?x=1"
         for _ in range(2):
             r = greenhttp.get(url, proxy=proxy.url, verify=ca_file, pool=pool)
@@ -286,7 +259,7 @@ def test_https_url_through_an_https_proxy_is_tls_in_tls(ca, ca_file, pool):
 def test_socks5_proxy_for_http_and_https(serve, ca, ca_file, pool):
     from socks_server import SocksServer
 
-    with serve(where_app) as origin, TLSEcho(ca) as tls, SocksServer(("user", "pw")) as socks:
+    with serve(where_app) as origin, TLSOrigin(ca) as tls, SocksServer(("user", "pw")) as socks:
         r = greenhttp.get(origin.url + "/s?1", proxy=socks.url("socks5"), pool=pool)
         assert r.content == b"GET /s?1" and socks.seen[-1] == ("127.0.0.1", origin.address[1], "ipv4")
         # socks5h: the proxy resolves the name; socks5: we do.
@@ -321,7 +294,7 @@ def test_socks4_and_socks4a_proxies(serve, ca, ca_file, pool):
     # socks4: we resolve the name and send an IPv4 address; socks4a: the proxy resolves it.
     from socks_server import SocksServer
 
-    with serve(where_app) as origin, TLSEcho(ca) as tls, SocksServer(("user", "pw")) as socks:
+    with serve(where_app) as origin, TLSOrigin(ca) as tls, SocksServer(("user", "pw")) as socks:
         proxy4 = f"socks4://user@127.0.0.1:{socks.port}"
         r = greenhttp.get(f"http://localhost:{origin.address[1]}/four", proxy=proxy4, pool=pool)
         assert r.content == b"GET /four?"  # where_app: method, path and query

@@ -8,16 +8,14 @@ import hashlib
 import json
 import shutil
 import socket
-import ssl
 import subprocess
 from typing import Any, Iterator
 
 import gevent.server
 import pytest
-import trustme
 
 import greenhttp
-from conftest import tls_stream_server
+from conftest import TLSOrigin, big_digest
 from greenhttp.proxy import AllowList, ForwardProxy
 
 from conftest import read_one_response
@@ -37,59 +35,6 @@ def echo_app(environ, start_response):
                        "headers": headers, "body": body.decode("latin-1")}).encode()
     start_response("200 OK", [("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
     return [data]
-
-
-class TLSOrigin:
-    """An HTTPS server (gevent StreamServer + ssl, trustme certificate for localhost).
-
-    ``GET /big?N`` answers N pseudo-random bytes; anything else, the request line.
-    """
-
-    def __init__(self, ca: trustme.CA) -> None:
-        self.server = tls_stream_server(ca, self.handle)
-
-    @property
-    def port(self) -> int:
-        return self.server.server_port
-
-    def handle(self, sock: Any, address: Any) -> None:
-        reader = sock.makefile("rb")
-        try:
-            while True:
-                line = reader.readline()
-                if not line:
-                    return
-                while reader.readline() not in (b"\r\n", b"\n", b""):
-                    pass
-                target = line.split()[1]
-                if target.startswith(b"/big?"):
-                    size = int(target[5:])
-                    sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n" % size)
-                    for i in range(0, size, 1 << 20):
-                        sock.sendall(block(i)[:size - i])
-                else:
-                    body = line.strip()
-                    sock.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (len(body), body))
-        except (OSError, ssl.SSLError):
-            return
-
-    def __enter__(self) -> "TLSOrigin":
-        self.server.start()
-        return self
-
-    def __exit__(self, *exc: Any) -> None:
-        self.server.stop(timeout=1)
-
-
-def block(offset: int) -> bytes:
-    return hashlib.sha256(b"%d" % offset).digest() * 32768
-
-
-def big_digest(size: int) -> str:
-    digest = hashlib.sha256()
-    for i in range(0, size, 1 << 20):
-        digest.update(block(i)[:size - i])
-    return digest.hexdigest()
 
 
 @pytest.fixture
