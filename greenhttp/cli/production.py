@@ -121,14 +121,18 @@ def _reload_watcher(app_spec: str) -> Callable[[Callable[[str], None]], None]:
 
 def _progress_store(config: Any) -> Any:
     """Tell greenhttp.progress which store its middleware uses by default in the workers
-    (docs/guides/upload-progress.md): --progress-store, else a store held by this master
-    (returned, to be closed at exit). Held even for one worker: TTIN may add workers at
-    any time, and an upload's progress must then be visible from all of them (its thread
-    sleeps in select and costs nothing until a middleware connects)."""
+    (docs/guides/upload-progress.md): --progress-store, else, with several workers, a
+    store held by this master (returned, to be closed at exit). With neither, nothing is
+    imported: a plain app's server never loads greenhttp.progress, and its middleware, if
+    any, keeps records in the worker's memory."""
+    from ..server.workers import usable_cores
+
     if config.progress_store:
         from ..progress.stores import configure
 
         configure(config.progress_store)
+        return None
+    if (config.workers or usable_cores()) <= 1:
         return None
     from ..progress.shared import SharedStoreServer
     from ..progress.stores import configure
