@@ -13,30 +13,19 @@ import gevent
 import pytest
 import requests
 
+import cli_runner
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 CLI = [sys.executable, "-m", "greenhttp"]
 
 
-class Running:
-    def __init__(self, proc: subprocess.Popen, url: str):
-        self.proc = proc
-        self.url = url
-
-    def stop(self, sig=signal.SIGTERM, timeout=10):
-        if self.proc.poll() is None:
-            self.proc.send_signal(sig)
-        out, err = self.proc.communicate(timeout=timeout)
-        return self.proc.returncode, err
-
-
 def start(*args, cwd=ROOT, env=None):
-    proc = subprocess.Popen(CLI + list(args) + ["-p", "0"], cwd=cwd, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, env=env)
-    line = proc.stdout.readline().strip()
-    if not line.startswith("http://"):
-        proc.kill()
-        raise AssertionError(f"no URL line; stdout={line!r} stderr={proc.stderr.read()}")
-    return Running(proc, line)
+    """``greenhttp ARGS -p 0``, once it prints its URL (cli_runner.start does the waiting)."""
+    server = cli_runner.start(*args, "-p", "0", cwd=cwd, env=env)
+    if not server.url.startswith("http://"):
+        server.kill()
+        raise AssertionError(f"no URL line; stdout={server.url!r}")
+    return server
 
 
 def run(*args, cwd=ROOT, timeout=20):
