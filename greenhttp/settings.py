@@ -298,6 +298,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("websocket_idle_timeout", 0.0, _non_negative_float,
             "Seconds without a byte from the client before a WebSocket is closed (1001), 0 for never.",
             metavar="SECONDS"),
+    # 0 (off): each message goes out as one frame, as `websockets` and browsers send
+    # by default (RFC 6455 §5.4 leaves it to the sender; every peer reassembles).
+    Setting("websocket_fragment_size", 0, _non_negative_int,
+            "Largest WebSocket frame payload in bytes a sent message is split into "
+            "(RFC 6455 §5.4 fragments), 0 for one frame per message.", metavar="BYTES"),
     # Upload progress (greenhttp.progress, docs/guides/upload-progress.md).
     Setting("progress_store", "", _progress_store,
             "Where ProgressMiddleware keeps upload progress: redis://HOST:PORT/DB to share it "
@@ -447,6 +452,7 @@ class ServerConfig:
     websocket_ping_interval: float = default("websocket_ping_interval")
     websocket_ping_timeout: float = default("websocket_ping_timeout")
     websocket_idle_timeout: float = default("websocket_idle_timeout")
+    websocket_fragment_size: int = default("websocket_fragment_size")
     progress_store: str = default("progress_store")
     access_log: bool = True
     server_header: str = field(default="greenhttp")

@@ -60,13 +60,16 @@ def read_head(sock: Any) -> tuple[bytes, bytes]:
 def connect(url: str, *, headers: HeadersLike = None, subprotocols: Sequence[str] = (),
             timeout: Optional[float] = 10.0, proxy: Any = None, verify: Union[bool, str] = True,
             cert: Any = None, compression: bool = True, max_message_size: Optional[int] = 16 * 1024 * 1024,
-            ping_interval: Optional[float] = 20.0, ping_timeout: Optional[float] = 20.0) -> WebSocket:
+            ping_interval: Optional[float] = 20.0, ping_timeout: Optional[float] = 20.0,
+            fragment_size: Optional[int] = None) -> WebSocket:
     """Open a WebSocket to ``url`` (``ws://`` or ``wss://``) and return it once the 101 arrived.
 
     ``timeout`` bounds DNS, TCP, the proxy tunnel, TLS and the handshake. ``proxy``
     and ``verify``/``cert`` mean what they mean for greenhttp's HTTP client (``proxy=None``
     reads HTTP(S)_PROXY/NO_PROXY; ``False`` for none). Raises :class:`HandshakeFailed`
     when the server refuses (``exc.status``), ``ConnectError``/``ConnectTimeout`` otherwise.
+    ``fragment_size``: cut sent messages into frames of at most that many bytes (None: one
+    frame per message, as browsers and `websockets` send).
     """
     scheme, sep, rest = url.partition("://")
     scheme = scheme.lower()
@@ -85,7 +88,7 @@ def connect(url: str, *, headers: HeadersLike = None, subprotocols: Sequence[str
     sock = stream.sock
     try:
         return _handshake(sock, parsed, headers, subprotocols, timeout, compression,
-                          max_message_size, ping_interval, ping_timeout)
+                          max_message_size, ping_interval, ping_timeout, fragment_size)
     except BaseException:
         sock.close()
         raise
@@ -93,7 +96,8 @@ def connect(url: str, *, headers: HeadersLike = None, subprotocols: Sequence[str
 
 def _handshake(sock: Any, url: Any, headers: HeadersLike, subprotocols: Sequence[str],
                timeout: Optional[float], compression: bool, max_message_size: Optional[int],
-               ping_interval: Optional[float], ping_timeout: Optional[float]) -> WebSocket:
+               ping_interval: Optional[float], ping_timeout: Optional[float],
+               fragment_size: Optional[int] = None) -> WebSocket:
     key = base64.b64encode(os.urandom(16))  # RFC 6455 §4.1: a fresh random 16-byte nonce
     fields: list[tuple[str, str]] = [
         ("Host", url.authority),
@@ -155,7 +159,7 @@ def _handshake(sock: Any, url: Any, headers: HeadersLike, subprotocols: Sequence
     sock.settimeout(None)
     ws = WebSocket(sock, Connection(ConnectionType.CLIENT, extensions=list(extensions)), early=early,
                    subprotocol=chosen, extensions=accepted, max_message_size=max_message_size,
-                   ping_interval=ping_interval, ping_timeout=ping_timeout,
+                   ping_interval=ping_interval, ping_timeout=ping_timeout, fragment_size=fragment_size,
                    deflate=deflate if deflate is not None and deflate in extensions else None)
     ws.headers = response_headers
     return ws

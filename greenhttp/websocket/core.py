@@ -14,7 +14,7 @@ import socket as _stdlib_socket
 import ssl
 import time
 import weakref
-from typing import Any, Callable, Iterator, Optional, Union
+from typing import Any, Callable, Iterable, Iterator, Optional, Union
 
 import gevent
 from gevent import socket as _gsocket
@@ -24,6 +24,7 @@ from wsproto.events import BytesMessage, CloseConnection, Event, Ping, Pong, Tex
 from wsproto.utilities import LocalProtocolError as _WSLocalProtocolError
 
 from .deflate import BoundedDeflate
+from .sending import Data, send_message
 from .errors import (
     ABNORMAL_CLOSURE,
     GOING_AWAY,
@@ -70,7 +71,8 @@ class WebSocket:
         "ping_timeout", "idle_timeout", "close_code", "close_reason", "environ", "headers",
         "messages_in", "messages_out", "_ws", "_early", "_messages", "_parts", "_size",
         "_text", "_closed", "_send_lock", "_last_recv", "_ping_sent", "_close_sent",
-        "_reader", "_on_close", "owner", "_deflate", "_timer", "_keeper", "__weakref__",
+        "_reader", "_on_close", "owner", "_deflate", "_timer", "_keeper", "fragment_size",
+        "_message_lock", "_sender", "__weakref__",
     )
 
     def __init__(self, sock: Any, connection: Connection, *, early: bytes = b"",
@@ -79,7 +81,7 @@ class WebSocket:
                  ping_interval: float | None = 20.0, ping_timeout: float | None = 20.0,
                  idle_timeout: float | None = None,
                  on_close: Callable[["WebSocket"], None] | None = None,
-                 deflate: BoundedDeflate | None = None) -> None:
+                 deflate: BoundedDeflate | None = None, fragment_size: int | None = None) -> None:
         self.sock = sock
         #: The negotiated subprotocol (Sec-WebSocket-Protocol), or None.
         self.subprotocol = subprotocol
@@ -105,6 +107,10 @@ class WebSocket:
         self._text = False
         self._closed = False
         self._send_lock = Semaphore()
+        #: Largest frame payload a sent message is cut into (None: one frame per message).
+        self.fragment_size = fragment_size or None
+        self._message_lock = Semaphore()  # one data message at a time (sending.py)
+        self._sender: Any = None
         self._last_recv = time.monotonic()
         self._ping_sent = 0.0
         self._close_sent = 0.0
@@ -154,16 +160,11 @@ class WebSocket:
                 return
             yield message
 
-    def send(self, data: Union[str, bytes, bytearray, memoryview]) -> None:
-        """Send one message: text for ``str``, binary for bytes-like."""
-        if isinstance(data, str):
-            event: Event = TextMessage(data=data)
-        elif isinstance(data, (bytes, bytearray, memoryview)):
-            event = BytesMessage(data=bytes(data))
-        else:
-            raise TypeError(f"WebSocket messages are str or bytes, not {type(data).__name__}")
-        self._send(event)
-        self.messages_out += 1
+    def send(self, data: Union[Data, Iterable[Data]]) -> None:
+        """Send one message: text for ``str``, binary for bytes-like, in frames of at most
+        ``fragment_size`` bytes; or an iterable of parts (all str or all bytes-like), each
+        sent as a frame as soon as it is produced. Other senders wait for the whole message."""
+        send_message(self, data)
 
     def ping(self, payload: bytes = b"") -> None:
         """Send a Ping (RFC 6455 §5.5.2); the peer's Pong is consumed by ``receive``."""

@@ -128,14 +128,15 @@ def _close_quietly(ws: WebSocket, code: int, reason: str) -> None:
 def accept(environ: dict[str, Any], subprotocols: Sequence[str] = (), *,
            max_message_size: Optional[int] = _UNSET, compression: bool = True,
            ping_interval: Optional[float] = _UNSET, ping_timeout: Optional[float] = _UNSET,
-           idle_timeout: Optional[float] = _UNSET,
+           idle_timeout: Optional[float] = _UNSET, fragment_size: Optional[int] = _UNSET,
            headers: Sequence[tuple[str, str]] = ()) -> WebSocket:
     """Answer the WebSocket handshake of this request with 101 and return the connection.
 
     ``subprotocols``: those the app speaks, best first; the first the client offered
     is chosen (none if there is no overlap). ``compression``: accept
     permessage-deflate when offered. Unset limits come from the server's settings
-    (``websocket_max_message_size``, ``websocket_ping_interval``...). Raises
+    (``websocket_max_message_size``, ``websocket_ping_interval``,
+    ``websocket_fragment_size``...). Raises
     :class:`HandshakeError` (a WSGI app answering 400/426) for a bad handshake, and
     RuntimeError when not running under greenhttp's server. The WebSocket lives as
     long as the app's call: when it returns, the connection is closed.
@@ -199,6 +200,7 @@ def accept(environ: dict[str, Any], subprotocols: Sequence[str] = (), *,
         ping_interval=config.websocket_ping_interval if ping_interval is _UNSET else ping_interval,
         ping_timeout=config.websocket_ping_timeout if ping_timeout is _UNSET else ping_timeout,
         idle_timeout=config.websocket_idle_timeout if idle_timeout is _UNSET else idle_timeout,
+        fragment_size=config.websocket_fragment_size if fragment_size is _UNSET else fragment_size,
         on_close=on_close,
     )
     ws.environ = environ
