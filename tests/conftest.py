@@ -11,6 +11,7 @@ import os  # noqa: E402
 import pathlib  # noqa: E402
 import shutil  # noqa: E402
 import socket  # noqa: E402
+import struct  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import tempfile  # noqa: E402
@@ -298,6 +299,44 @@ def raw_websocket(address: tuple[str, int], extra: bytes = b"", path: bytes = b"
     head, _, rest = data.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 101 "), head
     return sock, rest
+
+
+def masked_frame(first_byte: int, payload: bytes) -> bytes:
+    """One client frame (RFC 6455 §5.2), masked with a zero key so the payload goes as is."""
+    n = len(payload)
+    if n < 126:
+        length = bytes([0x80 | n])
+    elif n < 65536:
+        length = bytes([0x80 | 126]) + struct.pack("!H", n)
+    else:
+        length = bytes([0x80 | 127]) + struct.pack("!Q", n)
+    return bytes([first_byte]) + length + b"\0\0\0\0" + payload
+
+
+def read_frame(sock: socket.socket, buffered: bytes = b"") -> tuple[bool, int, bytes, bytes]:
+    """Read one WebSocket frame (RFC 6455 §5.2) as it is on the wire, unmasking a client's:
+    returns FIN, opcode, payload and the bytes read past it (pass them to the next call)."""
+    data = buffered
+    while True:
+        if len(data) >= 2:
+            masked, n = data[1] & 0x80, data[1] & 0x7F
+            offset = 2
+            if n == 126 and len(data) >= 4:
+                n, offset = struct.unpack("!H", data[2:4])[0], 4
+            elif n == 127 and len(data) >= 10:
+                n, offset = struct.unpack("!Q", data[2:10])[0], 10
+            key_end = offset + (4 if masked else 0)
+            if (data[1] & 0x7F) < 126 or offset > 2:
+                if len(data) >= key_end + n:
+                    payload = data[key_end:key_end + n]
+                    if masked:
+                        key = data[offset:key_end]
+                        payload = bytes(b ^ key[i % 4] for i, b in enumerate(payload))
+                    return bool(data[0] & 0x80), data[0] & 0x0F, payload, data[key_end + n:]
+        chunk = sock.recv(65536)
+        if not chunk:
+            raise AssertionError(f"connection closed inside a frame: {data[:20]!r}")
+        data += chunk
 
 
 # -- headless Chromium (Debian's chromium + chromium-driver; tests/run.sh installs them) -----

@@ -19,19 +19,7 @@ from greenhttp.errors import UsageError
 from greenhttp.websocket import ConnectionClosed, WebSocket, accept, endpoint
 from greenhttp.websocket import ConcurrentReceive
 
-from conftest import raw_websocket, running
-
-
-def masked_frame(first_byte: int, payload: bytes) -> bytes:
-    """One client frame (RFC 6455 §5.2), masked with a zero key so the payload goes as is."""
-    n = len(payload)
-    if n < 126:
-        length = bytes([0x80 | n])
-    elif n < 65536:
-        length = bytes([0x80 | 126]) + struct.pack("!H", n)
-    else:
-        length = bytes([0x80 | 127]) + struct.pack("!Q", n)
-    return bytes([first_byte]) + length + b"\0\0\0\0" + payload
+from conftest import masked_frame, raw_websocket, read_frame, running
 
 
 def read_close(sock: socket.socket, buffered: bytes = b"") -> int:
@@ -39,22 +27,9 @@ def read_close(sock: socket.socket, buffered: bytes = b"") -> int:
     data = buffered
     deadline = time.monotonic() + 10
     while time.monotonic() < deadline:
-        while len(data) >= 2:
-            opcode, n = data[0] & 0x0F, data[1] & 0x7F
-            offset = 2
-            if n == 126:
-                n, offset = struct.unpack("!H", data[2:4])[0], 4
-            elif n == 127:
-                n, offset = struct.unpack("!Q", data[2:10])[0], 10
-            if len(data) < offset + n:
-                break
-            if opcode == 0x8:
-                return int(struct.unpack("!H", data[offset:offset + 2])[0])
-            data = data[offset + n:]
-        chunk = sock.recv(65536)
-        if not chunk:
-            break
-        data += chunk
+        _, opcode, payload, data = read_frame(sock, data)
+        if opcode == 0x8:
+            return int(struct.unpack("!H", payload[:2])[0])
     raise AssertionError("no Close frame")
 
 

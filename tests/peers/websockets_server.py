@@ -13,7 +13,8 @@ serves until killed. Messages are echoed, except:
 * ``close-please``: the server closes with CLOSE_CODE and CLOSE_REASON;
 * ``headers-please``: the server sends the handshake's request headers as JSON.
 
-A handshake for ``/forbidden`` is refused with 403.
+A handshake for ``/forbidden`` is refused with 403. Messages up to 64 MiB are accepted
+(the library's default limit is 1 MiB; the fragmentation tests send 20 MiB).
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ def main() -> None:
             return conn.respond(403, "no websockets for you\n")
         return None
 
-    with serve(handler, "127.0.0.1", 0, process_request=process_request) as server:
+    with serve(handler, "127.0.0.1", 0, process_request=process_request,
+               max_size=64 * 1024 * 1024) as server:
         print(server.socket.getsockname()[1], flush=True)
         server.serve_forever()
 
