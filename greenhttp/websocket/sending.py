@@ -88,7 +88,8 @@ def _pieces(data: Data, size: int | None) -> Iterator[Data]:
             start = stop
             if start >= end:
                 return
-    view = memoryview(data).cast("B")
+    view = memoryview(data)
+    view = view.cast("B") if view.c_contiguous else memoryview(view.tobytes())
     if size is None or len(view) <= size:
         yield view
         return
