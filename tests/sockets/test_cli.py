@@ -170,15 +170,20 @@ def test_module_colon_name_form(tmp_path):
 
 def test_sigterm_lets_in_flight_request_finish_then_exits_zero(tmp_path):
     (tmp_path / "slow.py").write_text(textwrap.dedent('''
-        import time
+        import pathlib, time
         def app(environ, start_response):
+            pathlib.Path(__file__).with_name("in-app").touch()  # the request is in flight
             time.sleep(0.5)
             start_response("200 OK", [])
             return [b"finished"]
     '''))
     server = start(str(tmp_path / "slow.py"))
     job = gevent.spawn(requests.get, server.url)
-    gevent.sleep(0.2)
+    # SIGTERM once the app has the request (a fixed sleep raced a loaded machine).
+    deadline = time.monotonic() + 5
+    while not (tmp_path / "in-app").exists() and time.monotonic() < deadline:
+        gevent.sleep(0.01)
+    assert (tmp_path / "in-app").exists()
     server.proc.send_signal(signal.SIGTERM)
     response = job.get(timeout=5)
     assert response.text == "finished"

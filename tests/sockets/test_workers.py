@@ -19,6 +19,7 @@ PID_APP = textwrap.dedent('''
     def app(environ, start_response):
         path = environ["PATH_INFO"]
         if path == "/sleep":
+            open(os.path.join(os.path.dirname(__file__), "in-app"), "w").close()  # tests wait for it
             time.sleep(0.5)           # stdlib sleep: cooperative only if the worker is patched
         elif path == "/spin":
             while True:               # CPU-bound, never yields: blocks the worker's hub
@@ -252,7 +253,10 @@ def test_sigquit_stops_master_and_workers_without_dropping_a_request(tmp_path):
     try:
         workers = server.wait_workers(2)
         in_flight = gevent.spawn(get, server.url, "/sleep")
-        gevent.sleep(0.2)  # the request is in the app
+        deadline = time.monotonic() + 5
+        while not (tmp_path / "in-app").exists() and time.monotonic() < deadline:
+            gevent.sleep(0.01)  # until the request is in the app
+        assert (tmp_path / "in-app").exists()
         code, err = server.stop(signal.SIGQUIT)
         assert in_flight.get(timeout=5)[1] == "v1"
     finally:
