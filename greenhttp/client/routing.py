@@ -263,7 +263,8 @@ class _Route:
     key: tuple[Any, ...]
 
     def __init__(self, url: _URL, proxy: _Proxy | None, verify: bool | str,
-                 cert: Any, connect: Callable[..., Stream]) -> None:
+                 cert: Any, connect: Callable[..., Stream],
+                 proxy_verify: bool | str | None = None) -> None:
         self.connector = connect
         self.context: Any = None
         self.server_hostname: str | None = None
@@ -287,9 +288,13 @@ class _Route:
                 self.context = tls_context(verify, cert)
                 self.server_hostname = host
             return
+        if proxy_verify is None:
+            proxy_verify = verify
         if proxy is not None and proxy.scheme == "https":
-            # The proxy's certificate is checked like an origin's, with the same verify=.
-            self.proxy_context = tls_context(verify, None)
+            # The proxy's certificate is checked like an origin's: with proxy_verify= when
+            # given (curl's --proxy-cacert: a corporate proxy's private CA need not be
+            # trusted for origins too), else the same verify=.
+            self.proxy_context = tls_context(proxy_verify, None)
         if url.scheme == "https":
             context: Any = tls_context(verify, cert)
             self.context = context
@@ -301,7 +306,7 @@ class _Route:
             else:
                 # A tunnel is the client's private pipe to one origin through one proxy;
                 # it is never pooled (a CONNECT exchange per request, then closed).
-                self.key = ("tunnel", host, port, proxy.key, verify, cert)
+                self.key = ("tunnel", host, port, proxy.key, verify, cert, proxy_verify)
                 self.label = f"https://{url.authority} via {proxy.url.authority}"
                 self.poolable = False
                 bracketed = f"[{host}]" if ":" in host else host
@@ -313,7 +318,7 @@ class _Route:
             self.address = (host, port)
         else:
             # RFC 9112 §3.2.2: to a forward proxy, the target is the absolute URI.
-            self.key = ("http-proxy", proxy.key, proxy.authorization, verify)
+            self.key = ("http-proxy", proxy.key, proxy.authorization, proxy_verify)
             self.label = f"proxy {proxy.scheme}://{proxy.url.authority}"
             if self.proxy_context is not None:
                 # Absolute-form over TLS to the proxy: the connection's own TLS is the proxy's.
@@ -328,17 +333,19 @@ class _Route:
 # should not pay urlsplit, quoting and TLS-context lookups on every request. Every
 # cache here is a functools.lru_cache of the same bound: one kind of cache, bounded.
 def _route_for(url: _URL, proxy: _Proxy | None, verify: bool | str, cert: Any,
-               connect: Callable[..., Stream]) -> _Route:
+               connect: Callable[..., Stream], proxy_verify: bool | str | None = None) -> _Route:
     return _cached_route(url.scheme, url.host, url.port, proxy.key if proxy is not None else None,
-                         verify, cert, connect)
+                         verify, cert, connect, proxy_verify)
 
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)
 def _cached_route(scheme: str, host: str, port: int, proxy_key: str | None, verify: bool | str,
-                  cert: Any, connect: Callable[..., Stream]) -> _Route:
+                  cert: Any, connect: Callable[..., Stream],
+                  proxy_verify: bool | str | None = None) -> _Route:
     bracketed = f"[{host}]" if ":" in host else host
     url = _parse_url(f"{scheme}://{bracketed}:{port}/")
-    return _Route(url, _proxy(proxy_key) if proxy_key is not None else None, verify, cert, connect)
+    return _Route(url, _proxy(proxy_key) if proxy_key is not None else None, verify, cert, connect,
+                  proxy_verify)
 
 
 @functools.lru_cache(maxsize=_CACHE_SIZE)

@@ -61,18 +61,20 @@ def cookie_pairs(cookies: Any) -> dict[str, str]:
 class Call:
     """One call's settings: the call's own keywords, else the session's."""
 
-    __slots__ = ("timer", "pool", "proxy", "verify", "cert", "stream", "progress",
+    __slots__ = ("timer", "pool", "proxy", "verify", "proxy_verify", "cert", "stream", "progress",
                  "download_progress", "expect_continue", "decode_content", "jar", "extra_cookies",
                  "retry", "request_hooks", "response_hooks", "transport")
 
     def __init__(self, client: "Client", timeout: Any, pool: Pool | None, proxy: Any,
                  verify: bool | str | None, cert: Any, stream: bool, progress: Progress | None,
                  download_progress: Progress | None, expect_continue: bool | None,
-                 decode_content: bool | None) -> None:
+                 decode_content: bool | None, proxy_verify: bool | str | None = None) -> None:
         self.timer = _Timer(_as_timeout(client.timeout if timeout is ... else timeout))
         self.pool = pool or client.pool or default_pool()
         self.proxy = client.proxy if proxy is ... else proxy
         self.verify = client.verify if verify is None else verify
+        #: None: an https:// proxy's certificate is checked with ``verify``.
+        self.proxy_verify = client.proxy_verify if proxy_verify is None else proxy_verify
         self.cert = client.cert if cert is ... else cert
         self.stream = stream
         self.progress = progress
@@ -110,7 +112,8 @@ def send(request: Request, same_origin: bool, options: Call) -> Response:
     pool = options.pool
     transport = options.transport
     route = None if transport is not None else _route_for(
-        url, _select_proxy(url, options.proxy), options.verify, options.cert, pool.connector)
+        url, _select_proxy(url, options.proxy), options.verify, options.cert, pool.connector,
+        options.proxy_verify)
     headers, chunked, expect = head_fields(method, url, request._header_items(), payload,
                                            same_origin, route, options)
     if payload is not None:

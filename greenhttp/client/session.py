@@ -62,7 +62,8 @@ class Client:
     def __init__(self, base_url: str | None = None, *, headers: HeadersArg = None,
                  pool: Pool | None = None, cookies: Any = True, timeout: Any = ...,
                  follow_redirects: bool = True, max_redirects: int = 5, proxy: Any = None,
-                 verify: bool | str = True, cert: Any = None, auth: Any = None,
+                 verify: bool | str = True, proxy_verify: bool | str | None = None,
+                 cert: Any = None, auth: Any = None,
                  decode_content: bool = True, trust_env: bool = True, retries: Any = None,
                  hooks: Mapping[str, Iterable[Hook]] | None = None,
                  transport: "Transport | None" = None) -> None:
@@ -84,6 +85,7 @@ class Client:
         self.max_redirects = max_redirects
         self.proxy = proxy
         self.verify = verify
+        self.proxy_verify = proxy_verify
         self.cert = cert
         self.auth = as_auth(auth)
         self.decode_content = decode_content
@@ -113,8 +115,9 @@ class Client:
                 follow_redirects: bool | None = None, max_redirects: int | None = None,
                 stream: bool = False, pool: Pool | None = None, proxy: Any = ...,
                 progress: Progress | None = None, download_progress: Progress | None = None,
-                verify: bool | str | None = None, cert: Any = ...,
-                expect_continue: bool | None = None, decode_content: bool | None = None,
+                verify: bool | str | None = None, proxy_verify: bool | str | None = None,
+                cert: Any = ..., expect_continue: bool | None = None,
+                decode_content: bool | None = None,
                 retries: Any = ..., hooks: Mapping[str, Iterable[Hook]] | None = None,
                 compress: str | None = None, **unknown: Any) -> Response:
         """Send one request (following redirects) and return its :class:`Response`.
@@ -144,6 +147,8 @@ class Client:
           when unknown).
         - ``verify``: True, a CA file or directory, or False; ``cert``: a client
           certificate (one PEM path, or ``(certfile, keyfile)``).
+        - ``proxy_verify``: the same choices for an ``https://`` proxy's own certificate
+          (curl's ``--proxy-cacert``/``--proxy-insecure``); None: ``verify``.
         - ``expect_continue``: None (automatic from 1 MiB), True, False.
         - ``decode_content=False``: the body as sent (gzip and all), no ``Accept-Encoding``.
         - ``retries``: a :class:`~greenhttp.Retry` or a number (None: only the one safe
@@ -155,7 +160,7 @@ class Client:
             reject_keywords(unknown)
         method = method.upper()
         options = Call(self, timeout, pool, proxy, verify, cert, stream, progress, download_progress,
-                       expect_continue, decode_content)
+                       expect_continue, decode_content, proxy_verify)
         if retries is not ...:
             options.retry = Retry.from_value(retries)
         if hooks or self.hooks["request"] or self.hooks["response"]:

@@ -308,3 +308,28 @@ def test_socks4_and_socks4a_proxies(serve, ca, ca_file, pool):
         with pytest.raises(greenhttp.ProxyError, match="SOCKS"):
             greenhttp.get(origin.url + "/", proxy=f"socks4://intruder@127.0.0.1:{socks.port}",
                           pool=greenhttp.Pool())
+
+
+def test_proxy_verify_checks_an_https_proxy_apart_from_the_origin(serve, ca, ca_file, pool, tmp_path):
+    # A corporate proxy with its own private CA: proxy_verify= trusts it for the proxy
+    # only (curl's --proxy-cacert); the origin is still checked with verify=.
+    proxy_ca = trustme.CA()
+    proxy_ca_file = str(tmp_path / "proxy-ca.pem")
+    proxy_ca.cert_pem.write_to_path(proxy_ca_file)
+    with TLSOrigin(ca) as tls, serve(where_app) as plain, \
+            TLSForwardProxy(proxy_ca, [f"localhost:{tls.port}", f"127.0.0.1:{plain.address[1]}"]) as proxy:
+        https = f"https://localhost:{tls.port}/through"
+        # Tunnel to an https origin: each TLS layer with its own trust.
+        r = greenhttp.get(https, proxy=proxy.url, verify=ca_file, proxy_verify=proxy_ca_file, pool=pool)
+        assert r.content == b"GET /through HTTP/1.1"
+        # Absolute-form to an http origin: the only TLS is the proxy's.
+        r = greenhttp.get(plain.url + "/abs", proxy=proxy.url, verify=ca_file,
+                          proxy_verify=proxy_ca_file, pool=pool)
+        assert r.content == b"GET /abs?"
+        # Without proxy_verify the proxy is checked with verify=, which does not know its CA.
+        for url in (https, plain.url + "/abs"):
+            with pytest.raises(greenhttp.UpstreamError):
+                greenhttp.get(url, proxy=proxy.url, verify=ca_file, pool=greenhttp.Pool())
+        # And a client-wide proxy_verify works like the call's.
+        client = greenhttp.Client(verify=ca_file, proxy_verify=proxy_ca_file, pool=greenhttp.Pool())
+        assert client.get(https, proxy=proxy.url).content == b"GET /through HTTP/1.1"
