@@ -24,7 +24,7 @@ def _apply_env(config: Any) -> None:
         os.environ[key] = value
 
 
-def _privileges(config: Any, shared: Any = None) -> Callable[[], None] | None:
+def _privileges(config: Any, store: list[Any]) -> Callable[[], None] | None:
     """A function that drops to --user/--group; resolved now so typos fail at start."""
     if not config.user and not config.group:
         return None
@@ -43,6 +43,7 @@ def _privileges(config: Any, shared: Any = None) -> Callable[[], None] | None:
     user_name = pwd.getpwuid(uid).pw_name if uid is not None else None
 
     def drop() -> None:
+        shared = store[0]  # the master's progress store, if it holds one (it may start later)
         if shared is not None and shared.directory is not None:
             # Before dropping: the worker's user must reach the master's 0700 directory.
             os.chown(shared.directory, -1 if uid is None else uid, -1 if gid is None else gid)
@@ -134,6 +135,10 @@ def _progress_store(config: Any) -> Any:
         return None
     if (config.workers or usable_cores()) <= 1:
         return None
+    return _start_shared_store()
+
+
+def _start_shared_store() -> Any:
     from ..progress.shared import SharedStoreServer
     from ..progress.stores import configure
 
@@ -157,13 +162,13 @@ def run(app_spec: str, config: Any, load_app: Callable[[str], Any]) -> int:
     _apply_env(config)
     configure(config)
     make_tls = tls_factory(config)
-    shared = _progress_store(config)
+    store = [_progress_store(config)]  # a list: TTIN may start the store later (grow)
     try:
-        drop = _privileges(config, shared)
+        drop = _privileges(config, store)
         listeners, _ = bind_listeners(config)
     except BaseException:
-        if shared is not None:
-            shared.close()
+        if store[0] is not None:
+            store[0].close()
         raise
     scheme = "https" if make_tls is not None else "http"
 
@@ -179,14 +184,24 @@ def run(app_spec: str, config: Any, load_app: Callable[[str], Any]) -> int:
 
     def prepare() -> None:  # in each worker, after the fork, patching and the TLS context
         from .. import static  # noqa: F401  # before dropping privileges, as the serving stack
-        if shared is not None:
-            shared.abandon()  # the master's store connections, duplicated by fork
+        if store[0] is not None:
+            store[0].abandon()  # the master's store connections, duplicated by fork
         if drop is not None:
             drop()
 
+    def grow() -> bool:
+        """TTIN past one worker: with no store yet, the master starts its own, so that
+        every worker sees every upload's progress; True: replace the running worker,
+        which keeps progress in its own memory. (Only now does the master load the
+        store's modules: a server that never grows keeps its master small.)"""
+        if config.progress_store or store[0] is not None:
+            return False
+        store[0] = _start_shared_store()
+        return True
+
     def cleanup() -> None:
-        if shared is not None:
-            shared.close()
+        if store[0] is not None:
+            store[0].close()
         close_all(listeners, unlink=True)
         if config.pid:
             try:
@@ -196,7 +211,7 @@ def run(app_spec: str, config: Any, load_app: Callable[[str], Any]) -> int:
 
     watch = _reload_watcher(app_spec) if config.reload else None
     arbiter = Arbiter(config, listeners, load, make_tls=make_tls, prepare=prepare, watch=watch,
-                      on_exit=cleanup, on_ready=announce)
+                      on_exit=cleanup, on_ready=announce, on_grow=grow)
     sys.stdout.flush()
     return arbiter.run()
 

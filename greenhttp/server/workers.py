@@ -88,7 +88,8 @@ class Arbiter:
                  prepare: Callable[[], None] | None = None,
                  watch: Callable[[Callable[[str], None]], None] | None = None,
                  on_exit: Callable[[], None] | None = None,
-                 on_ready: Callable[[], None] | None = None) -> None:
+                 on_ready: Callable[[], None] | None = None,
+                 on_grow: Callable[[], bool] | None = None) -> None:
         self.config = config
         self.listeners = listeners
         self.load_app = load_app
@@ -98,6 +99,9 @@ class Arbiter:
         self.on_exit = on_exit
         #: called once, when the first worker serves: the URL line means "ready".
         self.on_ready = on_ready
+        #: called on TTIN; True: the workers must be replaced (a reload) to pick up what
+        #: it set up (the master's progress store, once there is more than one worker).
+        self.on_grow = on_grow
         self.target = config.workers or usable_cores()
         self.children: dict[int, Child] = {}
         self.heartbeat = Heartbeat()
@@ -185,6 +189,10 @@ class Arbiter:
         elif signum == signal.SIGTTIN:
             self.target += 1
             error_logger.info("master %d: SIGTTIN, now %d worker(s)", os.getpid(), self.target)
+            if self.on_grow is not None and self.on_grow():
+                error_logger.info("master %d: upload progress is now shared through the master; "
+                                  "replacing the running worker(s) to use it", os.getpid())
+                self._start_reload()
         elif signum == signal.SIGTTOU:
             if self.target > 1:
                 self.target -= 1

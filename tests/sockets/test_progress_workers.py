@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import signal
 import socket
 import subprocess
 import textwrap
@@ -178,3 +179,22 @@ def test_one_worker_keeps_progress_in_its_own_memory(tmp_path):
         upload_seen_elsewhere(server.url, [server.url], "w1up", want=1)
     finally:
         stop(server)
+
+
+def test_ttin_past_one_worker_shares_progress_through_the_master(tmp_path):
+    # One worker keeps progress in its own memory (no store in the master); TTIN to two
+    # makes the master start its store and replace the first worker, so that an upload
+    # on either worker is visible from both.
+    server = start(write_app(tmp_path, APP), "-b", "127.0.0.1:0", "-w", "1", "--no-access-log")
+    try:
+        [first] = server.wait_workers(1)
+        assert not [p for p in unix_socket_paths(server.proc.pid) if "greenhttp-progress-" in p]
+        os.kill(server.proc.pid, signal.SIGTTIN)
+        both = server.wait_workers(2, exclude={first})
+        assert first not in both
+        assert [p for p in unix_socket_paths(server.proc.pid) if "greenhttp-progress-" in p]
+        upload_seen_elsewhere(server.url, [server.url], "ttinup", want=2)
+    finally:
+        code, err = server.stop()
+    assert code == 0, err
+    assert "replacing the running worker(s)" in err
