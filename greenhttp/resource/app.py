@@ -47,18 +47,33 @@ def generic_body(status: int) -> bytes:
     return f"{status_line(status)}\n".encode()
 
 
+def _plain(status: int, start_response: StartResponse) -> list[bytes]:
+    """The application's own short answer (no route: 404; a failing guard: 500)."""
+    body = generic_body(status)
+    start_response(status_line(status), [("Content-Type", "text/plain; charset=utf-8"),
+                                         ("Content-Length", str(len(body)))])
+    return [body]
+
+
+#: A route guard: called with the request (path parameters bound) of a request whose path
+#: matched; False passes the request on to the next route (webmachine-ruby's route guards).
+Guard = Callable[[Request], bool]
+
+
 class Application:
-    """``Application(routes=[("/items/{id}", ItemResource), ...])``: a WSGI app."""
+    """``Application(routes=[("/items/{id}", ItemResource), ...])``: a WSGI app. A route may
+    carry a guard as a third item: ``("/items", JSONItems, lambda request: ...)``."""
 
-    def __init__(self, routes: Iterable[tuple[str, type[Resource]]] = (),
+    def __init__(self, routes: Iterable[tuple[Any, ...]] = (),
                  traces: TraceStore | None = None) -> None:
-        self.routes: list[tuple[re.Pattern[str], type[Resource]]] = []
+        self.routes: list[tuple[re.Pattern[str], type[Resource], Guard | None]] = []
         self.traces = traces if traces is not None else DEFAULT_STORE
-        for pattern, resource in routes:
-            self.add_route(pattern, resource)
+        for route in routes:
+            self.add_route(*route)
 
-    def add_route(self, pattern: str, resource: type[Resource]) -> None:
-        self.routes.append((compile_route(pattern), resource))
+    def add_route(self, pattern: str, resource: type[Resource], guard: Guard | None = None) -> None:
+        """Route ``pattern`` to ``resource``; with ``guard``, only requests it accepts."""
+        self.routes.append((compile_route(pattern), resource, guard))
 
     def __call__(self, environ: dict[str, Any], start_response: StartResponse) -> Iterable[bytes]:
         # PEP 3333: PATH_INFO is percent-decoded bytes as latin-1; paths are UTF-8.
@@ -67,19 +82,29 @@ class Application:
             path = raw.encode("latin-1").decode("utf-8")
         except (UnicodeEncodeError, UnicodeDecodeError):
             path = raw
-        for regex, resource in self.routes:
+        for regex, resource, guard in self.routes:
             match = regex.match(path)
             if match:
+                params = match.groupdict()
+                request = None
+                if guard is not None:
+                    request = Request(environ, params)
+                    try:
+                        accepted = guard(request)
+                    except Exception:
+                        # Our side's fault, like a failing callback: a generic 500, the
+                        # traceback in the log only.
+                        logger.exception("%s %s: exception in a route guard", request.method, request.path)
+                        return _plain(500, start_response)
+                    if not accepted:
+                        continue
                 environ["greenhttp.resource.application"] = self
-                return self.serve(resource, environ, start_response, match.groupdict())
-        body = generic_body(404)
-        start_response(status_line(404), [("Content-Type", "text/plain; charset=utf-8"),
-                                         ("Content-Length", str(len(body)))])
-        return [body]
-
+                return self.serve(resource, environ, start_response, params, request)
+        return _plain(404, start_response)
     def serve(self, cls: type[Resource], environ: dict[str, Any], start_response: StartResponse,
-              path_params: dict[str, str]) -> Iterable[bytes]:
-        request = Request(environ, path_params)
+              path_params: dict[str, str], request: Request | None = None) -> Iterable[bytes]:
+        if request is None:
+            request = Request(environ, path_params)
         response = Response()
         resource = cls.__new__(cls)
         resource.request, resource.response, resource.path_params = request, response, path_params

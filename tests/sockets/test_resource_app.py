@@ -54,6 +54,52 @@ def test_routes_bind_segments_and_paths() -> None:
     assert missing.content_type == "text/plain" and missing.text == "404 Not Found\n"
 
 
+class Named(Resource):
+    """Answers with its class name, to tell which route took the request."""
+
+    def content_types_provided(self) -> list[tuple[str, Any]]:
+        return [("text/plain", "to_text")]
+
+    def to_text(self) -> str:
+        return f"{type(self).__name__} {self.path_params}"
+
+
+class Beta(Named):
+    pass
+
+
+class Stable(Named):
+    pass
+
+
+def test_route_guards_pick_among_routes_for_one_path(caplog: Any) -> None:
+    # webmachine-ruby's route guards: a route takes a request only if its guard says so;
+    # otherwise the next route is tried. The guard sees the request, path params bound.
+    seen: list[Any] = []
+
+    def beta(request: Any) -> bool:
+        seen.append((request.path_params, request.headers.get("X-Channel")))
+        return request.headers.get("X-Channel") == "beta"
+
+    def broken(request: Any) -> bool:
+        raise RuntimeError("guard bug")
+
+    app = Application([("/v/{id}", Beta, beta), ("/v/{id}", Stable),
+                       ("/broken", Stable, broken)])
+    api = webtest.TestApp(app)
+    assert api.get("/v/7", headers={"X-Channel": "beta"}).text == "Beta {'id': '7'}"
+    assert api.get("/v/7").text == "Stable {'id': '7'}"
+    assert seen == [({"id": "7"}, "beta"), ({"id": "7"}, None)]
+    # A guard that raises is our side's fault: a generic 500, the traceback in the log only.
+    failed = api.get("/broken", status=500)
+    assert failed.text == "500 Internal Server Error\n" and "guard bug" not in failed.text
+    assert "exception in a route guard" in caplog.text and "guard bug" in caplog.text
+    # add_route takes the guard too; no route accepting the request is a 404.
+    only_beta = Application()
+    only_beta.add_route("/v/{id}", Beta, beta)
+    webtest.TestApp(only_beta).get("/v/1", status=404)
+
+
 def test_halt_exception() -> None:
     assert webtest.TestApp(Application(ROUTES)).get("/halt", status=451).text.startswith("451")
 
