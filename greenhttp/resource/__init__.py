@@ -18,7 +18,7 @@ from .encoding import available_encodings
 from .graph import NODES, Node
 from .request import Request, Response
 from .resource import Halt, Resource
-from .trace import DEFAULT_STORE, Trace, TraceStore
+from .trace import DEFAULT_STORE, FileTraceStore, Trace, TraceStore
 
 __all__ = ["Resource", "Application", "Halt", "Request", "Response", "weak_etag", "available_encodings",
-           "TraceResource", "Trace", "TraceStore", "DEFAULT_STORE", "NODES", "Node"]
+           "TraceResource", "Trace", "TraceStore", "FileTraceStore", "DEFAULT_STORE", "NODES", "Node"]

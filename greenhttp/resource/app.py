@@ -22,7 +22,7 @@ from .encoding import STREAMING, Coder, close_source, encode_body, per_chunk
 from .flow import Flow
 from .request import Request, Response
 from .resource import Halt, Resource
-from .trace import DEFAULT_STORE, TRACE_HEADER, Trace, TraceStore
+from .trace import DEFAULT_STORE, TRACE_HEADER, Trace, Traces
 
 logger = logging.getLogger("greenhttp.resource")
 
@@ -65,7 +65,7 @@ class Application:
     carry a guard as a third item: ``("/items", JSONItems, lambda request: ...)``."""
 
     def __init__(self, routes: Iterable[tuple[Any, ...]] = (),
-                 traces: TraceStore | None = None) -> None:
+                 traces: Traces | None = None) -> None:
         self.routes: list[tuple[re.Pattern[str], type[Resource], Guard | None]] = []
         self.traces = traces if traces is not None else DEFAULT_STORE
         for route in routes:

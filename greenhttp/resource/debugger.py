@@ -19,7 +19,7 @@ from typing import Any
 
 from . import svg
 from .resource import Resource
-from .trace import DEFAULT_STORE, Trace, TraceStore
+from .trace import DEFAULT_STORE, Trace, Traces
 
 _SCRIPT = """
 document.querySelectorAll('.decision-graph .node').forEach(function (node) {
@@ -37,7 +37,7 @@ document.querySelectorAll('.decision-graph .node').forEach(function (node) {
 class TraceResource(Resource):
     def __init__(self) -> None:
         app = self.request.environ.get("greenhttp.resource.application")
-        self.store: TraceStore = getattr(app, "traces", DEFAULT_STORE)
+        self.store: Traces = getattr(app, "traces", DEFAULT_STORE)
         self.trace_id = self.path_params.get("id")
         self.record: Trace | None = self.store.get(self.trace_id) if self.trace_id else None
 

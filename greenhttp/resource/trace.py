@@ -5,13 +5,20 @@ request (method, path, headers, the first 4 KiB of the body as the resource read
 every node visited, every callback call (name, defining class, source file:line, result
 repr or exception), and the response. :class:`TraceStore` keeps the newest ``maxsize``
 in memory (LRU), so leaving tracing on cannot grow the process without bound.
+:class:`FileTraceStore` keeps them as JSON files in a directory, for several worker
+processes (a trace recorded by one is seen through the debugger of any other) and to
+keep them across restarts; also bounded (webmachine-ruby's file trace store).
 """
 
 from __future__ import annotations
 
 import collections
 import inspect
+import json
+import os
+import re
 import secrets
+import tempfile
 import time
 import traceback
 from typing import Any, Callable, Iterator
@@ -96,6 +103,16 @@ class Trace:
         return {"id": self.id, "started": self.started, "request": self.request, "nodes": self.nodes,
                 "calls": self.calls, "response": self.response}
 
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "Trace":
+        """A finished trace back from :meth:`to_dict` (as :class:`FileTraceStore` keeps it)."""
+        trace = cls.__new__(cls)
+        trace.id, trace.started = data["id"], data["started"]
+        trace.request, trace.nodes = data["request"], data["nodes"]
+        trace.calls, trace.response = data["calls"], data["response"]
+        trace._body = bytearray()
+        return trace
+
 
 class TraceStore:
     """The newest ``maxsize`` traces, by id; reading one makes it newest (LRU)."""
@@ -126,6 +143,79 @@ class TraceStore:
     def clear(self) -> None:
         self._traces.clear()
 
+
+#: What a trace id looks like (secrets.token_hex(8)): the only names a file store opens.
+_TRACE_ID = re.compile(r"[0-9a-f]{16}")
+#: A trace file: its start time in nanoseconds (so that names sort oldest first, whatever
+#: the file system's timestamp granularity), then its id.
+_TRACE_FILE = re.compile(r"(\d{20})-([0-9a-f]{16})\.json")
+
+
+class FileTraceStore:
+    """The newest ``maxsize`` traces as JSON files in ``directory`` (created if missing),
+    shared by every process that points at it. The oldest started go first; reading one
+    does not make it newer (unlike :class:`TraceStore`'s LRU), so that a reader never
+    writes. Ids that are not trace ids are never looked up."""
+
+    def __init__(self, directory: str, maxsize: int = 100) -> None:
+        self.directory = directory
+        self.maxsize = maxsize
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+
+    def _names(self) -> list[str]:
+        """Trace file names, oldest first."""
+        return sorted(name for name in os.listdir(self.directory) if _TRACE_FILE.fullmatch(name))
+
+    def add(self, trace: Trace) -> None:
+        # Written whole, then renamed: another process never reads half a trace.
+        fd, temporary = tempfile.mkstemp(dir=self.directory, suffix=".tmp")
+        with os.fdopen(fd, "w") as f:
+            json.dump(trace.to_dict(), f)
+        name = f"{int(trace.started * 1e9):020d}-{trace.id}.json"
+        os.replace(temporary, os.path.join(self.directory, name))
+        names = self._names()
+        for old in names[:max(0, len(names) - self.maxsize)]:
+            self._remove(old)
+
+    def _remove(self, name: str) -> None:
+        try:
+            os.unlink(os.path.join(self.directory, name))
+        except FileNotFoundError:  # another process removed it first
+            pass
+
+    def _load(self, name: str) -> Trace | None:
+        try:
+            with open(os.path.join(self.directory, name)) as f:
+                return Trace.from_dict(json.load(f))
+        except (FileNotFoundError, ValueError, KeyError):
+            return None
+
+    def get(self, trace_id: str) -> Trace | None:
+        if not _TRACE_ID.fullmatch(trace_id):
+            return None
+        suffix = f"-{trace_id}.json"
+        for name in self._names():
+            if name.endswith(suffix):
+                return self._load(name)
+        return None
+
+    def __iter__(self) -> Iterator[Trace]:
+        """Newest first."""
+        for name in reversed(self._names()):
+            trace = self._load(name)
+            if trace is not None:
+                yield trace
+
+    def __len__(self) -> int:
+        return len(self._names())
+
+    def clear(self) -> None:
+        for name in self._names():
+            self._remove(name)
+
+
+#: What an Application's ``traces=`` and the debugger take.
+Traces = TraceStore | FileTraceStore
 
 #: The store an :class:`~greenhttp.resource.Application` uses unless given its own.
 DEFAULT_STORE = TraceStore()

@@ -10,7 +10,7 @@ from typing import Any
 import requests
 import webtest
 
-from greenhttp.resource import Application, Resource, TraceResource, TraceStore
+from greenhttp.resource import Application, FileTraceStore, Resource, TraceResource, TraceStore
 from greenhttp.resource.graph import NODES
 
 from conftest import running
@@ -88,6 +88,28 @@ def test_store_is_bounded_lru() -> None:
     listing = api.get("/_trace", headers={"Accept": "application/json"}).json
     assert [item["id"] for item in listing] == ids[:1:-1]
     assert all(f"/_trace/{i}" in api.get("/_trace").text for i in ids[2:])
+
+
+def test_file_store_is_shared_between_processes_and_bounded(tmp_path: pathlib.Path) -> None:
+    # Two applications over one directory stand for two worker processes: a trace one
+    # records is served by the other's debugger. The store keeps the newest maxsize.
+    recorder = webtest.TestApp(make_app(FileTraceStore(str(tmp_path / "traces"), maxsize=3)))
+    viewer_store = FileTraceStore(str(tmp_path / "traces"), maxsize=3)
+    viewer = webtest.TestApp(make_app(viewer_store))
+    response = recorder.put("/r", b"hello body", content_type="text/plain", status=204)
+    trace_id = response.headers["X-Greenhttp-Trace-Id"]
+    data = viewer.get(f"/_trace/{trace_id}", headers={"Accept": "application/json"}).json
+    assert data["nodes"][0] == "B13" and data["response"]["status"] == 204
+    assert data["request"]["body"] == "hello body"
+    assert f'data-node="B13"' in viewer.get(f"/_trace/{trace_id}").text  # the SVG page renders too
+    ids = [trace_id] + [recorder.get("/r").headers["X-Greenhttp-Trace-Id"] for _ in range(4)]
+    assert len(viewer_store) == 3 and [t.id for t in viewer_store] == ids[:1:-1]
+    assert sorted(p.name.split("-")[1] for p in (tmp_path / "traces").iterdir()) == sorted(f"{i}.json" for i in ids[2:])
+    # Ids are checked before any file is opened.
+    (tmp_path / "secret.json").write_text('{"id": "x"}')
+    assert viewer_store.get("../secret") is None
+    viewer.get("/_trace/..%2Fsecret", status=404)
+    viewer.get(f"/_trace/{ids[0]}", status=404)  # dropped by the bound
 
 
 def test_untraced_resources_leave_no_trace() -> None:
