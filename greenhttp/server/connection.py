@@ -38,6 +38,7 @@ from ..protocol import (
     simple_response,
 )
 from .body_reader import BodyReader
+from .calls import direct_call
 from .dates import http_date
 from .phase import APP, DETACHED, HEAD_HELD, IDLE, SENT
 from .output import OUTPUT_HOLD, RECV_SIZE, TIMEOUT_ERRORS, Output
@@ -92,12 +93,13 @@ class HTTPConnection(Output, BodyReader, Takeover):
         "_raw_sock", "deadline", "phase", "closing", "requests_served", "_linger",
         "_out", "_out_size", "_request", "_body", "_framing", "_head", "_continue_pending",
         "_status", "_body_sent", "greenlet", "_flush_scheduled", "_release_callbacks", "parked",
-        "idle_wait", "__weakref__",
+        "idle_wait", "_call_handler", "__weakref__",
     )
 
     def __init__(self, server: "Server", sock: gsocket.socket, address: Any) -> None:
         self.server = server
         self.config = server.config
+        self._call_handler = direct_call(server.handler)  # calls.py: one C frame fewer
         self.sock = sock
         if isinstance(address, tuple) and len(address) >= 2:
             self.remote_addr, self.remote_port = str(address[0]), int(address[1])
@@ -300,7 +302,7 @@ class HTTPConnection(Output, BodyReader, Takeover):
         try:
             if request.upgrade and request.method == "CONNECT" and not self.server.allow_connect:
                 raise _ConnectRefused("CONNECT is for proxies; this app does not take tunnels")
-            keep_alive = self.server.handler(self, request, body) and keep_alive
+            keep_alive = self._call_handler(self, request, body) and keep_alive
         except ClientDisconnected:
             raise  # nobody left to answer: run() logs one line
         except RequestError as exc:

@@ -12,6 +12,8 @@ from __future__ import annotations
 import ipaddress
 from typing import Any, Callable, Iterable
 
+from .calls import direct_call
+
 WSGIApp = Callable[[dict, Callable], Iterable[bytes]]
 
 # Peers whose verdict is remembered (see ProxyHeaders.trusted).
@@ -48,6 +50,7 @@ class ProxyHeaders:
 
     def __init__(self, app: WSGIApp, allow_ips: str = "127.0.0.1,::1", root_path: str = "") -> None:
         self.app = app
+        self._call_app = direct_call(app)  # calls.py: one C frame fewer under every switch
         self.trust_all, self.networks = _parse_ips(allow_ips)
         self.root_path = root_path.rstrip("/")
         # Parsing the address and testing it against each network cost ~2.7 us, a tenth
@@ -87,7 +90,7 @@ class ProxyHeaders:
             path = environ.get("PATH_INFO", "")
             if path == self.root_path or path.startswith(self.root_path + "/"):
                 environ["PATH_INFO"] = path[len(self.root_path):]
-        return self.app(environ, start_response)
+        return self._call_app(environ, start_response)
 
     @staticmethod
     def _apply(environ: dict[str, Any]) -> None:

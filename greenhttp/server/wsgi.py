@@ -19,6 +19,7 @@ from ..errors import ConnectionLost, LocalProtocolError, RequestError
 from ..headers import environ_key
 from ..log import error_logger
 from ..protocol import RequestHead, parse_target
+from .calls import direct_call
 from .stream import Stream
 
 if TYPE_CHECKING:
@@ -151,6 +152,7 @@ class WSGIHandler:
     def __init__(self, app: WSGIApp, server_name: str, server_port: int,
                  url_scheme: str = "http", extra_environ: dict[str, Any] | None = None) -> None:
         self.app = app
+        self._call_app = direct_call(app)  # calls.py: one C frame fewer under every switch
         from .._version import __version__
 
         self.base_environ: dict[str, Any] = {
@@ -247,7 +249,7 @@ class WSGIHandler:
         result: Any = None
         try:
             try:
-                result = self.app(environ, start_response)
+                result = self._call_app(environ, start_response)
                 self._send_result(conn, state, result)
             except RequestError:
                 raise  # the inbound client's fault: the connection loop answers it (errors.py, Roles)
