@@ -30,28 +30,15 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from proxy import wait_port  # noqa: E402
+from proxy import nginx_conf, wait_port  # noqa: E402
 
 CLIENTS = ("greenhttp", "geventhttpclient", "urllib3", "requests", "httpx")
 GIB = 1024 ** 3
 GZIP_MIB = 256
 
-NGINX_CONF = """
-{user}
-daemon off;
-worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/error.log warn;
-events {{ worker_connections 4096; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    keepalive_requests 1000000;
-    keepalive_timeout 600s;
+def client_nginx_conf(tmp: str, port: int, user: str) -> str:
+    """The nginx the clients talk to: /hello, the 1 GiB file, and gzip on the fly."""
+    return nginx_conf(tmp, "nginx", user, f"""
     sendfile on;
     tcp_nopush on;
     server {{
@@ -60,9 +47,7 @@ http {{
         location = /hello {{ default_type text/plain; return 200 "Hello, World!"; }}
         # gzip-decoded download: nginx compresses on the fly (level 1, chunked).
         location /gz/ {{ gzip on; gzip_comp_level 1; gzip_types text/plain; default_type text/plain; }}
-    }}
-}}
-"""
+    }}""", worker_connections=4096)
 
 
 # -- one client run (in a subprocess) ---------------------------------------------------
@@ -212,12 +197,12 @@ def start_nginx(tmp: str, cpus: list[int], port: int | None = None) -> tuple[sub
             f.write(block)
     user = "user root;" if os.geteuid() == 0 else ""
     with open(f"{tmp}/nginx.conf", "w") as f:
-        f.write(NGINX_CONF.format(tmp=tmp, port=port, user=user))
-    command = [binary, "-p", tmp, "-c", f"{tmp}/nginx.conf", "-e", f"{tmp}/error.log"]
+        f.write(client_nginx_conf(tmp, port, user))
+    command = [binary, "-p", tmp, "-c", f"{tmp}/nginx.conf", "-e", f"{tmp}/nginx-error.log"]
     if cpus and shutil.which("taskset"):
         command = ["taskset", "-c", ",".join(map(str, cpus))] + command
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.STDOUT)
-    wait_port(port, process, f"nginx (see {tmp}/error.log)")
+    wait_port(port, process, f"nginx (see {tmp}/nginx-error.log)")
     return process, port
 
 

@@ -32,7 +32,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from proxy import UPSTREAM_CONF, nginx_binary, pinned, stop_all, wait_port  # noqa: E402
+from proxy import files_conf, nginx_binary, pinned, stop_all, wait_port  # noqa: E402
 
 
 def group_cpu(pgid: int) -> float:
@@ -66,7 +66,7 @@ def start_upstream(port: int) -> tuple[subprocess.Popen, Path]:
     (tmp / "www" / "small").write_bytes(b"Hello, World!")
     (tmp / "www" / "10m").write_bytes(os.urandom(10 * 1024 * 1024))
     user = "user root;" if os.geteuid() == 0 else ""
-    (tmp / "upstream.conf").write_text(UPSTREAM_CONF.format(tmp=tmp, port=port, user=user))
+    (tmp / "upstream.conf").write_text(files_conf(tmp, port, user))
     process = subprocess.Popen(pinned(0, [nginx_binary(), "-p", str(tmp), "-c", str(tmp / "upstream.conf"),
                                           "-e", str(tmp / "upstream-error.log")]))
     wait_port(port, process, "upstream nginx")

@@ -29,47 +29,45 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 WRK_SCRIPT = ROOT / "benchmarks" / "wrk" / "hello.lua"
 
-UPSTREAM_CONF = """
-{user}
+def nginx_conf(tmp: object, name: str, user: str, http_body: str, worker_connections: int = 1024) -> str:
+    """One nginx config for a benchmark: in the foreground, one worker, every file under
+    ``tmp`` and named after ``name`` (several nginx may share ``tmp``), no access log, and
+    keep-alive long enough that wrk never reconnects; ``http_body`` adds the servers.
+    Shared by proxy.py, static.py, client.py and cpu_ab.py."""
+    return f"""{user}
 daemon off;
 worker_processes 1;
-pid {tmp}/upstream.pid;
-error_log {tmp}/upstream-error.log warn;
-events {{ worker_connections 1024; }}
+pid {tmp}/{name}.pid;
+error_log {tmp}/{name}-error.log warn;
+events {{ worker_connections {worker_connections}; }}
 http {{
     access_log off;
-    client_body_temp_path {tmp}/ubody;
-    proxy_temp_path {tmp}/uproxy;
-    fastcgi_temp_path {tmp}/ufastcgi;
-    uwsgi_temp_path {tmp}/uuwsgi;
-    scgi_temp_path {tmp}/uscgi;
+    client_body_temp_path {tmp}/{name}-body;
+    proxy_temp_path {tmp}/{name}-proxy;
+    fastcgi_temp_path {tmp}/{name}-fastcgi;
+    uwsgi_temp_path {tmp}/{name}-uwsgi;
+    scgi_temp_path {tmp}/{name}-scgi;
     keepalive_requests 1000000;
     keepalive_timeout 600s;
+{http_body}
+}}
+"""
+
+
+def files_conf(tmp: object, port: int, user: str, name: str = "upstream") -> str:
+    """nginx serving the files of ``tmp``/www: the proxy's upstream, static.py's peer."""
+    return nginx_conf(tmp, name, user, f"""
     sendfile on;
     default_type application/octet-stream;
     server {{
         listen 127.0.0.1:{port};
         root {tmp}/www;
-    }}
-}}
-"""
+    }}""")
 
-PROXY_CONF = """
-{user}
-daemon off;
-worker_processes 1;
-pid {tmp}/proxy.pid;
-error_log {tmp}/proxy-error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp}/pbody;
-    proxy_temp_path {tmp}/pproxy;
-    fastcgi_temp_path {tmp}/pfastcgi;
-    uwsgi_temp_path {tmp}/puwsgi;
-    scgi_temp_path {tmp}/pscgi;
-    keepalive_requests 1000000;
-    keepalive_timeout 600s;
+
+def proxy_conf(tmp: object, port: int, user: str, upstream_port: int, buffering: str) -> str:
+    """nginx proxy_pass to the upstream, with a keep-alive pool of 64 connections."""
+    return nginx_conf(tmp, "proxy", user, f"""
     upstream backend {{
         server 127.0.0.1:{upstream_port};
         keepalive 64;
@@ -82,9 +80,7 @@ http {{
             proxy_set_header Connection "";
             {buffering}
         }}
-    }}
-}}
-"""
+    }}""")
 
 
 def free_port() -> int:
@@ -154,10 +150,9 @@ def main() -> int:
     user = "user root;" if os.geteuid() == 0 else ""
     upstream_port, nginx_port, green_port = ((opts.port, opts.port + 1, opts.port + 2) if opts.port
                                              else (free_port(), free_port(), free_port()))
-    (tmp / "upstream.conf").write_text(UPSTREAM_CONF.format(tmp=tmp, port=upstream_port, user=user))
+    (tmp / "upstream.conf").write_text(files_conf(tmp, upstream_port, user))
     buffering = "proxy_buffering off;" if opts.nginx_buffering == "off" else ""
-    (tmp / "proxy.conf").write_text(PROXY_CONF.format(tmp=tmp, port=nginx_port, user=user,
-                                                      upstream_port=upstream_port, buffering=buffering))
+    (tmp / "proxy.conf").write_text(proxy_conf(tmp, nginx_port, user, upstream_port, buffering))
     processes: list[subprocess.Popen] = []
     try:
         upstream = subprocess.Popen(pinned(0, [binary, "-p", str(tmp), "-c", str(tmp / "upstream.conf"),

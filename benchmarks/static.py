@@ -25,33 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from proxy import (  # noqa: E402
-    ROOT, free_port, nginx_binary, pinned, print_ratio_table, run_wrk, stop_all, wait_port,
+    ROOT, files_conf, free_port, nginx_binary, pinned, print_ratio_table, run_wrk, stop_all, wait_port,
 )
-
-NGINX_CONF = """
-{user}
-daemon off;
-worker_processes 1;
-pid {tmp}/nginx.pid;
-error_log {tmp}/nginx-error.log warn;
-events {{ worker_connections 1024; }}
-http {{
-    access_log off;
-    client_body_temp_path {tmp}/body;
-    proxy_temp_path {tmp}/proxy;
-    fastcgi_temp_path {tmp}/fastcgi;
-    uwsgi_temp_path {tmp}/uwsgi;
-    scgi_temp_path {tmp}/scgi;
-    keepalive_requests 1000000;
-    keepalive_timeout 600s;
-    sendfile on;
-    default_type application/octet-stream;
-    server {{
-        listen 127.0.0.1:{port};
-        root {tmp}/www;
-    }}
-}}
-"""
 
 SCENARIOS = {
     # name: (path, extra wrk header, connections, unit)
@@ -104,7 +79,7 @@ def main() -> int:
     (www / "4k.bin").write_bytes(os.urandom(4096))
     user = "user root;" if os.geteuid() == 0 else ""
     nginx_port, green_port = free_port(), free_port()
-    (tmp / "nginx.conf").write_text(NGINX_CONF.format(tmp=tmp, port=nginx_port, user=user))
+    (tmp / "nginx.conf").write_text(files_conf(tmp, nginx_port, user, name="nginx"))
     processes: list[subprocess.Popen] = []
     try:
         nginx = subprocess.Popen(pinned(1, [binary, "-p", str(tmp), "-c", str(tmp / "nginx.conf"),
