@@ -14,16 +14,22 @@ Measured with ``benchmarks/cpu_ab.py`` (docs/benchmarks.md): server CPU per requ
 
 from __future__ import annotations
 
+import functools
 import types
 from typing import Any, Callable
 
 
 def direct_call(target: Callable[..., Any]) -> Callable[..., Any]:
     """``target``'s ``__call__`` bound to it when that is a Python function, else
-    ``target`` itself: the same call, one C frame shallower."""
+    ``target`` itself: the same call, one C frame shallower. Resolved once per
+    connection, so the class lookup is cached per type."""
+    call = _python_call(type(target))  # type: ignore[arg-type]  # classes hash; mypy sees a Callable type
+    return types.MethodType(call, target) if call is not None else target
+
+
+@functools.lru_cache(maxsize=64)
+def _python_call(cls: type) -> types.FunctionType | None:
     # The class dictionary's own entry, not getattr: a staticmethod or classmethod
     # __call__ would come back as a plain function and must not be bound to the instance.
-    call = next((vars(cls)["__call__"] for cls in type(target).__mro__ if "__call__" in vars(cls)), None)
-    if isinstance(call, types.FunctionType):
-        return types.MethodType(call, target)
-    return target
+    call = next((vars(klass)["__call__"] for klass in cls.__mro__ if "__call__" in vars(klass)), None)
+    return call if isinstance(call, types.FunctionType) else None
