@@ -152,9 +152,7 @@ def send(request: Request, same_origin: bool, options: Call) -> Response:
             data = decode_all(data, decoders)
         if options.download_progress is not None:
             options.download_progress(len(data), len(data))
-        response = Response(method, str(url), head, None, content=data)
-        if exchange.trailers:
-            response.body.trailers = Headers.from_raw(exchange.trailers)
+        response = _response(method, str(url), head, exchange, data, exchange.pull, None, False)
         _received(response, request, url, elapsed, options, set_cookie)
         return response
     pull = exchange.pull
@@ -163,13 +161,11 @@ def send(request: Request, same_origin: bool, options: Call) -> Response:
     length = head.content_length
     if decoders:
         pull, length = decoding_pull(pull, decoders), None
-    body = Body(pull, length, on_complete=exchange.body_complete)
-    response = Response(method, str(url), head, body, exchange)
+    response = _response(method, str(url), head, exchange, None, pull, length, options.stream)
     _received(response, request, url, elapsed, options, set_cookie)
     if options.stream:
-        # A response dropped unread must not hold its slot until the process ends.
-        weakref.finalize(response, exchange.abandon)
         return response
+    body = response.body
     try:
         response._content = body.read()
     finally:
@@ -179,6 +175,60 @@ def send(request: Request, same_origin: bool, options: Call) -> Response:
     if trailers is not None:
         response.body.trailers = trailers
     response._exchange = None
+    return response
+
+
+def _response(method: str, url: str, head: Any, exchange: Any, data: bytes | None,
+              pull: Callable[[], bytes | None], length: int | None, stream: bool) -> Response:
+    """The :class:`Response` around one exchange: ``data`` when the body came whole with
+    its head, else a :class:`Body` over ``pull`` that releases the connection when read
+    to its end (and, ``stream``, aborts the exchange when dropped unread)."""
+    if data is not None:
+        response = Response(method, url, head, None, content=data)
+        if exchange.trailers:
+            response.body.trailers = Headers.from_raw(exchange.trailers)
+        return response
+    body = Body(pull, length, on_complete=exchange.body_complete)
+    response = Response(method, url, head, body, exchange)
+    if stream:
+        # A response dropped unread must not hold its slot until the process ends.
+        weakref.finalize(response, exchange.abandon)
+    return response
+
+
+def forward(method: str, url: str, fields: list[tuple[str, str]], body: Body | None, *,
+            pool: Pool | None = None, timeout: Any = ..., verify: bool | str = True,
+            cert: Any = None) -> Response:
+    """One request on a proxy's behalf: the fields as the proxy built them, the body as it
+    arrives, the response streaming (the proxy's upstream hop, ``greenhttp.proxy``).
+
+    ``fields`` go upstream as given, so they must hold ``Host`` (RFC 9112 §3.2) and no
+    hop-by-hop or framing fields: the framing is computed from ``body`` (its length, else
+    chunked; ``Expect: 100-continue`` from :data:`EXPECT_THRESHOLD`, as for any request).
+    None of ``Client.request``'s user-agent conveniences apply: no default User-Agent,
+    Accept or Accept-Encoding fields (a proxy adds none: nginx's ``proxy_pass`` neither),
+    no redirects, cookies, auth, decoding or hooks. The one retry of a stale keep-alive
+    connection does apply (``exchange.perform``), for a body that was never read.
+    """
+    parsed = _parse_url(url)
+    pool = pool or default_pool()
+    route = _route_for(parsed, None, verify, cert, pool.connector, None)
+    timer = _Timer(_as_timeout(timeout))
+    payload = None if body is None else _Payload.prepare(body)
+    if payload is not None:
+        length = payload.length
+        expect = length is not None and length >= EXPECT_THRESHOLD
+        if expect:
+            fields = [*fields, ("Expect", "100-continue")]
+    else:
+        length = 0 if method in ("POST", "PUT", "PATCH") else None  # as send(): RFC 9112 §6.3
+        expect = False
+    started = time.monotonic()
+    target = str(parsed) if route.absolute_target else parsed.target
+    head, exchange, data = perform(pool, route, timer, method, target, fields, payload,
+                                   length, payload is not None and length is None, expect, None)
+    response = _response(method, url, head, exchange, data, exchange.pull, head.content_length, True)
+    response._elapsed = time.monotonic() - started
     return response
 
 

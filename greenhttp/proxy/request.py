@@ -42,7 +42,9 @@ import sys
 from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from ..body import Body
-from ..client import Client, Response
+from ..client import Response
+from ..client.routing import _parse_url
+from ..client.send import forward
 from ..client.pool import Pool
 from ..client.timeouts import Timeout
 from ..errors import ConnectionLost, LocalProtocolError, PoolTimeout, RequestError, UpstreamError
@@ -75,12 +77,10 @@ FAILURE_TEXTS = {
     504: "the upstream server did not answer in time",
 }
 
-# Upstream requests never follow redirects (the client must see them), never use
-# HTTP(S)_PROXY from the environment (nginx does not either) and keep no cookies.
-# Nor credentials from the proxy host's .netrc (trust_env): a forwarded request carries
-# its own client's Authorization or none (nginx adds none either); reading the netrc
-# per request also cost ~5% of a small proxied GET.
-_client = Client(cookies=False, follow_redirects=False, proxy=False, trust_env=False)
+# Upstream requests (client.send.forward) never follow redirects (the client must see
+# them), never use HTTP(S)_PROXY from the environment (nginx does not either), keep no
+# cookies, read no .netrc (a forwarded request carries its own client's Authorization or
+# none; nginx adds none either) and add no default fields.
 
 
 # -- the response going back ---------------------------------------------------------------
@@ -243,8 +243,12 @@ def proxy_request(environ: dict[str, Any], url: str, *, pool: Pool | None = None
     propagates, and the server answers it.
     """
     method = method or environ["REQUEST_METHOD"]
-    items = apply_overrides(forwarded_request_headers(
-        environ, preserve_host=preserve_host, forwarded=forwarded, via=via), headers)
+    items = forwarded_request_headers(environ, preserve_host=preserve_host, forwarded=forwarded, via=via)
+    if not preserve_host or not environ.get("HTTP_HOST"):
+        # The upstream's own name, first as user agents send it (RFC 9110 §7.2; nginx's
+        # proxy_pass default, "Host: $proxy_host"). An InvalidURL is the caller's bug.
+        items.insert(0, ("Host", _parse_url(url).authority))
+    items = apply_overrides(items, headers)
     if "HTTP_UPGRADE" in environ and "greenhttp.connection" in environ:
         # RFC 9110 §7.8: a WebSocket handshake is upgraded hop by hop, then pumped.
         from ..websocket.proxy import forward_upgrade
@@ -252,12 +256,11 @@ def proxy_request(environ: dict[str, Any], url: str, *, pool: Pool | None = None
                                  log_as=_request_line(environ))
         if tunnel is not None:
             return tunnel
-    fields = Headers()
-    fields._items = items  # str pairs already: no copy through the client's header_items
     try:
-        upstream = _client.request(method, url, headers=fields, body=_upload_body(environ),
-                                   stream=True, pool=pool, timeout=timeout, verify=verify, cert=cert,
-                                   decode_content=False)  # relay the bytes as the upstream coded them
+        # client/send.py's proxy hop: the fields as built here, the upload as it comes,
+        # the bytes as the upstream coded them, no redirects, cookies or defaults.
+        upstream = forward(method, url, items, _upload_body(environ), pool=pool, timeout=timeout,
+                           verify=verify, cert=cert)
     except RequestError as exc:
         # The inbound client's fault (its upload stalled, broke or ended): the server answers it.
         logger.info("%s -> %s: the client's upload failed (%s: %s); upstream request aborted",
