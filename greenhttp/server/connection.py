@@ -228,7 +228,13 @@ class HTTPConnection(Output, BodyReader, Takeover):
                         park(self)
                         return None
                     self.idle_wait = False
-                data = sock.recv(RECV_SIZE)
+                    try:
+                        # Readable now: the OS socket's recv, not gevent's wrapper around it.
+                        data = self._raw_sock.recv(RECV_SIZE)
+                    except BlockingIOError:  # woken with nothing to read after all
+                        data = sock.recv(RECV_SIZE)
+                else:
+                    data = sock.recv(RECV_SIZE)
             except TIMEOUT_ERRORS:
                 if protocol.in_head:
                     error_logger.info("%s: request head not complete in %ss, closing",

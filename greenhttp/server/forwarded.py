@@ -99,11 +99,15 @@ class ProxyHeaders:
             pairs = _forwarded_pairs(forwarded)
             client, proto, host = pairs.get("for"), pairs.get("proto"), pairs.get("host")
         else:
-            xff = environ.get("HTTP_X_FORWARDED_FOR", "")
+            xff = environ.get("HTTP_X_FORWARDED_FOR")
+            proto = environ.get("HTTP_X_FORWARDED_PROTO")
+            host = environ.get("HTTP_X_FORWARDED_HOST")
+            if xff is None and proto is None and host is None:
+                return  # a request straight from its client: nothing to apply
             # The left-most entry is the original client (each proxy appends its peer).
-            client = xff.split(",")[0].strip() or None
-            proto = environ.get("HTTP_X_FORWARDED_PROTO", "").split(",")[0].strip() or None
-            host = environ.get("HTTP_X_FORWARDED_HOST", "").split(",")[0].strip() or None
+            client = (xff or "").split(",")[0].strip() or None
+            proto = (proto or "").split(",")[0].strip() or None
+            host = (host or "").split(",")[0].strip() or None
         if client:
             environ["REMOTE_ADDR"] = _node_address(client)
         if proto and proto.lower() in ("http", "https"):
