@@ -219,6 +219,19 @@ def test_strip_hop_by_hop_removes_fields_named_by_connection():
     assert strip_hop_by_hop(items) == [("Accept", "*/*")]
 
 
+def test_the_proxy_adds_no_fields_of_a_user_agent(proxy, upstream):
+    # A bare request goes upstream with Host and the proxy's own forwarding fields only:
+    # no User-Agent, Accept or Accept-Encoding that the client did not send (nginx's
+    # proxy_pass adds none either; greenhttp.get would add all three).
+    with socket.create_connection(proxy.address) as sock:
+        sock.sendall(b"GET /echo HTTP/1.1\r\nHost: front.example\r\n\r\n")
+        status, headers, body = read_one_response(sock)
+    assert status == b"HTTP/1.1 200 OK"
+    sent = json.loads(body)["headers"]
+    assert set(sent) == {"host", "x-forwarded-for", "x-forwarded-proto", "x-forwarded-host", "via"}
+    assert sent["host"] == f"127.0.0.1:{upstream[1].address[1]}"
+
+
 def test_request_and_response_fields_through_the_proxy(proxy, upstream):
     with socket.create_connection(proxy.address) as sock:
         sock.sendall(b"GET /echo?q=1 HTTP/1.1\r\nHost: front.example\r\n"
