@@ -348,6 +348,19 @@ def test_upload_streams_upstream_before_the_client_finishes(proxy, upstream):
     assert status == b"HTTP/1.1 200 OK" and body == f"13 {expected}".encode()
 
 
+@pytest.mark.parametrize("size, expect", [(1024, False), (2 * 1024 * 1024, True)])
+def test_upload_framing_is_recomputed_for_the_upstream_hop(proxy, cpool, size, expect):
+    # Content-Length and Expect are the hop's own (RFC 9110 §10.1.1): the proxy sends its
+    # own Expect: 100-continue for a large body, as the client does for any request.
+    data = b"".join(pattern(size, 3))
+    response = greenhttp.put(proxy.url + "/echo", body=data, pool=cpool)
+    seen = response.json()
+    assert response.status == 200 and seen["length"] == size and not seen["chunked"]
+    assert seen["sha256"] == hashlib.sha256(data).hexdigest()
+    assert seen["headers"].get("expect") == ("100-continue" if expect else None)
+    assert "content-length" not in seen["headers"]  # CONTENT_LENGTH in WSGI, not HTTP_*
+
+
 def test_response_streams_back_before_the_upstream_finishes(proxy, upstream, pool, cpool):
     app, _ = upstream
     with greenhttp.get(proxy.url + "/stream", stream=True, pool=cpool) as response:
