@@ -23,12 +23,10 @@ import argparse
 import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
@@ -96,16 +94,8 @@ def main() -> int:
     rps: dict[int, list[float]] = {p: [] for p in ports}
     cpu: dict[int, list[float]] = {p: [] for p in ports}
     try:
-        for port in ports:
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    socket.create_connection(("127.0.0.1", port), 0.5).close()
-                    break
-                except OSError:
-                    if time.monotonic() > deadline:
-                        sys.exit(f"server on {port} did not start")
-                    time.sleep(0.1)
+        for port, proc in zip(ports, procs):
+            wait_port(port, proc, f"greenhttp on port {port}")
         if opts.proxy:  # warm up: the proxies' connections to the upstream
             for port in ports:
                 subprocess.run(["wrk", "-t1", f"-c{opts.connections}", "-d1s", f"http://127.0.0.1:{port}{opts.path}"],

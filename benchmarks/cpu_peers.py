@@ -19,15 +19,14 @@ import argparse
 import os
 import re
 import signal
-import socket
 import statistics
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from cpu_ab import group_cpu  # noqa: E402
+from proxy import wait_port  # noqa: E402
 
 
 def commands(greenhttp_bin: str, peers_bin: str, port: int) -> dict[str, list[str]]:
@@ -40,18 +39,6 @@ def commands(greenhttp_bin: str, peers_bin: str, port: int) -> dict[str, list[st
         "granian": [f"{peers_bin}/granian", "--interface", "wsgi", "--workers", "1", "--port", str(port),
                     "apps:app"],
     }
-
-
-def wait_port(port: int, seconds: float = 20) -> None:
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            socket.create_connection(("127.0.0.1", port), 0.5).close()
-            return
-        except OSError:
-            if time.monotonic() > deadline:
-                sys.exit(f"no server on port {port}")
-            time.sleep(0.1)
 
 
 def main() -> int:
@@ -78,7 +65,7 @@ def main() -> int:
             procs[name] = subprocess.Popen(argv, cwd=opts.app_dir, start_new_session=True,
                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         for name in names:
-            wait_port(ports[name])
+            wait_port(ports[name], procs[name], name)
         for r in range(opts.rounds):
             for name in (names if r % 2 == 0 else names[::-1]):
                 before = group_cpu(procs[name].pid)
