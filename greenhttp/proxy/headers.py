@@ -11,7 +11,7 @@ import functools
 from typing import Any, Iterable, Mapping, Sequence, Union
 
 from ..headers import Headers, field_name
-from ..protocol.fields import FRAMING_FIELDS, HOP_BY_HOP
+from ..protocol.fields import CONNECTION_FIELDS, FRAMING_FIELDS, HOP_BY_HOP
 
 HeaderOverrides = Union[Mapping[str, Union[str, None]], Sequence[tuple[str, Union[str, None]]], None]
 
@@ -151,13 +151,23 @@ def forwarded_request_headers(environ: dict[str, Any], *, preserve_host: bool = 
     return items
 
 
+# What an override cannot set: the framing and the fields of one connection are computed
+# for each hop by the client (client/send.py), and a second Content-Length or
+# Transfer-Encoding beside the computed one would make the request's length ambiguous
+# (RFC 9112 §6.3: the request smuggling that §11.2 warns of).
+_PER_HOP = FRAMING_FIELDS | CONNECTION_FIELDS | {"expect"}
+
+
 def apply_overrides(items: list[tuple[str, str]], overrides: HeaderOverrides) -> list[tuple[str, str]]:
+    """``items`` with the ``headers=`` of :func:`proxy_request` applied: each named field
+    replaced (or, with None, removed); per-hop fields (framing, Connection and its kin,
+    Expect) are ignored."""
     if not overrides:
         return items
     pairs = list(overrides.items()) if isinstance(overrides, Mapping) else list(overrides)
     replaced = {name.lower() for name, _ in pairs}
     out = [(name, value) for name, value in items if name.lower() not in replaced]
-    out.extend((name, value) for name, value in pairs if value is not None)
+    out.extend((name, value) for name, value in pairs if value is not None and name.lower() not in _PER_HOP)
     return out
 
 

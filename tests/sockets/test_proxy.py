@@ -361,6 +361,30 @@ def test_upload_framing_is_recomputed_for_the_upstream_hop(proxy, cpool, size, e
     assert "content-length" not in seen["headers"]  # CONTENT_LENGTH in WSGI, not HTTP_*
 
 
+def test_header_overrides_cannot_set_the_hops_framing(serve, upstream, pool, cpool):
+    # headers= replaces end-to-end fields; Content-Length, Transfer-Encoding, Connection
+    # and Expect are each hop's own: a second length beside the computed one would be a
+    # smuggling vector (RFC 9112 §6.3, §11.2).
+    _, server = upstream
+
+    def front(environ, start_response):
+        response = greenhttp.proxy_request(
+            environ, server.url + "/echo", pool=pool,
+            headers={"Content-Length": "999", "Transfer-Encoding": "chunked", "Connection": "close",
+                     "Expect": "100-continue", "X-Extra": "1", "Host": "named.example"})
+        return response(environ, start_response)
+
+    with serve(front) as front_server:
+        response = greenhttp.post(front_server.url + "/", body=b"twelve bytes", pool=cpool)
+    seen = response.json()
+    assert response.status == 200 and seen["length"] == 12 and not seen["chunked"]
+    assert seen["sha256"] == hashlib.sha256(b"twelve bytes").hexdigest()
+    sent = seen["headers"]
+    for name in ("transfer-encoding", "connection", "expect"):
+        assert name not in sent, name
+    assert sent["x-extra"] == "1" and sent["host"] == "named.example"
+
+
 def test_response_streams_back_before_the_upstream_finishes(proxy, upstream, pool, cpool):
     app, _ = upstream
     with greenhttp.get(proxy.url + "/stream", stream=True, pool=cpool) as response:
