@@ -116,12 +116,7 @@ def send(request: Request, same_origin: bool, options: Call) -> Response:
         options.proxy_verify)
     headers, chunked, expect = head_fields(method, url, request._header_items(), payload,
                                            same_origin, route, options)
-    if payload is not None:
-        length = payload.length
-    else:
-        # RFC 9112 §6.3: without Content-Length a POST's body length is unknown to
-        # some servers (411); say 0. GET and friends send no framing at all.
-        length = 0 if method in ("POST", "PUT", "PATCH") else None
+    length = _length(method, payload)
     started = time.monotonic()
     if transport is not None:
         head, exchange, data = transport.handle(method, url, headers, payload, length, chunked)
@@ -215,14 +210,10 @@ def forward(method: str, url: str, fields: list[tuple[str, str]], body: Body | N
     route = _route_for(parsed, None, verify, cert, pool.connector, None)
     timer = _Timer(_as_timeout(timeout))
     payload = None if body is None else _Payload.prepare(body)
-    if payload is not None:
-        length = payload.length
-        expect = length is not None and length >= EXPECT_THRESHOLD
-        if expect:
-            fields = [*fields, ("Expect", "100-continue")]
-    else:
-        length = 0 if method in ("POST", "PUT", "PATCH") else None  # as send(): RFC 9112 §6.3
-        expect = False
+    length = _length(method, payload)
+    expect = _expects_continue(payload, None)
+    if expect:
+        fields = [*fields, ("Expect", "100-continue")]
     started = time.monotonic()
     target = str(parsed) if route.absolute_target else parsed.target
     head, exchange, data = perform(pool, route, timer, method, target, fields, payload,
@@ -230,6 +221,25 @@ def forward(method: str, url: str, fields: list[tuple[str, str]], body: Body | N
     response = _response(method, url, head, exchange, data, exchange.pull, head.content_length, True)
     response._elapsed = time.monotonic() - started
     return response
+
+
+def _length(method: str, payload: _Payload | None) -> int | None:
+    """The Content-Length to send: the payload's (None: chunked), or for no body at all 0
+    where the method implies one. RFC 9112 §6.3: without Content-Length a POST's body
+    length is unknown to some servers (411); GET and friends send no framing at all."""
+    if payload is not None:
+        return payload.length
+    return 0 if method in ("POST", "PUT", "PATCH") else None
+
+
+def _expects_continue(payload: _Payload | None, setting: bool | None) -> bool:
+    """Whether to send ``Expect: 100-continue``: as ``setting`` says, or (None) for a body
+    of EXPECT_THRESHOLD bytes or more."""
+    if payload is None:
+        return False
+    if setting is None:
+        return payload.length is not None and payload.length >= EXPECT_THRESHOLD
+    return setting
 
 
 def _received(response: Response, request: Request, url: _URL, elapsed: float,
@@ -294,12 +304,7 @@ def head_fields(method: str, url: _URL, items: list[tuple[str, str]], payload: _
     if payload is not None and payload.length is None and user_length is not None:
         payload.length = user_length  # a forwarded Body whose size the caller knows
     chunked = payload is not None and payload.length is None
-    expect = False
-    if payload is not None and route is not None:
-        if options.expect_continue is None:
-            expect = payload.length is not None and payload.length >= EXPECT_THRESHOLD
-        else:
-            expect = options.expect_continue
+    expect = route is not None and _expects_continue(payload, options.expect_continue)
     if expect:
         fields["expect"] = ("Expect", "100-continue")
     return list(fields.values()), chunked, expect

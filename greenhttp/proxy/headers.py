@@ -161,10 +161,12 @@ _PER_HOP = FRAMING_FIELDS | CONNECTION_FIELDS | {"expect"}
 def apply_overrides(items: list[tuple[str, str]], overrides: HeaderOverrides) -> list[tuple[str, str]]:
     """``items`` with the ``headers=`` of :func:`proxy_request` applied: each named field
     replaced (or, with None, removed); per-hop fields (framing, Connection and its kin,
-    Expect) are ignored."""
+    Expect) are ignored, and Host can be replaced but not removed (RFC 9112 §3.2: an
+    HTTP/1.1 request without Host is a 400)."""
     if not overrides:
         return items
     pairs = list(overrides.items()) if isinstance(overrides, Mapping) else list(overrides)
+    pairs = [(name, value) for name, value in pairs if value is not None or name.lower() != "host"]
     replaced = {name.lower() for name, _ in pairs}
     out = [(name, value) for name, value in items if name.lower() not in replaced]
     out.extend((name, value) for name, value in pairs if value is not None and name.lower() not in _PER_HOP)

@@ -78,7 +78,8 @@ class WebSocketTunnel(ProxyResponse):
 def forward_upgrade(environ: dict[str, Any], url: str, items: list[tuple[str, str]], *,
                     timeout: Any, via: Optional[str], log_as: str,
                     idle_timeout: Optional[float] = TUNNEL_IDLE_TIMEOUT) -> Optional[ProxyResponse]:
-    """For a WebSocket handshake, ask ``url`` to upgrade; None for any other request."""
+    """For a WebSocket handshake, ask ``url`` to upgrade; None for any other request.
+    ``items``: the upstream request fields as proxy_request built them, Host included."""
     if not is_websocket_request(environ) or environ.get("REQUEST_METHOD") != "GET":
         return None
     limits = _as_timeout(timeout)
@@ -92,10 +93,7 @@ def forward_upgrade(environ: dict[str, Any], url: str, items: list[tuple[str, st
         return _plain(status, text, url=url, error=exc)
     sock = stream.sock
     try:
-        fields = list(items)
-        if not any(name.lower() == "host" for name, _ in fields):
-            fields.insert(0, ("Host", target.authority))
-        fields += [("Upgrade", "websocket"), ("Connection", "Upgrade")]
+        fields = [*items, ("Upgrade", "websocket"), ("Connection", "Upgrade")]  # items hold Host
         protocol = ClientProtocol()
         sock.settimeout(limits.write)
         sock.sendall(protocol.request_head("GET", target.target, fields, None, False)[0])

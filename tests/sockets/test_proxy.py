@@ -385,6 +385,20 @@ def test_header_overrides_cannot_set_the_hops_framing(serve, upstream, pool, cpo
     assert sent["x-extra"] == "1" and sent["host"] == "named.example"
 
 
+def test_an_override_cannot_remove_host(serve, upstream, pool, cpool):
+    # RFC 9112 §3.2: an HTTP/1.1 request without Host is a 400; None replaces nothing here.
+    _, server = upstream
+
+    def front(environ, start_response):
+        return greenhttp.proxy_request(environ, server.url + "/echo", pool=pool,
+                                       headers={"Host": None})(environ, start_response)
+
+    with serve(front) as front_server:
+        response = greenhttp.get(front_server.url + "/", pool=cpool)
+    assert response.status == 200
+    assert response.json()["headers"]["host"] == f"127.0.0.1:{server.address[1]}"
+
+
 def test_response_streams_back_before_the_upstream_finishes(proxy, upstream, pool, cpool):
     app, _ = upstream
     with greenhttp.get(proxy.url + "/stream", stream=True, pool=cpool) as response:
