@@ -138,12 +138,46 @@ def _check_status(status: object) -> None:
 
 
 class _ResponseState:
-    __slots__ = ("status", "headers", "head_sent")
+    """One request's response as the app declares it: PEP 3333's ``start_response`` and
+    ``write`` are its bound methods (one object a request instead of two closures and
+    their cells)."""
 
-    def __init__(self) -> None:
+    __slots__ = ("status", "headers", "head_sent", "handler", "conn")
+
+    def __init__(self, handler: "WSGIHandler", conn: "HTTPConnection") -> None:
         self.status: Optional[str] = None
         self.headers: list[tuple[str, str]] = []
         self.head_sent = False
+        self.handler = handler
+        self.conn = conn
+
+    def write(self, data: bytes) -> None:
+        if self.status is None:
+            raise AssertionError("write() before start_response()")
+        if not isinstance(data, (bytes, bytearray, memoryview)):
+            raise TypeError(f"WSGI body chunks must be bytes, not {type(data).__name__}")
+        if not self.head_sent:
+            self.handler._send_head(self.conn, self)
+        self.conn.write(bytes(data))
+
+    def start_response(self, status: str, headers: list[tuple[str, str]],
+                       exc_info: Any = None) -> Callable[[bytes], None]:
+        if exc_info:
+            try:
+                if self.head_sent:
+                    raise exc_info[1].with_traceback(exc_info[2])
+            finally:
+                exc_info = None
+        elif self.status is not None:
+            raise AssertionError("start_response() called twice without exc_info")
+        if status not in _valid_statuses:
+            _check_status(status)
+        if not isinstance(headers, list):
+            raise LocalProtocolError("WSGI response headers must be a list of (name, value) tuples")
+        # Names and values are validated by the protocol core when the head is built.
+        self.status = status
+        self.headers = headers
+        return self.write
 
 
 class WSGIHandler:
@@ -216,40 +250,12 @@ class WSGIHandler:
 
     def __call__(self, conn: "HTTPConnection", request: RequestHead, body: Body) -> bool:
         environ = self.environ(conn, request, body)
-        state = _ResponseState()
-
-        def write(data: bytes) -> None:
-            if state.status is None:
-                raise AssertionError("write() before start_response()")
-            if not isinstance(data, (bytes, bytearray, memoryview)):
-                raise TypeError(f"WSGI body chunks must be bytes, not {type(data).__name__}")
-            if not state.head_sent:
-                self._send_head(conn, state)
-            conn.write(bytes(data))
-
-        def start_response(status: str, headers: list[tuple[str, str]],
-                           exc_info: Any = None) -> Callable[[bytes], None]:
-            if exc_info:
-                try:
-                    if state.head_sent:
-                        raise exc_info[1].with_traceback(exc_info[2])
-                finally:
-                    exc_info = None
-            elif state.status is not None:
-                raise AssertionError("start_response() called twice without exc_info")
-            if status not in _valid_statuses:
-                _check_status(status)
-            if not isinstance(headers, list):
-                raise LocalProtocolError("WSGI response headers must be a list of (name, value) tuples")
-            # Names and values are validated by the protocol core when the head is built.
-            state.status = status
-            state.headers = headers
-            return write
+        state = _ResponseState(self, conn)
 
         result: Any = None
         try:
             try:
-                result = self._call_app(environ, start_response)
+                result = self._call_app(environ, state.start_response)
                 self._send_result(conn, state, result)
             except RequestError:
                 raise  # the inbound client's fault: the connection loop answers it (errors.py, Roles)
