@@ -58,6 +58,7 @@ def reap(server: "Server") -> None:
         wake.clear()
         now = monotonic()
         waiting = 0  # idle, not yet parkable
+        fresh = 0  # still waiting for their first request
         soonest = tick  # until the first of them is
         for conn in list(server.connections):
             deadline = conn.deadline
@@ -73,10 +74,15 @@ def reap(server: "Server") -> None:
                 else:
                     waiting += 1
                     soonest = min(soonest, left)
+            elif not conn.requests_served and not conn.parked:
+                fresh += 1
         server.sweep_at = len(server.connections) + PARK_SOON
         if waiting >= PARK_SOON:
             delay = max(soonest, MIN_TICK)
-        elif woken:  # a burst of new connections: look again once they could have idled
+        elif woken or waiting + fresh >= PARK_SOON:
+            # A burst of new connections: look again once they could have idled, and
+            # keep looking while it has not sent its first requests yet (a burst's
+            # requests may come well after its connects).
             delay = PARK_AFTER + MIN_TICK
         else:
             delay = tick
