@@ -114,45 +114,37 @@ def test_a_parked_connection_drops_its_protocol_and_gets_a_fresh_one():
             assert conn.protocol is not parked and conn.protocol is not serving
 
 
-def test_a_burst_whose_requests_come_late_is_still_parked_before_the_slow_tick():
-    """The burst wakes the reaper at its connects; its first requests come 0.3 s later,
-    after the reaper's second look. It keeps looking while the burst waits for them
-    (before: back to the 1 s tick, and the burst held its greenlets that long)."""
-    from greenhttp.server.reaper import PARK_SOON
-
-    with running(echo_path, keepalive_timeout=300.0) as server:  # tick: 1 s
-        gevent.sleep(1.1)
-        socks = [socket.create_connection(server.address) for _ in range(PARK_SOON + 20)]
-        try:
-            gevent.sleep(0.3)  # past the woken sweep and the look PARK_AFTER after it
-            for sock in socks:
-                sock.sendall(b"GET /late HTTP/1.1\r\nHost: x\r\n\r\n")
-            for sock in socks:
-                assert read_one_response(sock)[2] == b"/late"
-            answered = time.monotonic()
-            wait_until(lambda: all(conn.parked for conn in server.connections), timeout=2.0)
-            assert time.monotonic() - answered < 0.5
-        finally:
-            for sock in socks:
-                sock.close()
-
-
-def test_a_burst_of_idle_connections_is_parked_well_before_the_slow_tick():
-    """With the default timeouts the reaper ticks once a second; while 100+ connections
-    wait unparked it sweeps as soon as they have waited PARK_AFTER (reaper.PARK_SOON)."""
+def _seconds_until_a_burst_is_parked(requests_after: float) -> float:
+    """Open a burst of PARK_SOON + 20 connections mid-tick (the reaper's slow tick is 1 s
+    with these timeouts), send each a request ``requests_after`` seconds later, and
+    return how long after the last answer every connection was parked."""
     from greenhttp.server.reaper import PARK_SOON
 
     with running(echo_path, keepalive_timeout=300.0) as server:  # tick: 1 s
         gevent.sleep(1.1)  # past the first slow sweep: the burst lands mid-tick
         socks = [socket.create_connection(server.address) for _ in range(PARK_SOON + 20)]
         try:
+            gevent.sleep(requests_after)
             for sock in socks:
                 sock.sendall(b"GET /x HTTP/1.1\r\nHost: x\r\n\r\n")
             for sock in socks:
                 assert read_one_response(sock)[2] == b"/x"
             answered = time.monotonic()
             wait_until(lambda: all(conn.parked for conn in server.connections), timeout=2.0)
-            assert time.monotonic() - answered < 0.5  # PARK_AFTER 0.1 + a 50 ms sweep, loaded
+            return time.monotonic() - answered
         finally:
             for sock in socks:
                 sock.close()
+
+
+def test_a_burst_of_idle_connections_is_parked_well_before_the_slow_tick():
+    """While 100+ connections wait unparked, the reaper sweeps as soon as they have
+    waited PARK_AFTER (reaper.PARK_SOON), not at its 1 s tick."""
+    assert _seconds_until_a_burst_is_parked(0.0) < 0.5  # PARK_AFTER 0.1 + a 50 ms sweep, loaded
+
+
+def test_a_burst_whose_requests_come_late_is_still_parked_before_the_slow_tick():
+    """The burst wakes the reaper at its connects; its first requests come 0.3 s later,
+    after the reaper's second look. It keeps looking while the burst waits for them
+    (before: back to the 1 s tick, and the burst held its greenlets that long)."""
+    assert _seconds_until_a_burst_is_parked(0.3) < 0.5
