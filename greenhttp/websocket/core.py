@@ -72,7 +72,7 @@ class WebSocket:
         "messages_in", "messages_out", "_ws", "_early", "_messages", "_parts", "_size",
         "_text", "_closed", "_send_lock", "_last_recv", "_ping_sent", "_close_sent",
         "_reader", "_on_close", "owner", "_deflate", "_timer", "_keeper", "fragment_size",
-        "_message_lock", "_sender", "__weakref__",
+        "_message_lock", "_sender", "_held", "_held_size", "__weakref__",
     )
 
     def __init__(self, sock: Any, connection: Connection, *, early: bytes = b"",
@@ -111,6 +111,9 @@ class WebSocket:
         self.fragment_size = fragment_size or None
         self._message_lock = Semaphore()  # one data message at a time (sending.py)
         self._sender: Any = None
+        #: Whole messages other greenlets sent while a streamed one goes out (sending.py).
+        self._held: list[Any] | None = None
+        self._held_size = 0
         self._last_recv = time.monotonic()
         self._ping_sent = 0.0
         self._close_sent = 0.0

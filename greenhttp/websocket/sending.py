@@ -6,7 +6,9 @@ opcode and FIN clear, continuations (opcode 0) after, FIN on the last; control f
 the opcodes (``message_finished=False`` events); this module keeps the two rules wsproto
 cannot: one data message at a time on the wire, and never more than one part (or one
 ``fragment_size`` piece) of a message in memory — a 1 GiB message streamed from a
-generator costs one part, not 1 GiB.
+generator costs one part, not 1 GiB. While a message streams, another greenlet's whole
+message is handed to the streaming sender (bounded by HELD_LIMIT) instead of waiting
+for its end: the iterable may be waiting for that greenlet.
 
 ``send(iterable)`` follows the `websockets` library's precedent
 (``websockets.sync.connection.Connection.send``): each item is a frame, all items ``str``
@@ -23,7 +25,7 @@ import gevent
 from wsproto.events import BytesMessage, Message, TextMessage
 
 from ..errors import UsageError
-from .errors import INTERNAL_ERROR, ConnectionClosed
+from .errors import ABNORMAL_CLOSURE, INTERNAL_ERROR, ConnectionClosed
 
 if TYPE_CHECKING:
     from .core import WebSocket
@@ -31,6 +33,11 @@ if TYPE_CHECKING:
 BytesLike = (bytes, bytearray, memoryview)
 Data = Union[str, bytes, bytearray, memoryview]
 _END: Any = object()
+#: Bytes of whole messages other greenlets may hand over while a message is streamed (a
+#: str counts 4 bytes a character, UTF-8's most). Beyond it they wait for the stream's
+#: end, as every send waited before: a producer waiting for them could then deadlock,
+#: but only after a MiB was sent its way. About a socket's send buffer under load.
+HELD_LIMIT = 1024 * 1024
 
 
 def send_message(ws: "WebSocket", data: Union[Data, Iterable[Data]]) -> None:
@@ -44,6 +51,8 @@ def send_message(ws: "WebSocket", data: Union[Data, Iterable[Data]]) -> None:
         # The message lock is held by this very greenlet: waiting would never end, and
         # sending would put a message inside the one being streamed.
         raise UsageError("send() from inside the iterable of a send() on the same WebSocket")
+    if whole and ws._held is not None and _hand_over(ws, data):  # type: ignore[arg-type]
+        return
     # One data message at a time, held for the whole message: a second sender's frames
     # would otherwise land between this message's fragments (RFC 6455 §5.4 forbids it).
     # Control frames (ping(), Pongs, the keepalive's Pings, close()) do not take it.
@@ -52,11 +61,48 @@ def send_message(ws: "WebSocket", data: Union[Data, Iterable[Data]]) -> None:
         try:
             if whole:
                 _send_whole(ws, data)  # type: ignore[arg-type]
+                ws.messages_out += 1
             else:
-                _send_parts(ws, iter(data))  # type: ignore[arg-type]
+                _stream(ws, iter(data))  # type: ignore[arg-type]
         finally:
             ws._sender = None
+
+
+def _hand_over(ws: "WebSocket", message: Data) -> bool:
+    """Give a whole message to the greenlet streaming one, if HELD_LIMIT allows.
+
+    A message is being streamed from an iterable, which may itself be waiting for this
+    very greenlet (a producer fed by it): waiting for the stream's end could never end.
+    The streaming sender sends what it was handed right after its own message; beyond
+    HELD_LIMIT bytes held the caller waits as before, so memory stays bounded.
+    """
+    weight = len(message) * 4 if isinstance(message, str) else len(message)
+    held = ws._held
+    if held is None or ws._held_size + weight > HELD_LIMIT:
+        return False
+    if ws._closed:
+        raise ConnectionClosed(ws.close_code or ABNORMAL_CLOSURE, ws.close_reason)
+    # A copy of a bytearray or memoryview: the caller may change it once send returned.
+    held.append(message if isinstance(message, (str, bytes)) else bytes(message))
+    ws._held_size += weight
+    return True
+
+
+def _stream(ws: "WebSocket", parts: Iterator[Data]) -> None:
+    """Send a streamed message, then the whole messages held meanwhile, in their order."""
+    ws._held = []
+    ws._held_size = 0
+    try:
+        _send_parts(ws, parts)
+    finally:
+        held = ws._held
+        ws._held = None
+        ws._held_size = 0
     ws.messages_out += 1
+    # Still under the message lock: a later send of the same greenlets waits for these.
+    for message in held:
+        _send_whole(ws, message)
+        ws.messages_out += 1
 
 
 def _event(piece: Data, finished: bool) -> Message[Any]:

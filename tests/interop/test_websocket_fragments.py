@@ -121,6 +121,72 @@ def test_each_part_is_a_frame_pings_interleave_and_other_messages_wait(kind, opc
     ]
 
 
+def test_a_producer_fed_by_another_sender_does_not_deadlock():
+    """The iterable waits for a greenlet that itself sends on the WebSocket (a producer
+    fed by a broadcaster): that send is handed to the streaming sender instead of waiting
+    for the stream's end, which would never come. It goes out right after the stream."""
+    done: list[str] = []
+
+    def handler(ws: WebSocket) -> None:
+        def broadcaster() -> None:
+            ws.send("news")  # returns while the stream below is still going out
+            ws.send(b"more")
+            done.append("sent")
+
+        def parts() -> Iterator[bytes]:
+            yield b"head"
+            gevent.spawn(broadcaster).join(timeout=5)  # before: blocked forever in send
+            yield b"tail:" + ",".join(done).encode()
+
+        ws.send(parts())
+        ws.send(b"after")
+
+    with serving(handler) as server:
+        sock, rest = raw_websocket(server.address)
+        frames = frames_until_close(sock, rest)
+        sock.close()
+    assert frames[:-1] == [
+        (not FIN, BINARY, b"head"),
+        (not FIN, CONTINUATION, b"tail:sent"),
+        (FIN, CONTINUATION, b""),
+        (FIN, TEXT, b"news"),  # held messages keep their order, before any later send
+        (FIN, BINARY, b"more"),
+        (FIN, BINARY, b"after"),
+    ]
+
+
+def test_what_other_senders_hand_over_during_a_stream_is_bounded():
+    """Past HELD_LIMIT bytes held, another sender waits for the stream's end as before."""
+    from greenhttp.websocket.sending import HELD_LIMIT
+
+    returned: list[int] = []
+
+    def handler(ws: WebSocket) -> None:
+        def sender() -> None:
+            for size in (HELD_LIMIT // 2, HELD_LIMIT // 2, 1):
+                ws.send(b"x" * size)
+                returned.append(size)
+
+        def parts() -> Iterator[bytes]:
+            yield b"a"
+            other = gevent.spawn(sender)
+            gevent.sleep(0.2)
+            yield b"held:%d" % len(returned)  # the first two were taken, the third waits
+            other.join(timeout=0)
+
+        ws.send(parts())
+        gevent.sleep(0.2)
+        returned.append(-1)
+
+    with serving(handler) as server:
+        sock, rest = raw_websocket(server.address)
+        frames = frames_until_close(sock, rest)
+        sock.close()
+    assert frames[1] == (not FIN, CONTINUATION, b"held:2")
+    assert [len(payload) for fin, opcode, payload in frames[3:6]] == [HELD_LIMIT // 2, HELD_LIMIT // 2, 1]
+    assert returned == [HELD_LIMIT // 2, HELD_LIMIT // 2, 1, -1]
+
+
 @pytest.mark.parametrize("failure, error", [("raise", RuntimeError), ("mixed", TypeError),
                                             ("nested send", UsageError)])
 def test_a_failing_iterable_closes_with_1011_and_raises(failure, error):
