@@ -46,6 +46,16 @@ def serving(handler: Any, **settings: Any) -> Any:
     return running(app, **settings)
 
 
+def frames_sent_by(handler: Any, **settings: Any) -> list[tuple[bool, int, bytes]]:
+    """The frames a server running ``handler(ws)`` sends a raw client, up to its Close."""
+    with serving(handler, **settings) as server:
+        sock, rest = raw_websocket(server.address)
+        try:
+            return frames_until_close(sock, rest)
+        finally:
+            sock.close()
+
+
 # -- send(iterable) to a foreign peer: reassembled, with bounded memory ---------------------
 
 def test_20_mib_streamed_in_64_kib_parts_echoes_back_and_the_sender_holds_only_a_part():
@@ -108,10 +118,7 @@ def test_each_part_is_a_frame_pings_interleave_and_other_messages_wait(kind, opc
         ws.send(parts())
         other[0].join()
 
-    with serving(handler) as server:
-        sock, rest = raw_websocket(server.address)
-        frames = frames_until_close(sock, rest)
-        sock.close()
+    frames = frames_sent_by(handler)
     assert frames[:-1] == [
         (not FIN, opcode, b"one"),
         (FIN, PING, b"mid"),
@@ -141,10 +148,7 @@ def test_a_producer_fed_by_another_sender_does_not_deadlock():
         ws.send(parts())
         ws.send(b"after")
 
-    with serving(handler) as server:
-        sock, rest = raw_websocket(server.address)
-        frames = frames_until_close(sock, rest)
-        sock.close()
+    frames = frames_sent_by(handler)
     assert frames[:-1] == [
         (not FIN, BINARY, b"head"),
         (not FIN, CONTINUATION, b"tail:sent"),
@@ -178,10 +182,7 @@ def test_what_other_senders_hand_over_during_a_stream_is_bounded():
         gevent.sleep(0.2)
         returned.append(-1)
 
-    with serving(handler) as server:
-        sock, rest = raw_websocket(server.address)
-        frames = frames_until_close(sock, rest)
-        sock.close()
+    frames = frames_sent_by(handler)
     assert frames[1] == (not FIN, CONTINUATION, b"held:2")
     assert [len(payload) for fin, opcode, payload in frames[3:6]] == [HELD_LIMIT // 2, HELD_LIMIT // 2, 1]
     assert returned == [HELD_LIMIT // 2, HELD_LIMIT // 2, 1, -1]
@@ -207,10 +208,7 @@ def test_a_failing_iterable_closes_with_1011_and_raises(failure, error):
         except Exception as exc:  # noqa: BLE001 - the test records what escaped
             seen.append((type(exc), ws.close_code, ws.closed))
 
-    with serving(handler) as server:
-        sock, rest = raw_websocket(server.address)
-        frames = frames_until_close(sock, rest)
-        sock.close()
+    frames = frames_sent_by(handler)
     assert frames[:2] == [(not FIN, BINARY, b"a"), (not FIN, CONTINUATION, b"b")]
     assert frames[2][1] == CLOSE and struct.unpack("!H", frames[2][2][:2])[0] == 1011
     assert len(frames) == 3
@@ -232,10 +230,7 @@ def test_an_iterable_failing_before_its_first_part_leaves_the_connection_usable(
                 seen.append(type(exc))
         ws.send(b"still open")
 
-    with serving(handler) as server:
-        sock, rest = raw_websocket(server.address)
-        frames = frames_until_close(sock, rest)
-        sock.close()
+    frames = frames_sent_by(handler)
     assert seen == [RuntimeError, TypeError, TypeError, TypeError]
     assert frames[0] == (FIN, BINARY, b"still open")
     assert struct.unpack("!H", frames[1][2][:2])[0] == 1000
@@ -253,10 +248,7 @@ def test_fragment_size_setting_cuts_sends_into_frames_of_at_most_that_size():
         ws.send([b"abcdefghij", b"k"])  # parts larger than it are cut too
         ws.send(b"0123")
 
-    with serving(handler, websocket_fragment_size=4) as server:
-        sock, rest = raw_websocket(server.address)
-        frames = frames_until_close(sock, rest)
-        sock.close()
+    frames = frames_sent_by(handler, websocket_fragment_size=4)
     assert frames[:3] == [(not FIN, BINARY, b"0123"), (not FIN, CONTINUATION, b"4567"),
                           (FIN, CONTINUATION, b"89")]
     end = next(i for i, frame in enumerate(frames) if i >= 3 and frame[0])
