@@ -7,6 +7,13 @@ zlib's ~1000:1 ratio becomes ~64 MiB before anyone can look at its size (a
 never grows past ``max_size + 1`` bytes: the rest of the input is dropped and
 :attr:`overflowed` tells :class:`~greenhttp.websocket.core.WebSocket` to close with
 1009 (RFC 6455 §7.4.1), the same as for an uncompressed message over the limit.
+
+Outbound, wsproto compresses each frame's data without flushing but for the last frame
+of a message, so zlib may hold a message's output back and put it all in that last
+frame. When the WebSocket cuts messages by ``fragment_size``, :attr:`flush_every_frame`
+flushes every frame (Z_SYNC_FLUSH; RFC 7692 §7.2.1 lets a sender flush where it likes,
+the receiver inflates the concatenation) so a frame carries exactly what its piece
+compressed to, and :func:`piece_size` says how large a piece may be for that to fit.
 """
 
 from __future__ import annotations
@@ -16,6 +23,20 @@ from typing import Any
 
 from wsproto.extensions import PerMessageDeflate
 from wsproto.frame_protocol import CloseReason, Opcode, RsvBits
+
+
+def piece_size(fragment_size: int) -> int:
+    """The most input bytes whose compressed frame payload fits in ``fragment_size``.
+
+    zlib's conservative deflateBound for raw deflate (n + (n+7)/8 + (n+63)/64 + 5; the
+    tight one holds only for a 15-bit window, and a peer may ask for a smaller one)
+    plus the sync flush's empty stored block (5 bytes). So a piece is ~88% of
+    ``fragment_size``. Below 12 bytes no piece fits; one byte then, as close as it gets.
+    """
+    size = max(1, (fragment_size - 10) * 64 // 73)
+    while size > 1 and size + (size + 7) // 8 + (size + 63) // 64 + 10 > fragment_size:
+        size -= 1
+    return size
 
 
 class BoundedDeflate(PerMessageDeflate):
@@ -29,6 +50,16 @@ class BoundedDeflate(PerMessageDeflate):
         self.inflated = 0
         #: The current message passed ``max_size``; its remaining input is discarded.
         self.overflowed = False
+        #: Flush every frame of a compressed message, not only the last (module docstring).
+        self.flush_every_frame = False
+
+    def frame_outbound(self, proto: Any, opcode: Opcode, rsv: RsvBits, data: bytes,
+                       fin: bool) -> tuple[RsvBits, bytes]:
+        rsv, out = super().frame_outbound(proto, opcode, rsv, data, fin)
+        if self.flush_every_frame and not fin and self._compressor is not None and self._compressible_opcode(opcode):
+            # Kept whole, 00 00 ff ff included: only a message's end drops those 4 bytes.
+            out += self._compressor.flush(zlib.Z_SYNC_FLUSH)
+        return rsv, out
 
     def frame_inbound_header(self, proto: Any, opcode: Opcode, rsv: RsvBits,
                              payload_length: int) -> CloseReason | RsvBits:

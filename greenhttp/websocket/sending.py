@@ -25,6 +25,7 @@ import gevent
 from wsproto.events import BytesMessage, Message, TextMessage
 
 from ..errors import UsageError
+from .deflate import piece_size
 from .errors import ABNORMAL_CLOSURE, INTERNAL_ERROR, ConnectionClosed
 
 if TYPE_CHECKING:
@@ -111,6 +112,17 @@ def _event(piece: Data, finished: bool) -> Message[Any]:
     return BytesMessage(data=bytes(piece), message_finished=finished)
 
 
+def _piece_size(ws: "WebSocket") -> int | None:
+    """How many bytes of a message go in one frame: ``fragment_size`` bounds the payload
+    on the wire, so under permessage-deflate a piece is what compresses to fit (deflate.py)."""
+    size = ws.fragment_size
+    deflate = ws._deflate
+    if deflate is None:
+        return size
+    deflate.flush_every_frame = size is not None
+    return None if size is None else piece_size(size)
+
+
 def _pieces(data: Data, size: int | None) -> Iterator[Data]:
     """``data`` cut into frame payloads of at most ``size`` bytes (UTF-8 bytes for text),
     at least one piece (an empty message is one empty frame)."""
@@ -144,7 +156,7 @@ def _pieces(data: Data, size: int | None) -> Iterator[Data]:
 
 
 def _send_whole(ws: "WebSocket", data: Data) -> None:
-    pieces = _pieces(data, ws.fragment_size)
+    pieces = _pieces(data, _piece_size(ws))
     piece = next(pieces)
     for following in pieces:
         ws._send(_event(piece, False))
@@ -164,7 +176,7 @@ def _send_parts(ws: "WebSocket", parts: Iterator[Data]) -> None:
     try:
         part: Any = first
         while True:
-            for piece in _pieces(part, ws.fragment_size):
+            for piece in _pieces(part, _piece_size(ws)):
                 ws._send(_event(piece, False))
             part = next(parts, _END)
             if part is _END:

@@ -10,6 +10,7 @@ import os
 import socket
 import struct
 import tracemalloc
+import zlib
 from typing import Any, Iterator
 
 import gevent
@@ -308,4 +309,54 @@ def test_client_fragment_size_cuts_masked_frames_and_the_peer_reassembles():
         ws.send(payload.decode("latin-1"))
         assert ws.receive(timeout=5) == payload
         assert ws.receive(timeout=5) == payload.decode("latin-1")
+        ws.close()
+
+
+@pytest.mark.parametrize("window", [15, 9])
+def test_fragment_size_bounds_the_compressed_frames_on_the_wire(window):
+    """Under permessage-deflate ``fragment_size`` bounds each frame's payload as sent,
+    incompressible data included (before: wsproto flushed zlib only at a message's last
+    frame, which could then carry far more), and the frames still inflate to the data."""
+    random = os.urandom(50_000)
+    text = "compressible text, " * 3000
+    parts = [os.urandom(10_000), os.urandom(3_000)]
+
+    def app(environ: dict, start_response: Any) -> Any:
+        ws = accept(environ, ping_interval=None, fragment_size=1024)
+        assert ws.extensions and ws.extensions[0].startswith("permessage-deflate")
+        ws.send(random)
+        ws.send(text)
+        ws.send(iter(parts))
+        ws.close()
+        return []
+
+    offer = b"Sec-WebSocket-Extensions: permessage-deflate; server_max_window_bits=%d\r\n" % window
+    with running(app) as server:
+        sock, rest = raw_websocket(server.address, extra=offer)
+        try:
+            frames = frames_until_close(sock, rest)
+        finally:
+            sock.close()
+    data_frames = frames[:-1]
+    assert max(len(payload) for _, _, payload in data_frames) <= 1024
+    messages: list[list[bytes]] = [[]]
+    for fin, _, payload in data_frames:
+        messages[-1].append(payload)
+        if fin:
+            messages.append([])
+    inflater = zlib.decompressobj(-window)  # context taken over from message to message
+    inflated = [inflater.decompress(b"".join(payloads) + b"\x00\x00\xff\xff") for payloads in messages[:-1]]
+    assert inflated == [random, text.encode(), b"".join(parts)]
+    assert len(data_frames) > 50 + 13 + 2  # cut: about one frame per 888 bytes of input
+
+
+def test_a_client_cutting_compressed_messages_is_reassembled_by_the_peer():
+    data = os.urandom(200_000)
+    with websockets_peer(1000, "") as address:
+        ws = connect(f"ws://{address}/", proxy=False, ping_interval=None, fragment_size=4096)
+        assert ws.extensions and ws.extensions[0].startswith("permessage-deflate")
+        ws.send(data)
+        ws.send(iter([b"a" * 100_000, data[:1000]]))
+        assert ws.receive(timeout=10) == data
+        assert ws.receive(timeout=10) == b"a" * 100_000 + data[:1000]
         ws.close()
