@@ -165,11 +165,14 @@ def apply_overrides(items: list[tuple[str, str]], overrides: HeaderOverrides) ->
     HTTP/1.1 request without Host is a 400)."""
     if not overrides:
         return items
-    pairs = list(overrides.items()) if isinstance(overrides, Mapping) else list(overrides)
-    pairs = [(name, value) for name, value in pairs if value is not None or name.lower() != "host"]
+    given = overrides.items() if isinstance(overrides, Mapping) else overrides
+    # ``items`` hold no per-hop field (forwarded_request_headers drops them), so ignoring
+    # such overrides here is all it takes.
+    pairs = [(name, value) for name, value in given
+             if name.lower() not in _PER_HOP and (value is not None or name.lower() != "host")]
     replaced = {name.lower() for name, _ in pairs}
     out = [(name, value) for name, value in items if name.lower() not in replaced]
-    out.extend((name, value) for name, value in pairs if value is not None and name.lower() not in _PER_HOP)
+    out.extend((name, value) for name, value in pairs if value is not None)
     return out
 
 

@@ -142,14 +142,24 @@ class _ResponseState:
     ``write`` are its bound methods (one object a request instead of two closures and
     their cells)."""
 
-    __slots__ = ("status", "headers", "head_sent", "handler", "conn")
+    __slots__ = ("status", "headers", "head_sent", "conn")
 
-    def __init__(self, handler: "WSGIHandler", conn: "HTTPConnection") -> None:
+    def __init__(self, conn: "HTTPConnection") -> None:
         self.status: Optional[str] = None
         self.headers: list[tuple[str, str]] = []
         self.head_sent = False
-        self.handler = handler
         self.conn = conn
+
+    def send_head(self, content_length: int | None = None) -> None:
+        """Hand the declared head to the connection, with ``content_length`` added when
+        the body's length is known and the status may state one."""
+        status = self.status
+        assert status is not None
+        headers = self.headers
+        if content_length is not None and _may_add_length(status):
+            headers = headers + [("Content-Length", str(content_length))]
+        self.conn.start_response(int(status[:3]), status[4:], headers)
+        self.head_sent = True
 
     def write(self, data: bytes) -> None:
         if self.status is None:
@@ -157,7 +167,7 @@ class _ResponseState:
         if not isinstance(data, (bytes, bytearray, memoryview)):
             raise TypeError(f"WSGI body chunks must be bytes, not {type(data).__name__}")
         if not self.head_sent:
-            self.handler._send_head(self.conn, self)
+            self.send_head()
         self.conn.write(bytes(data))
 
     def start_response(self, status: str, headers: list[tuple[str, str]],
@@ -258,7 +268,7 @@ class WSGIHandler:
 
     def __call__(self, conn: "HTTPConnection", request: RequestHead, body: Body) -> bool:
         environ = self.environ(conn, request, body)
-        state = _ResponseState(self, conn)
+        state = _ResponseState(conn)
 
         result: Any = None
         try:
@@ -297,16 +307,6 @@ class WSGIHandler:
                         error_logger.exception("%s: error in the app iterable's close()", conn.client)
         return True
 
-    def _send_head(self, conn: "HTTPConnection", state: _ResponseState,
-                   content_length: int | None = None) -> None:
-        status = state.status
-        assert status is not None
-        headers = state.headers
-        if content_length is not None and _may_add_length(status):
-            headers = headers + [("Content-Length", str(content_length))]
-        conn.start_response(int(status[:3]), status[4:], headers)
-        state.head_sent = True
-
     def _send_result(self, conn: "HTTPConnection", state: _ResponseState, result: Any) -> None:
         if conn.detached:
             return
@@ -326,12 +326,12 @@ class WSGIHandler:
                 return
             if not state.head_sent:
                 if _has_length(state.headers):
-                    self._send_head(conn, state)
+                    state.send_head()
                 else:
                     total = 0
                     for chunk in result:
                         total += len(chunk)
-                    self._send_head(conn, state, total)
+                    state.send_head(total)
             for chunk in result:
                 if chunk:
                     conn.write(chunk, flush=False)
@@ -345,12 +345,12 @@ class WSGIHandler:
             if not state.head_sent:
                 if state.status is None:
                     raise AssertionError("app yielded body before calling start_response()")
-                self._send_head(conn, state)
+                state.send_head()
             conn.write(chunk)
         if state.status is None:
             raise AssertionError("app returned without calling start_response()")
         if not state.head_sent:
-            self._send_head(conn, state, 0 if not _has_length(state.headers) else None)
+            state.send_head(0 if not _has_length(state.headers) else None)
         conn.finish()
 
     def _sendfile(self, conn: "HTTPConnection", state: _ResponseState, wrapper: FileWrapper) -> bool:
@@ -358,7 +358,7 @@ class WSGIHandler:
         if wrapper.pieces is not None:
             if state.status is None or state.head_sent or not _has_length(state.headers):
                 return False
-            self._send_head(conn, state)
+            state.send_head()
             for piece in wrapper.pieces:
                 if isinstance(piece, bytes):
                     conn.write(piece, flush=False)  # goes out with the next slice
@@ -378,9 +378,9 @@ class WSGIHandler:
             return False
         declared = next((v for k, v in state.headers if k.lower() == "content-length"), None)
         if declared is None:
-            self._send_head(conn, state, size)
+            state.send_head(size)
         else:
-            self._send_head(conn, state)
+            state.send_head()
             size = min(size, int(declared))
         conn.sendfile(file, offset, size)
         conn.finish()

@@ -71,7 +71,7 @@ class WebSocket:
         "ping_timeout", "idle_timeout", "close_code", "close_reason", "environ", "headers",
         "messages_in", "messages_out", "_ws", "_early", "_messages", "_parts", "_size",
         "_text", "_closed", "_send_lock", "_last_recv", "_ping_sent", "_close_sent",
-        "_reader", "_on_close", "owner", "_deflate", "_timer", "_keeper", "fragment_size",
+        "_reader", "_on_close", "owner", "_deflate", "_timer", "_keeper", "_fragment_size",
         "_message_lock", "_sender", "_held", "_held_size", "__weakref__",
     )
 
@@ -107,8 +107,6 @@ class WebSocket:
         self._text = False
         self._closed = False
         self._send_lock = Semaphore()
-        #: Largest frame payload a sent message is cut into (None: one frame per message).
-        self.fragment_size = fragment_size or None
         self._message_lock = Semaphore()  # one data message at a time (sending.py)
         self._sender: Any = None
         #: Whole messages other greenlets sent while a streamed one goes out (sending.py).
@@ -124,12 +122,27 @@ class WebSocket:
         self.owner: Any = None
         #: Our permessage-deflate, if negotiated: it says when a message overflowed.
         self._deflate = deflate
+        self._fragment_size: int | None = None
+        self.fragment_size = fragment_size or None
         self._timer: Any = None
         self._keeper: Any = None
         if self.ping_interval or self.idle_timeout:
             self._arm(self._wait_time(self._last_recv, None))
 
     # -- public API ------------------------------------------------------------------
+
+    @property
+    def fragment_size(self) -> int | None:
+        """Largest frame payload a sent message is cut into (None: one frame per message),
+        compressed payloads included: under permessage-deflate every frame is then flushed
+        (websocket/deflate.py)."""
+        return self._fragment_size
+
+    @fragment_size.setter
+    def fragment_size(self, size: int | None) -> None:
+        self._fragment_size = size
+        if self._deflate is not None:
+            self._deflate.flush_every_frame = size is not None
 
     @property
     def closed(self) -> bool:

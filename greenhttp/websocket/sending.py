@@ -116,11 +116,9 @@ def _piece_size(ws: "WebSocket") -> int | None:
     """How many bytes of a message go in one frame: ``fragment_size`` bounds the payload
     on the wire, so under permessage-deflate a piece is what compresses to fit (deflate.py)."""
     size = ws.fragment_size
-    deflate = ws._deflate
-    if deflate is None:
+    if size is None or ws._deflate is None:
         return size
-    deflate.flush_every_frame = size is not None
-    return None if size is None else piece_size(size)
+    return piece_size(size)
 
 
 def _pieces(data: Data, size: int | None) -> Iterator[Data]:
